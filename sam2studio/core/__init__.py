@@ -1,0 +1,1 @@
+"""Qt-free model of a segmentation session: video, masks, prompts, project."""

@@ -1,0 +1,1 @@
+"""Exporters: mask formats, edited video, presence cuts, tracking report."""
