@@ -1,0 +1,468 @@
+"""SAM 2 engine: Meta's sam2 video predictor, used through its public methods.
+
+What this wrapper adds around ``SAM2VideoPredictor`` (whose code it never copies):
+
+* **Lazy frames.** The predictor reads frames only through ``inference_state["images"]``
+  (``len`` and ``[i]``). :class:`LazyFrames` stands in for the preloaded tensor and decodes and
+  preprocesses a frame from the :class:`~sam2studio.core.video.VideoSource` when the model asks
+  for it, exactly as the reference JPEG loader does (PIL resize, /255, ImageNet mean/std), so
+  nothing is preloaded and the first click is answered after decoding one frame.
+* **One predictor state per object.** SAM 2 tracks objects independently (``batch_size=1`` per
+  object inside ``propagate_in_video``), so a state per object gives the same masks as one
+  shared state, while objects can be added at any time (the reference refuses new ids once
+  tracking has started) and a correction re-runs only the object that was corrected.
+* **Shared image features.** All object states read image features through one
+  :class:`FeatureCache`, so each frame goes through the image encoder once however many objects
+  are tracked.
+* No tqdm bars from the predictor, no ``fill_holes`` warning when sam2 was built without its
+  C extension (hole filling is then skipped, as the reference does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError, UserError
+from .base import Direction, Engine, FrameResult, ObjectMask
+
+log = logging.getLogger(__name__)
+
+IMG_MEAN = (0.485, 0.456, 0.406)
+IMG_STD = (0.229, 0.224, 0.225)
+
+# sam2 warns once per call when its optional C extension is missing; results are unchanged.
+warnings.filterwarnings("ignore", message=r"(?s).*Skipping the post-processing step", category=UserWarning)
+warnings.filterwarnings("ignore", message=r"(?s).*cannot import name '_C'", category=UserWarning)
+
+
+def _quiet_sam2() -> None:
+    """Stop the predictor's tqdm bars (our own progress reporting replaces them)."""
+    import sam2.sam2_video_predictor as svp
+    from tqdm import tqdm
+
+    if not getattr(svp.tqdm, "_sam2studio_quiet", False):
+        quiet = functools.partial(tqdm, disable=True)
+        quiet._sam2studio_quiet = True  # type: ignore[attr-defined]
+        svp.tqdm = quiet
+
+
+def _upcast_memory(module, args, kwargs):
+    """Forward pre-hook on ``memory_attention``: the predictor stores memory features as
+    bfloat16; without autocast (CPU) a memory made only of them (no float32 object pointers to
+    promote the concatenation, e.g. the frames before an object's first prompt) reaches a
+    float32 linear layer and fails. Upcasting is exact and equals the promotion torch.cat does
+    whenever pointers are present, so masks are unchanged wherever the reference runs."""
+    import torch
+
+    memory = kwargs.get("memory")
+    if memory is None or memory.dtype == torch.float32:
+        return None
+    if torch.is_autocast_enabled(memory.device.type):
+        return None
+    kwargs["memory"] = memory.float()
+    return args, kwargs
+
+
+def install_memory_dtype_fix(predictor) -> None:
+    """Register :func:`_upcast_memory` on ``predictor.memory_attention`` (once)."""
+    if getattr(predictor, "_sam2studio_dtype_fix", False):
+        return
+    predictor.memory_attention.register_forward_pre_hook(_upcast_memory, with_kwargs=True)
+    predictor._sam2studio_dtype_fix = True
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` → cuda, then mps, then cpu; anything else is checked to be usable."""
+    import torch
+
+    if device in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but no CUDA GPU is available here")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("--device mps was asked for, but Apple's MPS is not available here")
+    if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
+        raise UserError(f"unknown device {device!r}: use auto, cpu, cuda or mps")
+    return device
+
+
+def build_predictor(
+    config: str,
+    checkpoint: str | Path | None = None,
+    *,
+    device: str = "auto",
+    image_size: int | None = None,
+    seed: int | None = None,
+):
+    """Build sam2's video predictor.
+
+    With ``checkpoint=None`` the weights are random: exactly ``torch.manual_seed(seed)`` then
+    ``build_sam2_video_predictor(config, ckpt_path=None, ...)``, so a reference run can rebuild
+    the same model. That is for testing the pipeline only; its masks mean nothing.
+    """
+    import torch
+    from sam2.build_sam import build_sam2_video_predictor
+
+    device = resolve_device(device)
+    overrides = [f"++model.image_size={int(image_size)}"] if image_size else []
+    if image_size is not None and (image_size < 64 or image_size % 16):
+        raise UserError(f"--image-size must be a multiple of 16 and at least 64, got {image_size}")
+    if checkpoint is None:
+        if seed is not None:
+            torch.manual_seed(int(seed))
+        return build_sam2_video_predictor(config, ckpt_path=None, device=device,
+                                          hydra_overrides_extra=overrides)
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise CheckpointError(f"checkpoint {checkpoint} does not exist")
+    try:
+        return build_sam2_video_predictor(config, ckpt_path=str(checkpoint), device=device,
+                                          hydra_overrides_extra=overrides)
+    except (RuntimeError, KeyError, EOFError, ValueError, OSError) as exc:
+        import pickle
+
+        raise CheckpointError(
+            f"checkpoint {checkpoint} does not fit {config} or is corrupt ({type(exc).__name__})"
+        ) from exc
+    except pickle.UnpicklingError as exc:  # pragma: no cover - depends on torch's error type
+        raise CheckpointError(f"checkpoint {checkpoint} is corrupt or not a checkpoint") from exc
+
+
+class LazyFrames(Sequence):
+    """The predictor's ``images``: frame ``i`` preprocessed on demand from a VideoSource.
+
+    Preprocessing matches sam2's JPEG-folder loader bit for bit: PIL ``resize((S, S))`` with
+    PIL's default filter, ``/ 255`` in float64, cast to float32, minus mean, divided by std.
+    Keeps the last few preprocessed frames (a frame is read once per object otherwise).
+    """
+
+    def __init__(self, video, image_size: int, keep: int = 4) -> None:
+        import torch
+
+        self.video = video
+        self.image_size = int(image_size)
+        self._mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None, None]
+        self._std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None, None]
+        self._recent: OrderedDict[int, object] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+        self.decoded = 0  # how many frames were preprocessed (for tests and benchmarks)
+
+    def __len__(self) -> int:
+        return len(self.video)
+
+    def preprocess(self, rgb: np.ndarray):
+        import torch
+        from PIL import Image
+
+        s = self.image_size
+        img = np.array(Image.fromarray(rgb).resize((s, s))) / 255.0
+        t = torch.from_numpy(img).permute(2, 0, 1).to(torch.float32)
+        t -= self._mean
+        t /= self._std
+        return t
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            raise TypeError("LazyFrames does not support slicing")
+        index = int(index)
+        with self._lock:
+            t = self._recent.get(index)
+            if t is not None:
+                self._recent.move_to_end(index)
+                return t
+        t = self.preprocess(self.video.get_frame(index))
+        with self._lock:
+            self.decoded += 1
+            self._recent[index] = t
+            while len(self._recent) > self._keep:
+                self._recent.popitem(last=False)
+        return t
+
+
+class FeatureCache:
+    """Image-encoder outputs of recent frames, shared by every object's predictor state.
+
+    Behaves like the ``{frame: (image, backbone_out)}`` dict the predictor keeps in
+    ``inference_state["cached_features"]``; holds up to ``capacity`` frames (LRU).
+    """
+
+    def __init__(self, capacity: int = 2) -> None:
+        self.capacity = max(1, int(capacity))
+        self._data: OrderedDict[int, tuple] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, frame_idx, default=None):
+        v = self._data.get(frame_idx)
+        if v is None:
+            self.misses += 1
+            return default
+        self.hits += 1
+        self._data.move_to_end(frame_idx)
+        return v
+
+    def update(self, other: dict) -> None:
+        for k, v in other.items():
+            self._data[k] = v
+            self._data.move_to_end(k)
+        while len(self._data) > self.capacity:
+            self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, frame_idx) -> bool:
+        return frame_idx in self._data
+
+
+class _ObjectState(dict):
+    """A predictor inference state whose ``cached_features`` entry is the shared cache."""
+
+    def __init__(self, base: dict, features: FeatureCache) -> None:
+        super().__init__(base)
+        self._features = features
+
+    def __getitem__(self, key):
+        if key == "cached_features":
+            return self._features
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value):
+        if key == "cached_features":
+            self._features.update(value)
+            return
+        super().__setitem__(key, value)
+
+
+@contextlib.contextmanager
+def _frames_from(images: LazyFrames):
+    """Let ``init_state`` take our lazy frames instead of loading a video from disk."""
+    import sam2.sam2_video_predictor as svp
+
+    original = svp.load_video_frames
+
+    def load_video_frames(video_path, image_size, **kwargs):
+        if video_path is not images:
+            return original(video_path, image_size, **kwargs)
+        return images, images.video.height, images.video.width
+
+    svp.load_video_frames = load_video_frames
+    try:
+        yield
+    finally:
+        svp.load_video_frames = original
+
+
+class Sam2Engine(Engine):
+    """The SAM 2 video predictor behind the :class:`Engine` protocol."""
+
+    name = "sam2"
+
+    def __init__(self, predictor, *, model_name: str = "sam2", feature_cache_frames: int = 2) -> None:
+        super().__init__()
+        _quiet_sam2()
+        install_memory_dtype_fix(predictor)
+        self.predictor = predictor
+        self.model_name = model_name
+        self.device = str(predictor.device)
+        self.image_size = int(predictor.image_size)
+        self.features = FeatureCache(feature_cache_frames)
+        self.images: LazyFrames | None = None
+        self._template: dict | None = None
+        self._states: dict[int, _ObjectState] = {}
+        self._lock = threading.RLock()
+
+    # ---- construction ------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        model: str = "sam2.1-tiny",
+        *,
+        checkpoint: str | Path | None = None,
+        weights: str = "checkpoint",
+        seed: int = 0,
+        image_size: int | None = None,
+        device: str = "auto",
+    ) -> Sam2Engine:
+        """Build the engine for a catalogue model: from ``checkpoint`` (or the installed one),
+        or with random weights (``weights="random"``, seeded) for testing the pipeline."""
+        from . import models
+
+        info = models.get_model(model)
+        if weights == "random":
+            log.warning("SAM 2 runs with RANDOM weights (seed %d): masks are meaningless; "
+                        "use this only to test the pipeline", seed)
+            predictor = build_predictor(info.config, None, device=device, image_size=image_size, seed=seed)
+        else:
+            ckpt = models.resolve_checkpoint(model, checkpoint)
+            if ckpt is None:
+                raise CheckpointError(
+                    f"no checkpoint for {model}: run 'sam2studio models download {model}' "
+                    "or pass --checkpoint FILE (or use --engine classic)"
+                )
+            predictor = build_predictor(info.config, ckpt, device=device, image_size=image_size)
+        return cls(predictor, model_name=model)
+
+    # ---- session -----------------------------------------------------------------------
+    def _autocast(self):
+        import torch
+
+        if self.device.startswith("cuda"):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def open(self, video) -> None:
+        super().open(video)
+        self.features.clear()
+        self._states.clear()
+        self.images = LazyFrames(video, self.image_size)
+        with self._lock, _frames_from(self.images), self._autocast():
+            template = self.predictor.init_state(video_path=self.images)
+        # init_state encodes frame 0 as a warm-up: keep that work in the shared cache
+        self.features.update(template.get("cached_features", {}))
+        template["cached_features"] = {}
+        self._template = template
+
+    def close(self) -> None:
+        self._states.clear()
+        self.features.clear()
+        self._template = None
+        self.images = None
+        super().close()
+
+    def _new_state(self) -> _ObjectState:
+        if self._template is None:
+            raise RuntimeError("no video is open in this engine; call open() first")
+        fresh = {}
+        for key, value in self._template.items():
+            # per-object containers start empty; frames, sizes and devices are shared
+            fresh[key] = type(value)() if isinstance(value, (dict, list)) else value
+        return _ObjectState(fresh, self.features)
+
+    def _state(self, obj: int) -> _ObjectState:
+        st = self._states.get(obj)
+        if st is None:
+            st = self._states[obj] = self._new_state()
+        return st
+
+    @property
+    def objects(self) -> list[int]:
+        return sorted(self._states)
+
+    # ---- prompts -----------------------------------------------------------------------
+    def _result(self, obj: int, frame: int, video_res_masks) -> FrameResult:
+        mask = (video_res_masks[0, 0] > 0.0).cpu().numpy()
+        return {obj: ObjectMask(mask, self._score(self._states[obj], frame))}
+
+    @staticmethod
+    def _frame_output(state: dict, frame: int) -> dict | None:
+        out_dict = state["output_dict_per_obj"].get(0)
+        temp = state["temp_output_dict_per_obj"].get(0)
+        for d in (temp, out_dict):
+            if not d:
+                continue
+            for key in ("cond_frame_outputs", "non_cond_frame_outputs"):
+                out = d[key].get(frame)
+                if out is not None:
+                    return out
+        return None
+
+    def _score(self, state: dict, frame: int) -> float:
+        """Probability that the object is present on ``frame`` (sigmoid of SAM 2's object score)."""
+        out = self._frame_output(state, frame)
+        if out is None or out.get("object_score_logits") is None:
+            return 1.0
+        return float(out["object_score_logits"].float().sigmoid().reshape(-1)[0])
+
+    def add_prompt(self, frame, obj, points=None, labels=None, box=None) -> FrameResult:
+        pts, lab, bx = self.check_prompt(frame, obj, points, labels, box)
+        with self._lock, self._autocast():
+            st = self._state(obj)
+            _, _, masks = self.predictor.add_new_points_or_box(
+                st, frame_idx=int(frame), obj_id=int(obj), points=pts, labels=lab, box=bx,
+                clear_old_points=True,
+            )
+            return self._result(obj, frame, masks)
+
+    def add_mask(self, frame, obj, mask) -> FrameResult:
+        self.check_prompt(frame, obj, mask=mask)
+        with self._lock, self._autocast():
+            st = self._state(obj)
+            _, _, masks = self.predictor.add_new_mask(st, frame_idx=int(frame), obj_id=int(obj),
+                                                      mask=np.asarray(mask, dtype=bool))
+            return self._result(obj, frame, masks)
+
+    def remove_object(self, obj: int) -> None:
+        with self._lock:
+            self._states.pop(int(obj), None)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._states.clear()
+
+    # ---- propagation -------------------------------------------------------------------
+    def propagate(
+        self,
+        start: int,
+        direction: Direction = "forward",
+        frame_range: tuple[int, int] | None = None,
+        cancel: threading.Event | None = None,
+        objects: Sequence[int] | None = None,
+    ) -> Iterator[tuple[int, FrameResult]]:
+        """See :meth:`Engine.propagate`; ``objects`` limits the run to some objects (e.g. the
+        one just corrected), leaving the others' results untouched."""
+        plan = self.iter_range(start, direction, frame_range)
+        objs = self.objects if objects is None else [o for o in objects if o in self._states]
+        if not objs:
+            raise UserError("there is nothing to propagate: add a click, box or mask first")
+        for dirname, frames in plan:
+            if not frames:
+                continue
+            reverse = dirname == "backward"
+            span = len(frames) - 1
+            yield from self._run(objs, frames[0], span, reverse, cancel)
+            if cancel is not None and cancel.is_set():
+                return
+
+    def _run(self, objs, start, span, reverse, cancel) -> Iterator[tuple[int, FrameResult]]:
+        gens = {}
+        with self._lock:
+            for o in objs:
+                gens[o] = self.predictor.propagate_in_video(
+                    self._states[o], start_frame_idx=start, max_frame_num_to_track=span, reverse=reverse
+                )
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    return
+                result: FrameResult = {}
+                frame = None
+                with self._lock, self._autocast():
+                    for o, gen in gens.items():
+                        try:
+                            f, _, masks = next(gen)
+                        except StopIteration:
+                            return
+                        frame = f
+                        result.update(self._result(o, f, masks))
+                yield frame, result
+        finally:
+            for gen in gens.values():
+                gen.close()
