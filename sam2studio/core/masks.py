@@ -53,6 +53,7 @@ class MaskStore:
         self._data: dict[int, dict[int, MaskEntry]] = {}  # obj -> frame -> entry
         self._lock = threading.RLock()
         self._revision = 0
+        self._modified: dict[tuple[int, int], int] = {}  # (frame, obj) -> revision of last change
 
     # ---- writing -----------------------------------------------------------------------
     def set(self, frame: int, obj: int, mask: np.ndarray, score: float = 1.0) -> MaskEntry:
@@ -68,8 +69,12 @@ class MaskStore:
         entry = MaskEntry(rle=rle, area=rle_area(rle) if area is None else int(area), score=float(score))
         with self._lock:
             self._data.setdefault(int(obj), {})[int(frame)] = entry
-            self._revision += 1
+            self._touch(frame, obj)
         return entry
+
+    def _touch(self, frame: int, obj: int) -> None:
+        self._revision += 1
+        self._modified[(int(frame), int(obj))] = self._revision
 
     def put_result(self, frame: int, result) -> None:
         """Store an engine's :data:`~sam2studio.engines.base.FrameResult` for ``frame``."""
@@ -78,13 +83,13 @@ class MaskStore:
 
     def remove(self, frame: int, obj: int) -> None:
         with self._lock:
-            self._data.get(int(obj), {}).pop(int(frame), None)
-            self._revision += 1
+            if self._data.get(int(obj), {}).pop(int(frame), None) is not None:
+                self._touch(frame, obj)
 
     def remove_object(self, obj: int) -> None:
         with self._lock:
-            self._data.pop(int(obj), None)
-            self._revision += 1
+            for f in self._data.pop(int(obj), {}):
+                self._touch(f, obj)
 
     def clear_range(self, start: int, stop: int, objects: Iterable[int] | None = None) -> int:
         """Drop masks of frames ``start..stop`` inclusive (for ``objects``, default all);
@@ -96,14 +101,31 @@ class MaskStore:
                 frames = self._data.get(o, {})
                 for f in [f for f in frames if start <= f <= stop]:
                     del frames[f]
+                    self._touch(f, o)
                     dropped += 1
-            self._revision += 1
         return dropped
 
     def clear(self) -> None:
         with self._lock:
+            for o, frames in self._data.items():
+                for f in frames:
+                    self._touch(f, o)
             self._data.clear()
-            self._revision += 1
+
+    def changes_since(self, revision: int) -> tuple[list[tuple[int, int, MaskEntry]], list[tuple[int, int]]]:
+        """What changed after ``revision``: ``(set entries, removed (frame, obj) keys)``, for
+        writers that save only what changed (autosave)."""
+        with self._lock:
+            changed, removed = [], []
+            for (f, o), rev in self._modified.items():
+                if rev <= revision:
+                    continue
+                e = self._data.get(o, {}).get(f)
+                if e is None:
+                    removed.append((f, o))
+                else:
+                    changed.append((f, o, e))
+            return changed, removed
 
     # ---- reading -----------------------------------------------------------------------
     @property

@@ -156,6 +156,15 @@ class Engine(ABC):
         return propagation_plan(len(self.video), start, direction, frame_range)
 
 
+def validate_target(video: VideoSource, frame: int, obj: int) -> None:
+    """Check that ``obj`` is a valid object id and ``frame`` a frame of ``video``."""
+    n = len(video)
+    if not isinstance(obj, (int, np.integer)) or obj <= 0:
+        raise PromptError(f"object id must be a positive integer, got {obj!r}")
+    if not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
+        raise PromptError(f"frame {frame} is out of range: the video has frames 0 to {n - 1}")
+
+
 def validate_prompt(
     video: VideoSource,
     frame: int,
@@ -166,11 +175,7 @@ def validate_prompt(
     mask=None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Check a prompt against ``video`` and normalise it (see :meth:`Engine.check_prompt`)."""
-    n = len(video)
-    if not isinstance(obj, (int, np.integer)) or obj <= 0:
-        raise PromptError(f"object id must be a positive integer, got {obj!r}")
-    if not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
-        raise PromptError(f"frame {frame} is out of range: the video has frames 0 to {n - 1}")
+    validate_target(video, frame, obj)
     w, h = video.width, video.height
     pts = lab = bx = None
     if points is not None and len(points) > 0:

@@ -274,6 +274,7 @@ class Sam2Engine(Engine):
     """The SAM 2 video predictor behind the :class:`Engine` protocol."""
 
     name = "sam2"
+    is_random_weights = False
 
     def __init__(self, predictor, *, model_name: str = "sam2", feature_cache_frames: int = 2) -> None:
         super().__init__()
@@ -300,6 +301,7 @@ class Sam2Engine(Engine):
         seed: int = 0,
         image_size: int | None = None,
         device: str = "auto",
+        **engine_options,
     ) -> Sam2Engine:
         """Build the engine for a catalogue model: from ``checkpoint`` (or the installed one),
         or with random weights (``weights="random"``, seeded) for testing the pipeline."""
@@ -318,7 +320,9 @@ class Sam2Engine(Engine):
                     "or pass --checkpoint FILE (or use --engine classic)"
                 )
             predictor = build_predictor(info.config, ckpt, device=device, image_size=image_size)
-        return cls(predictor, model_name=model)
+        engine = cls(predictor, model_name=model, **engine_options)
+        engine.is_random_weights = weights == "random"
+        return engine
 
     # ---- session -----------------------------------------------------------------------
     def _autocast(self):

@@ -1,0 +1,124 @@
+"""User prompts: clicks (positive/negative), boxes and masks (PNG, brush, eraser) per frame
+per object. The frames that hold a prompt for an object are its keyframes."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .masks import decode_rle, encode_rle
+
+
+@dataclass
+class FramePrompt:
+    """One object's prompt on one frame: clicks and a box, or a mask."""
+
+    points: list[tuple[float, float]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    box: tuple[float, float, float, float] | None = None
+    mask_rle: dict | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.mask_rle is not None:
+            return "mask"
+        if self.box is not None and self.points:
+            return "box+points"
+        return "box" if self.box is not None else "points"
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return None if self.mask_rle is None else decode_rle(self.mask_rle)
+
+    @classmethod
+    def from_mask(cls, mask: np.ndarray) -> FramePrompt:
+        return cls(mask_rle=encode_rle(np.asarray(mask, dtype=bool)))
+
+    def copy(self) -> FramePrompt:
+        return FramePrompt(list(self.points), list(self.labels), self.box, self.mask_rle)
+
+    def to_json(self) -> dict:
+        return {"points": [list(map(float, p)) for p in self.points], "labels": [int(v) for v in self.labels],
+                "box": None if self.box is None else [float(v) for v in self.box]}
+
+    @classmethod
+    def from_json(cls, d: dict, mask_rle: dict | None = None) -> FramePrompt:
+        box = d.get("box")
+        return cls(points=[tuple(p) for p in d.get("points", [])], labels=list(d.get("labels", [])),
+                   box=None if box is None else tuple(box), mask_rle=mask_rle)
+
+
+class PromptStore:
+    """Prompts per frame per object."""
+
+    def __init__(self) -> None:
+        self._data: dict[int, dict[int, FramePrompt]] = {}  # obj -> frame -> prompt
+        self._lock = threading.RLock()
+
+    def get(self, frame: int, obj: int) -> FramePrompt | None:
+        with self._lock:
+            return self._data.get(int(obj), {}).get(int(frame))
+
+    def set(self, frame: int, obj: int, prompt: FramePrompt) -> None:
+        with self._lock:
+            self._data.setdefault(int(obj), {})[int(frame)] = prompt
+
+    def remove(self, frame: int, obj: int) -> FramePrompt | None:
+        with self._lock:
+            return self._data.get(int(obj), {}).pop(int(frame), None)
+
+    def remove_object(self, obj: int) -> None:
+        with self._lock:
+            self._data.pop(int(obj), None)
+
+    def keyframes(self, obj: int) -> list[int]:
+        with self._lock:
+            return sorted(self._data.get(int(obj), {}))
+
+    def objects(self) -> list[int]:
+        with self._lock:
+            return sorted(o for o, fr in self._data.items() if fr)
+
+    def items(self) -> list[tuple[int, int, FramePrompt]]:
+        """``(frame, obj, prompt)`` for every prompt, in frame order (the order to replay)."""
+        with self._lock:
+            return sorted(((f, o, p) for o, fr in self._data.items() for f, p in fr.items()),
+                          key=lambda t: (t[0], t[1]))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(fr) for fr in self._data.values())
+
+
+def read_mask_prompt(path, obj: int, width: int, height: int) -> np.ndarray:
+    """A mask prompt from a PNG: in a palette PNG that holds index ``obj``, the pixels equal to
+    ``obj``; otherwise the non-zero pixels. A PNG of another size is resized (nearest) to
+    ``width`` x ``height`` with a warning."""
+    import logging
+    from pathlib import Path
+
+    import cv2
+    from PIL import Image, UnidentifiedImageError
+
+    from ..errors import PromptError
+
+    path = Path(path)
+    if not path.is_file():
+        raise PromptError(f"mask file {path} does not exist")
+    try:
+        with Image.open(path) as img:
+            mode = img.mode
+            arr = np.asarray(img)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise PromptError(f"mask file {path} is not a readable image") from exc
+    if mode == "P" and np.any(arr == obj):
+        m = arr == obj
+    else:
+        m = (arr.max(axis=2) if arr.ndim == 3 else arr) > 0
+    if m.shape != (height, width):
+        logging.getLogger(__name__).warning(
+            "mask %s is %dx%d, the video is %dx%d: resized", path.name, m.shape[1], m.shape[0], width, height)
+        m = cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+    return m

@@ -1,0 +1,158 @@
+"""The export formats, in one place: the CLI's ``export --format`` and the GUI's export dialog
+both list and run them from here.
+
+Each format runs on an :class:`ExportJob`: the project's masks and objects, the video (for the
+formats that need frames), the output path and options, with ``progress(done, total)`` and a
+``cancel`` event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+from .common import ProgressFn, frame_range
+
+
+@dataclass
+class ExportJob:
+    """What an exporter needs. ``video`` may be None for formats that do not read frames."""
+
+    project: object  # sam2studio.core.project.Project
+    out: Path
+    video: object | None = None  # sam2studio.core.video.VideoSource
+    object_ids: list[int] | None = None
+    frames: range | None = None
+    options: dict = field(default_factory=dict)
+    progress: ProgressFn | None = None
+    cancel: threading.Event | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return self.project.num_frames
+
+    def mask_args(self) -> tuple:
+        return self.project.masks, self.project.objects, self.project.num_frames, self.out
+
+    def common_kwargs(self) -> dict:
+        return {"object_ids": self.object_ids, "frames": self.frames, "progress": self.progress,
+                "cancel": self.cancel}
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    label: str
+    description: str
+    output: str  # "folder", or the default file suffix such as ".json" / ".mp4"
+    needs_video: bool
+    run: Callable[[ExportJob], Path]
+
+
+def _png(job: ExportJob) -> Path:
+    from .masks import export_png
+
+    return export_png(*job.mask_args(), **job.common_kwargs())
+
+
+def _palette(job: ExportJob) -> Path:
+    from .masks import export_palette
+
+    return export_palette(*job.mask_args(), **job.common_kwargs())
+
+
+def _coco(job: ExportJob) -> Path:
+    from .masks import export_coco
+
+    return export_coco(*job.mask_args(), **job.common_kwargs())
+
+
+def _yolo(job: ExportJob) -> Path:
+    from .masks import export_yolo
+
+    return export_yolo(*job.mask_args(), **job.common_kwargs())
+
+
+def _npz(job: ExportJob) -> Path:
+    from .masks import export_npz
+
+    return export_npz(*job.mask_args(), **job.common_kwargs())
+
+
+def _report(job: ExportJob) -> Path:
+    from .report import export_report
+
+    p = job.project
+    name = None if p.video_path is None else p.video_path.name
+    return export_report(p.masks, p.objects, p.num_frames, p.fps, job.out, video_name=name,
+                         width=p.width, height=p.height, object_ids=job.object_ids,
+                         progress=job.progress)
+
+
+def _project(job: ExportJob) -> Path:
+    return job.project.save_copy(job.out)
+
+
+FORMATS: dict[str, ExportFormat] = {f.name: f for f in [
+    ExportFormat("png", "Per-object PNG masks", "frame_NNNN_obj_ID.png (0/255) for every frame and object, plus objects.json", "folder", False, _png),
+    ExportFormat("palette", "Indexed palette PNGs (DAVIS)", "one PNG per frame, pixel value = object id", "folder", False, _palette),
+    ExportFormat("coco", "COCO instances (RLE)", "one COCO JSON with RLE masks, boxes and areas; track_id = object id", ".json", False, _coco),
+    ExportFormat("yolo", "YOLO segmentation", "polygon .txt per frame and classes.txt", "folder", False, _yolo),
+    ExportFormat("npz", "NumPy NPZ", "compressed bit-packed masks per object", ".npz", False, _npz),
+    ExportFormat("report", "Tracking report (JSON)", "per-object presence, centroids, boxes, speed and movement events", ".json", False, _report),
+    ExportFormat("project", "Project copy (.s2s)", "a copy of the project file", ".s2s", False, _project),
+]}
+
+
+def register(fmt: ExportFormat) -> None:
+    """Add a format (the video exporters register themselves here)."""
+    FORMATS[fmt.name] = fmt
+
+
+def get_format(name: str) -> ExportFormat:
+    _load_video_formats()
+    fmt = FORMATS.get(name)
+    if fmt is None:
+        raise UserError(f"unknown export format {name!r}; formats: {', '.join(format_names())}")
+    return fmt
+
+
+def format_names() -> list[str]:
+    _load_video_formats()
+    return list(FORMATS)
+
+
+def _load_video_formats() -> None:
+    try:
+        from . import video_formats  # noqa: F401  (registers overlay, cutout, ...)
+    except ImportError:  # pragma: no cover - the video exporters are optional here
+        pass
+
+
+def parse_frames(text: str | None, num_frames: int) -> range | None:
+    """``"A:B"`` (B exclusive, either side may be empty) or ``"N"`` → a checked range."""
+    if not text:
+        return None
+    try:
+        if ":" in text:
+            a, b = text.split(":", 1)
+            return frame_range(num_frames, int(a) if a else None, int(b) if b else None)
+        n = int(text)
+        return frame_range(num_frames, n, n + 1)
+    except ValueError:
+        raise UserError(f"--frames must look like START:STOP (e.g. 0:100), got {text!r}") from None
+
+
+def parse_objects(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        ids = [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise UserError(f"--objects must be object ids separated by commas (e.g. 1,3), got {text!r}") from None
+    if any(i <= 0 for i in ids):
+        raise UserError("object ids are positive integers")
+    return ids

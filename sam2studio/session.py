@@ -1,0 +1,275 @@
+"""Session: the one way into SAM2 Studio's core, shared by the GUI, the CLI and batch runs.
+
+A session is a project (objects, prompts, masks) on an open video with an engine::
+
+    from sam2studio import Session
+
+    s = Session.open("clip.mp4")                 # classic engine unless SAM 2 is installed
+    s.add_object("dog")
+    s.add_click(0, 1, 420, 300)                  # the mask on frame 0 comes back at once
+    for frame, masks in s.propagate(0, "both"):  # stored as they come
+        ...
+    s.save("clip.s2s")
+
+Prompts are the source of truth: they are kept in the project, fed to the engine, and replayed
+into a fresh engine when a saved project is opened again. Masks live in the project's
+:class:`~sam2studio.core.masks.MaskStore`. A session is not thread-safe: one thread drives it
+(the GUI's inference controller thread); other threads may read its masks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .core.objects import TrackedObject
+from .core.project import PROJECT_SUFFIX, Project
+from .core.prompts import FramePrompt, read_mask_prompt
+from .core.video import VideoSource, open_video
+from .engines import Engine, ObjectMask, create_engine
+from .errors import PromptError, UserError
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    """A project on an open video with a segmentation engine."""
+
+    def __init__(self, project: Project, video: VideoSource, engine: Engine) -> None:
+        self.project = project
+        self.video = video
+        self.engine = engine
+        self._synced = False  # prompts of the project replayed into the engine
+        if not engine.is_open:
+            engine.open(video)
+        if len(project.prompts) == 0:
+            self._synced = True
+
+    # ---- opening -----------------------------------------------------------------------
+    @classmethod
+    def open(cls, source, *, engine: str | Engine = "auto", **engine_options) -> Session:
+        """Open a video file, image folder, image, project file (``.s2s``) or VideoSource."""
+        if isinstance(source, (str, Path)) and Path(source).suffix.lower() == PROJECT_SUFFIX:
+            return cls.load_project(source, engine=engine, **engine_options)
+        video = source if isinstance(source, VideoSource) else open_video(source)
+        return cls(Project.for_video(video), video, cls._engine(engine, engine_options))
+
+    @classmethod
+    def load_project(cls, path, *, engine: str | Engine = "auto", video: VideoSource | None = None,
+                     **engine_options) -> Session:
+        """Open a saved project with its video (found by :meth:`Project.locate_video`)."""
+        project = Project.load(path)
+        if video is None:
+            video = open_video(project.locate_video())
+        problems = project.check_video(video)
+        if any("content" not in p for p in problems):
+            raise UserError(f"{video.name} does not fit the project {Path(path).name}: " + "; ".join(problems))
+        for p in problems:
+            log.warning("%s: %s", video.name, p)
+        return cls(project, video, cls._engine(engine, engine_options))
+
+    @staticmethod
+    def _engine(engine, options) -> Engine:
+        return engine if isinstance(engine, Engine) else create_engine(engine, **options)
+
+    def close(self) -> None:
+        self.engine.close()
+        self.video.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- facts -------------------------------------------------------------------------
+    @property
+    def masks(self):
+        return self.project.masks
+
+    @property
+    def objects(self) -> dict[int, TrackedObject]:
+        return self.project.objects
+
+    @property
+    def stale(self) -> dict[int, set[int]]:
+        return self.project.stale
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.video)
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name
+
+    @property
+    def device(self) -> str:
+        return self.engine.device
+
+    @property
+    def is_random_weights(self) -> bool:
+        return bool(getattr(self.engine, "is_random_weights", False))
+
+    # ---- objects -----------------------------------------------------------------------
+    def add_object(self, name: str | None = None, color=None, obj_id: int | None = None) -> TrackedObject:
+        oid = self.project.next_object_id() if obj_id is None else int(obj_id)
+        if oid <= 0:
+            raise PromptError(f"object id must be a positive integer, got {oid}")
+        obj = TrackedObject(oid, name or "", tuple(color) if color else (0, 0, 0))
+        return self.project.add_object(obj)
+
+    def _ensure_object(self, obj: int) -> TrackedObject:
+        if not isinstance(obj, (int, np.integer)) or obj <= 0:
+            raise PromptError(f"object id must be a positive integer, got {obj!r}")
+        o = self.project.objects.get(int(obj))
+        return o if o is not None else self.add_object(obj_id=int(obj))
+
+    def remove_object(self, obj: int) -> None:
+        self.engine.remove_object(int(obj))
+        self.project.remove_object(int(obj))
+
+    def rename_object(self, obj: int, name: str) -> None:
+        self.project.objects[int(obj)].name = name
+        self.project.touch()
+
+    def set_object_color(self, obj: int, rgb) -> None:
+        self.project.objects[int(obj)].color = tuple(int(c) for c in rgb)
+        self.project.touch()
+
+    # ---- prompts -----------------------------------------------------------------------
+    def prompt(self, frame: int, obj: int) -> FramePrompt | None:
+        return self.project.prompts.get(frame, obj)
+
+    def keyframes(self, obj: int) -> list[int]:
+        return self.project.prompts.keyframes(obj)
+
+    def add_click(self, frame: int, obj: int, x: float, y: float, positive: bool = True) -> np.ndarray:
+        """Add a click to ``obj``'s clicks on ``frame``; returns its new mask there at once."""
+        old = self.prompt(frame, obj)
+        points = [] if old is None or old.mask_rle is not None else list(old.points)
+        labels = [] if old is None or old.mask_rle is not None else list(old.labels)
+        box = None if old is None else old.box
+        return self.set_points(frame, obj, points + [(float(x), float(y))], labels + [int(bool(positive))], box=box)
+
+    def set_points(self, frame: int, obj: int, points, labels, box=None) -> np.ndarray:
+        """Set ``obj``'s clicks (and optionally box) on ``frame``; returns its mask there."""
+        self._ensure_object(obj)
+        prompt = FramePrompt(points=[tuple(map(float, p)) for p in points], labels=[int(v) for v in labels],
+                             box=None if box is None else tuple(map(float, box)))
+        return self._apply(frame, obj, prompt)
+
+    def set_box(self, frame: int, obj: int, box) -> np.ndarray:
+        """Set ``obj``'s box on ``frame`` (clicks there are kept); returns its mask there."""
+        old = self.prompt(frame, obj)
+        keep = old is not None and old.mask_rle is None
+        return self.set_points(frame, obj, old.points if keep else [], old.labels if keep else [], box=box)
+
+    def set_mask(self, frame: int, obj: int, mask: np.ndarray) -> np.ndarray:
+        """Set ``obj``'s mask on ``frame`` (a PNG, brush or eraser result); returns the mask
+        the engine made of it."""
+        self._ensure_object(obj)
+        mask = np.asarray(mask).astype(bool)
+        if mask.shape != (self.video.height, self.video.width):
+            raise PromptError(f"mask is {mask.shape[1]}x{mask.shape[0]} pixels but the video is "
+                              f"{self.video.width}x{self.video.height}")
+        return self._apply(frame, obj, FramePrompt.from_mask(mask))
+
+    def add_mask_file(self, frame: int, obj: int, path: str | Path) -> np.ndarray:
+        """Start or correct ``obj`` from a PNG (palette index ``obj``, else non-zero pixels)."""
+        return self.set_mask(frame, obj, read_mask_prompt(path, obj, self.video.width, self.video.height))
+
+    def clear_prompt(self, frame: int, obj: int) -> None:
+        """Remove ``obj``'s prompt on ``frame``; the engine forgets it too."""
+        if self.project.prompts.remove(frame, obj) is None:
+            return
+        self.project.touch()
+        self._rebuild_engine_object(obj)
+
+    def _apply(self, frame: int, obj: int, prompt: FramePrompt) -> np.ndarray:
+        self._sync_engine()
+        result = self._feed(frame, obj, prompt)
+        self.project.prompts.set(frame, obj, prompt)
+        om = result.get(int(obj))
+        mask = om.mask if om is not None else np.zeros((self.video.height, self.video.width), bool)
+        self.masks.set(frame, obj, mask, 1.0 if om is None else om.score)
+        self._mark_stale_after(frame, obj)
+        self.project.touch()
+        return mask
+
+    def _feed(self, frame: int, obj: int, prompt: FramePrompt):
+        if prompt.mask_rle is not None:
+            return self.engine.add_mask(frame, obj, prompt.mask)
+        return self.engine.add_prompt(frame, obj, points=prompt.points or None,
+                                      labels=prompt.labels or None, box=prompt.box)
+
+    def _mark_stale_after(self, frame: int, obj: int) -> None:
+        later = {f for f in self.masks.frames(obj) if f > frame} - set(self.keyframes(obj))
+        stale = self.project.stale.setdefault(int(obj), set())
+        stale.discard(int(frame))
+        stale.update(later)
+
+    def _sync_engine(self) -> None:
+        """Replay the project's prompts into the engine (after opening a saved project)."""
+        if self._synced:
+            return
+        for f, o, p in self.project.prompts.items():
+            self._feed(f, o, p)
+        self._synced = True
+
+    def _rebuild_engine_object(self, obj: int) -> None:
+        self.engine.remove_object(int(obj))
+        for f in self.keyframes(obj):
+            self._feed(f, obj, self.prompt(f, obj))
+
+    # ---- propagation -------------------------------------------------------------------
+    def propagate(self, start: int = 0, direction: str = "both", frame_range: tuple[int, int] | None = None,
+                  objects: Sequence[int] | None = None,
+                  cancel: threading.Event | None = None) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
+        """Propagate from ``start``; every frame's masks are stored as they come and yielded.
+
+        ``objects`` limits the run to some objects (e.g. the ones just corrected); the
+        others' masks stay as they are.
+        """
+        self._sync_engine()
+        if not self.project.prompts.objects():
+            raise UserError("there is nothing to propagate: click an object, draw a box or give a mask first")
+        kwargs = {} if objects is None else {"objects": [int(o) for o in objects]}
+        for frame, result in self.engine.propagate(int(start), direction, frame_range, cancel, **kwargs):
+            for obj, om in result.items():
+                self.masks.set(frame, obj, om.mask, om.score)
+                st = self.project.stale.get(obj)
+                if st:
+                    st.discard(frame)
+            yield frame, result
+
+    def run(self, start: int = 0, direction: str = "both", frame_range=None, objects=None, cancel=None,
+            progress=None) -> int:
+        """Propagate to the end; ``progress(done, total)``. Returns the number of frames done."""
+        plan = self.engine.iter_range(int(start), direction, frame_range)
+        total = sum(len(frames) for _, frames in plan)
+        done = 0
+        for _ in self.propagate(start, direction, frame_range, objects, cancel):
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        return done
+
+    # ---- results -----------------------------------------------------------------------
+    def mask(self, frame: int, obj: int) -> np.ndarray | None:
+        return self.masks.get(frame, obj)
+
+    def frame_masks(self, frame: int) -> dict[int, np.ndarray]:
+        return self.masks.frame_masks(frame)
+
+    # ---- saving ------------------------------------------------------------------------
+    def save(self, path: str | Path | None = None) -> Path:
+        self.project.settings["engine"] = self.engine.name
+        return self.project.save(path)
+
+    def autosave(self, path: str | Path) -> None:
+        self.project.save_copy(path)
