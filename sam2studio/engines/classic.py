@@ -1,0 +1,1009 @@
+"""The classic engine: GrabCut prompts and optical-flow propagation, on the CPU, no model.
+
+It needs nothing but OpenCV and numpy, so it always works (no checkpoint, no GPU) and is
+fast enough to be interactive. It is meant for clips where objects differ from their
+surroundings in colour and move smoothly; SAM 2 is far better on real footage.
+
+How it works (all at a reduced internal resolution, longest side ``max_side``; masks are
+scaled back to the video's size):
+
+* **Prompt frame.** A click grows a region of similar colour around it (an iterated
+  colour-histogram likelihood, smoothed, keeping the connected part under the click); a box
+  starts as "probably foreground" inside. :func:`cv2.grabCut` then refines the region with
+  positive clicks as sure foreground and negative clicks as sure background; the region
+  grown around a negative click is cut out. A click on a frame where the object already has
+  a propagated mask edits that mask (adds or removes the region under the click).
+* **Propagation.** Dense DIS optical flow between consecutive frames (both ways) warps
+  every object's previous mask onto the new frame; where the two flows disagree
+  (disocclusions, motion boundaries) the warp is not trusted. Each object keeps an appearance
+  model (colour histogram of the object against one of its local surroundings) and a motion
+  model: an *amodal* template of its whole shape, its position and its velocity. On each
+  frame every object scores every pixel (appearance log-likelihood ratio + agreement with the
+  warped mask + agreement with the template moved by the object's motion); **the objects
+  compete**: each pixel goes to the best-scoring object, or to the background if none
+  scores above zero. An object being covered therefore shrinks instead of stealing its
+  occluder's pixels. When an object's visible area falls under a few percent of its
+  template area it is recorded as hidden (empty mask, score 0); its template keeps moving at
+  the last velocity, and pixels that match its appearance near the predicted place grow it
+  back when it re-emerges (the template is then re-aligned on what is seen). An object that
+  left the frame, or stayed hidden for long, is searched for over the whole frame
+  (a template-sized window whose colours match its model).
+* **Anchors.** Every prompt is kept as a keyframe; a propagation starts from the prompt on
+  the start frame, or else from the state this engine computed on that frame in an earlier
+  run (a bounded cache of compressed masks and motion states, no frames). Reaching another
+  keyframe during a propagation re-anchors that object on its prompt, so a correction on
+  frame k followed by ``propagate(k, ...)`` recomputes everything from the corrected mask.
+
+Results of a propagation contain every *tracked* object on every frame: an object is tracked
+from the frame where the propagation found its anchor (its prompt, or a cached result on the
+start frame) onwards, in the direction of travel; on a frame where it is hidden it is
+reported with an empty mask and score 0. Objects without an anchor yet (for example one
+whose first prompt is on a later frame of a forward propagation) are left out of the frame's
+result. :meth:`ClassicEngine.add_prompt` and :meth:`ClassicEngine.add_mask` return every
+object that has a prompt or a computed mask on that frame.
+
+Scores (0..1) say how much the engine trusts a mask as the object's visible part:
+``appearance x (0.5 + 0.5 x area_consistency)``, where ``appearance`` is the mean over the
+mask's pixels of ``sigmoid(log p(colour | object) - log p(colour | surroundings))`` and
+``area_consistency`` is ``min(a, a') / max(a, a')`` for the visible areas on this frame and
+the previous one (0.5 when the object was hidden on the previous frame). 0 means the object
+was not found on the frame (its mask is empty); a mask prompt scores 1 (0 when empty: the
+object is marked absent there); a click or box prompt scores its appearance term.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from .base import Direction, Engine, FrameResult, ObjectMask
+
+# ---------------------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------------------
+_LEVELS = 16  # colour quantisation per channel
+_NBINS = _LEVELS ** 3
+_SHIFT = 8 - int(np.log2(_LEVELS))
+
+
+def _rle(mask: np.ndarray) -> dict:
+    return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+
+
+def _unrle(rle: dict) -> np.ndarray:
+    return mask_utils.decode(rle).astype(bool)
+
+
+def _bins(rgb: np.ndarray) -> np.ndarray:
+    q = (rgb >> _SHIFT).astype(np.uint16)
+    return (q[..., 0] << (2 * (8 - _SHIFT))) | (q[..., 1] << (8 - _SHIFT)) | q[..., 2]
+
+
+def _hist(bins: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    b = bins.ravel() if mask is None else bins[mask]
+    return np.bincount(b, minlength=_NBINS).astype(np.float32)
+
+
+def _smooth_hist(h: np.ndarray) -> np.ndarray:
+    """Spread each count over neighbouring colour bins (a 3-D [1 2 1] blur), normalised."""
+    h3 = h.reshape(_LEVELS, _LEVELS, _LEVELS).astype(np.float32)
+    for ax in range(3):
+        p = np.pad(h3, [(1, 1) if a == ax else (0, 0) for a in range(3)], mode="edge")
+        lo = np.take(p, range(0, _LEVELS), axis=ax)
+        hi = np.take(p, range(2, _LEVELS + 2), axis=ax)
+        h3 = 0.5 * h3 + 0.25 * (lo + hi)
+    s = float(h3.sum())
+    out = h3.ravel()
+    return out / s if s > 0 else np.full(_NBINS, 1.0 / _NBINS, np.float32)
+
+
+def _log_ratio(fg: np.ndarray, bg: np.ndarray, clip: float = 4.0) -> np.ndarray:
+    eps = 1e-5
+    lr = np.log((fg + eps) / (bg + eps))
+    return np.clip(lr, -clip, clip).astype(np.float32)
+
+
+def _disk(shape: tuple[int, int], x: float, y: float, r: int) -> np.ndarray:
+    m = np.zeros(shape, np.uint8)
+    cv2.circle(m, (int(round(x)), int(round(y))), int(r), 1, -1)
+    return m > 0
+
+
+def _kernel(r: int) -> np.ndarray:
+    r = max(1, int(r))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _dilate(m: np.ndarray, r: int) -> np.ndarray:
+    return cv2.dilate(m.astype(np.uint8), _kernel(r)) > 0
+
+
+def _erode(m: np.ndarray, r: int) -> np.ndarray:
+    return cv2.erode(m.astype(np.uint8), _kernel(r)) > 0
+
+
+def _ring(m: np.ndarray, r_in: float, r_out: float) -> np.ndarray:
+    """Pixels farther than ``r_in`` and at most ``r_out`` from ``m`` (a band around it)."""
+    h, w = m.shape
+    out = np.zeros((h, w), bool)
+    bb = _bbox(m)
+    if bb is None:
+        return out
+    r = int(np.ceil(r_out)) + 1
+    x0, y0, x1, y1 = max(0, bb[0] - r), max(0, bb[1] - r), min(w, bb[2] + r), min(h, bb[3] + r)
+    d = cv2.distanceTransform((~m[y0:y1, x0:x1]).astype(np.uint8), cv2.DIST_L2, 3)
+    out[y0:y1, x0:x1] = (d > r_in) & (d <= r_out)
+    return out
+
+
+def _bbox(m: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)`` of a mask, exclusive ends; None when empty."""
+    ys = np.flatnonzero(m.any(axis=1))
+    if len(ys) == 0:
+        return None
+    xs = np.flatnonzero(m.any(axis=0))
+    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
+
+
+def _component_at(m: np.ndarray, points: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The connected components of ``m`` that contain any of ``points``."""
+    n, lab = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)
+    keep = set()
+    h, w = m.shape
+    for x, y in points:
+        xi, yi = min(w - 1, max(0, int(round(x)))), min(h - 1, max(0, int(round(y))))
+        if lab[yi, xi] > 0:
+            keep.add(int(lab[yi, xi]))
+    if not keep:
+        return np.zeros_like(m, dtype=bool)
+    return np.isin(lab, list(keep))
+
+
+def _fill_holes(m: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Fill the holes of ``m`` (background regions not connected to the border), only where
+    ``allowed``."""
+    inv = np.pad(~m, 1, constant_values=True).astype(np.uint8)
+    ff = inv.copy()
+    cv2.floodFill(ff, None, (0, 0), 2)
+    holes = (ff == 1)[1:-1, 1:-1]
+    if allowed is not None:
+        holes &= allowed
+    return m | holes
+
+
+def _paste(tmpl: np.ndarray, pos: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
+    """Bool canvas of ``shape`` with ``tmpl`` drawn with its top-left corner at ``pos``."""
+    out = np.zeros(shape, bool)
+    h, w = shape
+    th, tw = tmpl.shape
+    x0, y0 = int(round(pos[0])), int(round(pos[1]))
+    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + tw), min(h, y0 + th)
+    if fx1 > fx0 and fy1 > fy0:
+        out[fy0:fy1, fx0:fx1] = tmpl[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+    return out
+
+
+def _paste_soft(tmpl: np.ndarray, pos: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
+    """Float canvas of ``shape`` with ``tmpl`` drawn at the sub-pixel top-left ``pos``."""
+    out = np.zeros(shape, np.float32)
+    h, w = shape
+    th, tw = tmpl.shape
+    x0, y0 = int(np.floor(pos[0])), int(np.floor(pos[1]))
+    m = np.float32([[1, 0, pos[0] - x0], [0, 1, pos[1] - y0]])
+    t = cv2.warpAffine(tmpl.astype(np.float32), m, (tw + 1, th + 1), flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + tw + 1), min(h, y0 + th + 1)
+    if fx1 > fx0 and fy1 > fy0:
+        out[fy0:fy1, fx0:fx1] = t[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+    return out
+
+
+def _align(shape: np.ndarray, seen: np.ndarray, valid: np.ndarray, radius: int = 3) -> tuple[float, float]:
+    """Sub-pixel shift ``(dx, dy)`` (at most ``radius``) that best fits the soft ``shape``
+    canvas to the ``seen`` mask, comparing only ``valid`` pixels (not covered by others)."""
+    bb = _bbox(shape > 0.02)
+    if bb is None:
+        return 0.0, 0.0
+    h, w = shape.shape
+    x0, y0, x1, y1 = bb
+    tmpl = np.ascontiguousarray(shape[y0:y1, x0:x1])
+    q = np.where(valid, np.where(seen, 1.0, -1.0), 0.0).astype(np.float32)
+    r = int(radius)
+    qp = np.zeros((y1 - y0 + 2 * r, x1 - x0 + 2 * r), np.float32)
+    sx0, sy0, sx1, sy1 = max(0, x0 - r), max(0, y0 - r), min(w, x1 + r), min(h, y1 + r)
+    qp[sy0 - (y0 - r):sy1 - (y0 - r), sx0 - (x0 - r):sx1 - (x0 - r)] = q[sy0:sy1, sx0:sx1]
+    res = cv2.matchTemplate(qp, tmpl, cv2.TM_CCORR)
+    iy, ix = np.unravel_index(int(np.argmax(res)), res.shape)
+    # prefer no move when the fit is flat
+    if res[iy, ix] <= res[r, r] + 1e-3 * max(1.0, abs(float(res[r, r]))):
+        return 0.0, 0.0
+
+    def sub(a, b, c):
+        den = a - 2 * b + c
+        return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+
+    dx = ix - r + (sub(res[iy, ix - 1], res[iy, ix], res[iy, ix + 1]) if 0 < ix < 2 * r else 0.0)
+    dy = iy - r + (sub(res[iy - 1, ix], res[iy, ix], res[iy + 1, ix]) if 0 < iy < 2 * r else 0.0)
+    return float(dx), float(dy)
+
+
+def _objectness(fr, region: np.ndarray) -> float:
+    """How much ``region`` stands out from a band around it: 1 - Bhattacharyya coefficient of
+    their colour histograms (0: same colours, 1: no colour in common)."""
+    a = np.count_nonzero(region)
+    if a == 0:
+        return 0.0
+    ring = _ring(region, 2, max(6.0, 0.35 * np.sqrt(a)))
+    if not ring.any():
+        return 0.0
+    p = _smooth_hist(_hist(fr.bins, region))
+    q = _smooth_hist(_hist(fr.bins, ring))
+    return 1.0 - float(np.sum(np.sqrt(p * q)))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ---------------------------------------------------------------------------------------
+# state
+# ---------------------------------------------------------------------------------------
+@dataclass
+class _Frame:
+    """One frame at the internal resolution."""
+
+    rgb: np.ndarray
+    gray: np.ndarray
+    bins: np.ndarray
+    _global: np.ndarray | None = None
+
+    @property
+    def global_hist(self) -> np.ndarray:
+        if self._global is None:
+            self._global = _hist(self.bins)
+        return self._global
+
+
+@dataclass
+class _Keyframe:
+    points: np.ndarray | None
+    labels: np.ndarray | None
+    box: np.ndarray | None
+    mask: dict  # RLE of the full-size result mask
+    small: dict  # RLE of the mask at the internal resolution
+    hist: np.ndarray  # colour counts of the mask on that frame
+    base: dict | None = None  # RLE (internal res.) of the propagated mask a click prompt edits
+    score: float = 1.0
+
+
+@dataclass
+class _Snapshot:
+    """Compressed tracking state of one object on one frame (for restarting from there)."""
+
+    vis: dict  # RLE, internal resolution
+    tmpl: dict | None  # RLE of the amodal template
+    pos: tuple[float, float]
+    vel: tuple[float, float]  # per +1 frame, internal pixels
+    hidden: int
+    ref_area: float
+    score: float
+
+
+@dataclass
+class _Track:
+    """Live tracking state of one object during a propagation."""
+
+    vis: np.ndarray  # visible mask, internal res.
+    tmpl: np.ndarray | None  # amodal template (float 0..1, cropped at ``pos``)
+    pos: tuple[float, float]  # template top-left, internal pixels
+    vel: tuple[float, float]  # displacement per step in the direction of travel
+    vel_known: bool
+    hidden: int
+    ref_area: float
+    fg: np.ndarray  # running foreground histogram (normalised)
+    fg_anchor: np.ndarray
+    bg: np.ndarray  # running local-background histogram (normalised)
+    score: float = 1.0
+    lut: np.ndarray | None = None
+    realign: bool = False  # the template was moved by a re-detection: align it widely
+
+
+@dataclass
+class _Object:
+    id: int
+    keyframes: dict[int, _Keyframe] = field(default_factory=dict)
+    cache: OrderedDict[int, _Snapshot] = field(default_factory=OrderedDict)
+
+
+# ---------------------------------------------------------------------------------------
+# engine
+# ---------------------------------------------------------------------------------------
+class ClassicEngine(Engine):
+    """GrabCut + optical flow engine with competing per-object appearance and motion models.
+
+    ``max_side`` is the longest side of the internal resolution (smaller is faster, coarser);
+    ``cache_frames`` bounds the per-object cache of compressed tracking states.
+    """
+
+    name = "classic"
+    device = "cpu"
+
+    # scoring weights (log-likelihood units)
+    W_WARP = 2.0  # agreement with the flow-warped previous mask
+    W_SHAPE = 1.5  # agreement with the amodal template moved by the velocity
+    LR_CLIP = 4.0
+    HIDE_FRACTION = 0.03  # visible area / template area under which an object is hidden
+    FG_RATE = 0.08  # appearance adaptation per frame
+    BG_RATE = 0.3
+    SHAPE_RATE = 0.25  # how fast the amodal template follows the visible mask
+    REDETECT_AFTER = 15  # hidden frames after which the whole frame is searched
+    REDETECT_SIMILARITY = 0.8  # colour-histogram similarity a re-detection needs
+
+    def __init__(self, max_side: int = 427, cache_frames: int = 20000) -> None:
+        super().__init__()
+        self.max_side = int(max_side)
+        self.cache_frames = int(cache_frames)
+        self._objects: dict[int, _Object] = {}
+        self._lock = threading.RLock()
+        self._frames: OrderedDict[int, _Frame] = OrderedDict()
+        self._dis = None
+        self._small: tuple[int, int] = (0, 0)  # (w, h)
+        self._grid: np.ndarray | None = None
+
+    # ---- session -----------------------------------------------------------------------
+    def open(self, video) -> None:
+        with self._lock:
+            super().open(video)
+            self._objects.clear()
+            self._frames.clear()
+            s = min(1.0, self.max_side / max(video.width, video.height))
+            self._small = (max(8, int(round(video.width * s))), max(8, int(round(video.height * s))))
+            w, h = self._small
+            gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            self._grid = np.stack([gx, gy], axis=-1)
+            self._dis = self._make_flow()
+
+    @staticmethod
+    def _make_flow():
+        # DIS between the FAST and MEDIUM presets: the finest scale is the internal
+        # resolution's half (small objects keep their own motion), few iterations
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        dis.setFinestScale(1)
+        dis.setPatchSize(8)
+        dis.setPatchStride(4)
+        dis.setGradientDescentIterations(12)
+        dis.setVariationalRefinementIterations(0)
+        return dis
+
+    def close(self) -> None:
+        with self._lock:
+            self._objects.clear()
+            self._frames.clear()
+            self._dis = None
+            super().close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._objects.clear()
+
+    def remove_object(self, obj: int) -> None:
+        with self._lock:
+            self._objects.pop(int(obj), None)
+
+    @property
+    def objects(self) -> list[int]:
+        with self._lock:
+            return sorted(k for k, o in self._objects.items() if o.keyframes)
+
+    def keyframes(self, obj: int) -> list[int]:
+        """Frames on which ``obj`` has a prompt, ascending."""
+        with self._lock:
+            o = self._objects.get(int(obj))
+            return sorted(o.keyframes) if o else []
+
+    # ---- frames ------------------------------------------------------------------------
+    def _frame(self, i: int) -> _Frame:
+        fr = self._frames.get(i)
+        if fr is not None:
+            self._frames.move_to_end(i)
+            return fr
+        img = self.video.get_frame(i)
+        w, h = self._small
+        if (img.shape[1], img.shape[0]) != (w, h):
+            img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        img = np.ascontiguousarray(img[..., :3], dtype=np.uint8)
+        fr = _Frame(rgb=img, gray=cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), bins=_bins(img))
+        self._frames[i] = fr
+        while len(self._frames) > 4:
+            self._frames.popitem(last=False)
+        return fr
+
+    def _to_small(self, mask: np.ndarray) -> np.ndarray:
+        w, h = self._small
+        m = np.asarray(mask, bool)
+        if m.shape == (h, w):
+            return m.copy()
+        cover = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        small = cover >= 0.5
+        if m.any() and not small.any():  # a thin or tiny mask: keep whatever it touches
+            small = cover > 0
+        return small
+
+    def _to_full(self, small: np.ndarray) -> np.ndarray:
+        W, H = self.video.width, self.video.height
+        if small.shape == (H, W):
+            return small.copy()
+        out = np.zeros((H, W), bool)
+        bb = _bbox(small)
+        if bb is None:
+            return out
+        sx, sy = W / small.shape[1], H / small.shape[0]
+        sh, sw = small.shape
+        x0, y0, x1, y1 = max(0, bb[0] - 2), max(0, bb[1] - 2), min(sw, bb[2] + 2), min(sh, bb[3] + 2)
+        X0, Y0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
+        X1, Y1 = min(W, int(np.ceil(x1 * sx))), min(H, int(np.ceil(y1 * sy)))
+        crop = small[y0:y1, x0:x1].astype(np.float32)
+        # sample the crop at the centres of the full-size pixels (align pixel centres)
+        xs = (np.arange(X0, X1, dtype=np.float32) + 0.5) / sx - 0.5 - x0
+        ys = (np.arange(Y0, Y1, dtype=np.float32) + 0.5) / sy - 0.5 - y0
+        mx, my = np.meshgrid(xs, ys)
+        up = cv2.remap(crop, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out[Y0:Y1, X0:X1] = up >= 0.5
+        return out
+
+    # ---- prompts -----------------------------------------------------------------------
+    def add_prompt(self, frame, obj, points=None, labels=None, box=None) -> FrameResult:
+        """Segment ``obj`` on ``frame`` from clicks and/or a box (see the module docstring);
+        replaces its earlier prompt there. Typically 20-150 ms at 854x480."""
+        pts, lab, bx = self.check_prompt(frame, obj, points, labels, box)
+        with self._lock:
+            frame, obj = int(frame), int(obj)
+            o = self._objects.setdefault(obj, _Object(obj))
+            fr = self._frame(frame)
+            sx = self._small[0] / self.video.width
+            sy = self._small[1] / self.video.height
+            pos = [(x * sx, y * sy) for (x, y), l in zip(pts, lab) if l == 1] if pts is not None else []
+            neg = [(x * sx, y * sy) for (x, y), l in zip(pts, lab) if l == 0] if pts is not None else []
+            sbox = None if bx is None else (bx[0] * sx, bx[1] * sy, bx[2] * sx, bx[3] * sy)
+            # a click on a frame that already has a propagated mask edits that mask
+            old = o.keyframes.get(frame)
+            base = None
+            if old is not None:
+                # clicks refine a mask prompt there, or the mask the first click there edited
+                base = old.small if (old.points is None and old.box is None) else old.base
+            elif frame in o.cache:
+                base = o.cache[frame].vis
+            others = self._other_masks_small(frame, obj)
+            small = self._segment(fr, pos, neg, sbox, None if base is None else _unrle(base), others)
+            full = self._to_full(small)
+            score = self._prompt_score(fr, small)
+            self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)
+            return self._frame_result(frame)
+
+    def add_mask(self, frame, obj, mask) -> FrameResult:
+        """Set ``obj``'s mask on ``frame`` as given (a colour mask counts any non-zero
+        channel); an empty mask marks the object absent on that frame."""
+        self.check_prompt(frame, obj, mask=mask)
+        with self._lock:
+            frame, obj = int(frame), int(obj)
+            o = self._objects.setdefault(obj, _Object(obj))
+            fr = self._frame(frame)
+            full = np.asarray(mask)
+            full = (full.any(axis=-1) if full.ndim == 3 else full).astype(bool)
+            small = self._to_small(full)
+            # a mask prompt is taken as given; an empty one marks the object absent there
+            self._set_keyframe(o, frame, fr, full, small, None, None, None, None, 1.0 if full.any() else 0.0)
+            return self._frame_result(frame)
+
+    def _set_keyframe(self, o, frame, fr, full, small, pts, lab, bx, base, score) -> None:
+        o.keyframes[frame] = _Keyframe(points=pts, labels=lab, box=bx, mask=_rle(full), small=_rle(small),
+                                       hist=_hist(fr.bins, small), base=base, score=float(score))
+        o.cache.pop(frame, None)
+
+    def _other_masks_small(self, frame: int, obj: int) -> np.ndarray:
+        w, h = self._small
+        acc = np.zeros((h, w), bool)
+        for k, o in self._objects.items():
+            if k == obj:
+                continue
+            if frame in o.keyframes:
+                acc |= _unrle(o.keyframes[frame].small)
+            elif frame in o.cache:
+                acc |= _unrle(o.cache[frame].vis)
+        return acc
+
+    def _frame_result(self, frame: int) -> FrameResult:
+        """Masks of every object on ``frame`` that has a prompt or a computed mask there."""
+        out: FrameResult = {}
+        for k in sorted(self._objects):
+            o = self._objects[k]
+            if frame in o.keyframes:
+                kf = o.keyframes[frame]
+                out[k] = ObjectMask(_unrle(kf.mask), kf.score)
+            elif frame in o.cache:
+                sn = o.cache[frame]
+                out[k] = ObjectMask(self._to_full(_unrle(sn.vis)), sn.score)
+        return out
+
+    def _prompt_score(self, fr: _Frame, small: np.ndarray) -> float:
+        if not small.any():
+            return 0.0
+        ring = _ring(small, 3, 12)
+        if not ring.any():
+            return 1.0
+        lut = _log_ratio(_smooth_hist(_hist(fr.bins, small)), _smooth_hist(_hist(fr.bins, ring)))
+        return float(np.clip(np.mean(_sigmoid(lut[fr.bins[small]])), 0.0, 1.0))
+
+    # ---- single-frame segmentation -------------------------------------------------------
+    def _grow(self, fr: _Frame, x: float, y: float, forbid: np.ndarray | None = None) -> np.ndarray:
+        """Region of similar colour around ``(x, y)`` (internal resolution).
+
+        Two candidates are grown, one against the colours of the whole frame and one against
+        a mix of those and the region's own surroundings; the one that stands out more from
+        its surroundings (colour histograms of inside and a band around it) wins."""
+        best, best_score = None, -1.0
+        for local in (0.0, 0.5):
+            region = self._grow_once(fr, x, y, forbid, local)
+            score = _objectness(fr, region)
+            if score > best_score:
+                best, best_score = region, score
+        return best
+
+    def _grow_once(self, fr: _Frame, x: float, y: float, forbid: np.ndarray | None, local: float) -> np.ndarray:
+        h, w = fr.bins.shape
+        r0 = max(3, int(round(0.018 * max(h, w))))
+        seed = _disk((h, w), x, y, r0)
+        if forbid is not None:
+            seed &= ~forbid
+            if not seed.any():
+                seed = _disk((h, w), x, y, 1)
+        region = seed
+        gh = fr.global_hist
+        ksize = max(3, int(round(0.012 * max(h, w))) | 1)
+        for _ in range(5):
+            fh = _hist(fr.bins, region)
+            bgh = _smooth_hist(np.maximum(gh - fh, 0))
+            if local > 0:
+                ring = _ring(region, 2, max(6.0, 0.5 * np.sqrt(np.count_nonzero(region))))
+                bgh = (1 - local) * bgh + local * _smooth_hist(_hist(fr.bins, ring))
+            lut = _log_ratio(_smooth_hist(fh), bgh)
+            score = cv2.blur(lut[fr.bins], (ksize, ksize))
+            cand = score > 0.0
+            if forbid is not None:
+                cand &= ~forbid
+            cand |= seed
+            new = _component_at(cand, [(x, y)])
+            changed = np.count_nonzero(new ^ region)
+            region = new
+            if changed < 0.02 * max(1, np.count_nonzero(region)):
+                break
+        return region
+
+    def _segment(self, fr: _Frame, pos, neg, box, base: np.ndarray | None, others: np.ndarray) -> np.ndarray:
+        """One object's mask at the internal resolution from clicks, a box and/or a base mask."""
+        h, w = fr.bins.shape
+        # pixels of other objects on this frame are not available to a click (a box may
+        # take them: it says explicitly where the object is)
+        forbid = others.copy()
+        for x, y in pos:
+            forbid &= ~_disk((h, w), x, y, 3)
+        pos_regions = [self._grow(fr, x, y, forbid) for x, y in pos] if box is None else []
+        region = np.zeros((h, w), bool)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            region[int(np.floor(y0)):int(np.ceil(y1)), int(np.floor(x0)):int(np.ceil(x1))] = True
+            allowed = region.copy()
+        else:
+            if base is not None and base.any():
+                region = base.copy()
+            for (x, y), g in zip(pos, pos_regions):
+                xi, yi = min(w - 1, int(x)), min(h - 1, int(y))
+                if not region[yi, xi]:
+                    region |= g
+            area = max(1, np.count_nonzero(region))
+            allowed = _dilate(region, max(4, int(0.25 * np.sqrt(area))))
+        # the region of similar colour around a negative click is cut out; when that would
+        # take (nearly) everything -- the negative click sits in the same colours as the
+        # positive ones -- only the part nearer to the negative click than to any positive
+        # click goes
+        neg_cut = np.zeros((h, w), bool)
+        if neg:
+            keep_pos = np.zeros((h, w), bool)
+            for x, y in pos:
+                keep_pos |= _disk((h, w), x, y, 3)
+            for x, y in neg:
+                neg_cut |= self._grow(fr, x, y, keep_pos)
+            if pos and np.count_nonzero(region & neg_cut) > 0.8 * max(1, np.count_nonzero(region)):
+                yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+                dn = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in neg], axis=0)
+                dp = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in pos], axis=0)
+                neg_cut &= dn < dp
+            region &= ~neg_cut
+        if not region.any():
+            for x, y in pos:
+                region |= _disk((h, w), x, y, 2)
+            if not region.any():
+                return region
+        if box is None:
+            region &= ~forbid
+            allowed = allowed & ~forbid
+        gc = self._grabcut(fr, region, allowed, pos, neg, rect=box is not None)
+        gc &= ~neg_cut
+        for x, y in neg:
+            gc &= ~_disk((h, w), x, y, 2)
+        if pos:
+            keep = _component_at(gc, pos)
+            # a positive click that GrabCut dropped keeps at least its grown region
+            for (x, y), g in zip(pos, pos_regions or [None] * len(pos)):
+                xi, yi = min(w - 1, int(x)), min(h - 1, int(y))
+                if not keep[yi, xi]:
+                    keep |= (g & ~neg_cut) if g is not None else _disk((h, w), x, y, 2)
+            gc = keep
+        else:
+            n, lab, stats, _ = cv2.connectedComponentsWithStats(gc.astype(np.uint8), connectivity=8)
+            if n > 1:
+                big = stats[1:, cv2.CC_STAT_AREA].max()
+                gc = np.isin(lab, [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.1 * big])
+        return _fill_holes(gc)
+
+    def _grabcut(self, fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
+        h, w = region.shape
+        bb = _bbox(allowed | region)
+        if bb is None:
+            return region
+        m = max(6, int(0.15 * max(bb[2] - bb[0], bb[3] - bb[1])))
+        x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(w, bb[2] + m), min(h, bb[3] + m)
+        gm = np.full((y1 - y0, x1 - x0), cv2.GC_BGD, np.uint8)
+        al = allowed[y0:y1, x0:x1]
+        gm[al] = cv2.GC_PR_BGD
+        gm[region[y0:y1, x0:x1]] = cv2.GC_PR_FGD
+        for x, y in pos:
+            gm[_disk((y1 - y0, x1 - x0), x - x0, y - y0, 2)] = cv2.GC_FGD
+        for x, y in neg:
+            gm[_disk((y1 - y0, x1 - x0), x - x0, y - y0, 2)] = cv2.GC_BGD
+        fgc = np.count_nonzero((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD))
+        bgc = np.count_nonzero((gm == cv2.GC_BGD) | (gm == cv2.GC_PR_BGD))
+        if fgc < 10 or bgc < 10:
+            return region
+        bgd = np.zeros((1, 65), np.float64)
+        fgd = np.zeros((1, 65), np.float64)
+        img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
+        try:
+            cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            return region
+        out = np.zeros((h, w), bool)
+        out[y0:y1, x0:x1] = (gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)
+        return out
+
+    # ---- propagation -------------------------------------------------------------------
+    def propagate(
+        self,
+        start: int,
+        direction: Direction = "forward",
+        frame_range: tuple[int, int] | None = None,
+        cancel: threading.Event | None = None,
+        objects: Sequence[int] | None = None,
+    ) -> Iterator[tuple[int, FrameResult]]:
+        """See :meth:`Engine.propagate`. With ``objects``, only those objects' results are
+        yielded; every object is still tracked, since objects compete for pixels."""
+        plan = self.iter_range(int(start), direction, frame_range)
+        run = self._run(plan, cancel)
+        if objects is None:
+            return run
+        keep = {int(o) for o in objects}
+        return ((f, {o: m for o, m in res.items() if o in keep}) for f, res in run)
+
+    def _run(self, plan, cancel) -> Iterator[tuple[int, FrameResult]]:
+        for dname, frames in plan:
+            sign = 1 if dname == "forward" else -1
+            tracks: dict[int, _Track] = {}
+            prev: _Frame | None = None
+            for i, f in enumerate(frames):
+                if cancel is not None and cancel.is_set():
+                    return
+                with self._lock:
+                    cur = self._frame(f)
+                    anchored: set[int] = set()
+                    if i > 0 and tracks:
+                        self._step(prev, cur, tracks)
+                    for k, o in self._objects.items():
+                        if f in o.keyframes:
+                            tracks[k] = self._anchor(o, f, cur, sign, tracks.get(k), keyframe=True)
+                            anchored.add(k)
+                        elif i == 0 and f in o.cache:
+                            tracks[k] = self._anchor(o, f, cur, sign, None, keyframe=False)
+                    for k in [k for k in tracks if k not in self._objects]:
+                        del tracks[k]  # removed while propagating
+                    result: FrameResult = {}
+                    kf_union = None
+                    if anchored:
+                        kf_union = np.zeros_like(cur.gray, dtype=bool)
+                        for k in anchored:
+                            kf_union |= tracks[k].vis
+                    for k in sorted(tracks):
+                        t = tracks[k]
+                        o = self._objects[k]
+                        if k in anchored:
+                            kf = o.keyframes[f]
+                            result[k] = ObjectMask(_unrle(kf.mask), kf.score)
+                        else:
+                            if kf_union is not None and (t.vis & kf_union).any():
+                                t.vis = t.vis & ~kf_union
+                            result[k] = ObjectMask(self._to_full(t.vis), t.score)
+                            self._remember(o, f, t, sign)
+                prev = cur
+                yield f, result
+
+    def _anchor(self, o: _Object, f: int, fr: _Frame, sign: int, old: _Track | None, keyframe: bool) -> _Track:
+        """Tracking state of ``o`` on frame ``f`` from its prompt there (or the cache)."""
+        fg_anchor = _smooth_hist(sum(kf.hist for kf in o.keyframes.values()))
+        if keyframe:
+            vis = _unrle(o.keyframes[f].small)
+            sn = o.cache.get(f)
+            if old is not None:
+                vel, known = old.vel, old.vel_known
+            elif sn is not None:
+                vel, known = (sn.vel[0] * sign, sn.vel[1] * sign), True
+            else:
+                vel, known = (0.0, 0.0), False
+            tmpl, pos, ref, hidden = None, (0.0, 0.0), 0.0, 0
+            bb = _bbox(vis)
+            if bb is not None:
+                tmpl = vis[bb[1]:bb[3], bb[0]:bb[2]].astype(np.float32)
+                pos = (float(bb[0]), float(bb[1]))
+                ref = float(np.count_nonzero(vis))
+            else:
+                # an empty mask prompt: the object is absent here; keep what is known of its
+                # shape so that it can be found again later
+                hidden = 1
+                src = old
+                if src is not None and src.tmpl is not None:
+                    tmpl, pos, ref, hidden = src.tmpl, src.pos, src.ref_area, max(1, src.hidden)
+                elif sn is not None and sn.tmpl is not None:
+                    tmpl, pos, ref = _unrle(sn.tmpl).astype(np.float32), sn.pos, sn.ref_area
+            score = o.keyframes[f].score
+        else:
+            sn = o.cache[f]
+            vis = _unrle(sn.vis)
+            tmpl = None if sn.tmpl is None else _unrle(sn.tmpl).astype(np.float32)
+            pos, ref, hidden, score = sn.pos, sn.ref_area, sn.hidden, sn.score
+            vel, known = (sn.vel[0] * sign, sn.vel[1] * sign), True
+        fg = fg_anchor
+        if keyframe and o.keyframes[f].hist.sum() > 0:
+            fg = 0.5 * _smooth_hist(o.keyframes[f].hist) + 0.5 * fg_anchor
+        bg = self._ring_hist(fr, vis if vis.any() else (None if tmpl is None else _paste(tmpl >= 0.5, pos, vis.shape)))
+        return _Track(vis=vis, tmpl=tmpl, pos=pos, vel=vel, vel_known=known, hidden=hidden, ref_area=ref,
+                      fg=fg, fg_anchor=fg_anchor, bg=bg, score=score)
+
+    def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray) -> tuple[float, float] | None:
+        """Where the hidden object ``t`` reappears on ``fr``: the template-sized window with the
+        highest mean colour log-likelihood ratio (object model against the whole frame),
+        accepted when its colour histogram is similar enough to the object's (Bhattacharyya
+        coefficient). Returns the template's new top-left corner, or None."""
+        tm = t.tmpl >= 0.5
+        bb = _bbox(tm)
+        if bb is None:
+            return None
+        tm = tm[bb[1]:bb[3], bb[0]:bb[2]]
+        th, tw = tm.shape
+        h, w = fr.bins.shape
+        lut = _log_ratio(t.fg_anchor, _smooth_hist(fr.global_hist), self.LR_CLIP)
+        P = lut[fr.bins]
+        P[exclude] = -self.LR_CLIP
+        S = cv2.boxFilter(P, -1, (max(1, tw), max(1, th)), borderType=cv2.BORDER_CONSTANT)
+        y, x = np.unravel_index(int(np.argmax(S)), S.shape)
+        if S[y, x] <= 0.3:
+            return None
+        x0, y0 = x - tw // 2, y - th // 2
+        win = _paste(tm, (x0, y0), (h, w)) & ~exclude
+        if np.count_nonzero(win) < 0.25 * tm.size:
+            return None
+        q = _smooth_hist(_hist(fr.bins, win))
+        if float(np.sum(np.sqrt(q * t.fg_anchor))) < self.REDETECT_SIMILARITY:
+            return None
+        return float(x0 - bb[0]), float(y0 - bb[1])
+
+    def _ring_hist(self, fr: _Frame, m: np.ndarray | None) -> np.ndarray:
+        if m is None or not m.any():
+            return _smooth_hist(fr.global_hist)
+        r = max(6, int(0.35 * np.sqrt(np.count_nonzero(m))))
+        ring = _ring(m, 2, r)
+        if np.count_nonzero(ring) < 20:
+            return _smooth_hist(fr.global_hist)
+        return _smooth_hist(_hist(fr.bins, ring))
+
+    def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
+        o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
+                               vel=(t.vel[0] * sign, t.vel[1] * sign), hidden=t.hidden, ref_area=t.ref_area,
+                               score=t.score)
+        o.cache.move_to_end(f)
+        while len(o.cache) > self.cache_frames:
+            o.cache.popitem(last=False)
+
+    def _step(self, prev: _Frame, cur: _Frame, tracks: dict[int, _Track]) -> None:
+        """Move every track from ``prev`` to ``cur`` (the heart of the engine)."""
+        h, w = cur.gray.shape
+        flow = self._dis.calc(cur.gray, prev.gray, None)  # cur(x) ~ prev(x + flow(x))
+        maps = self._grid + flow
+        # forward-backward consistency: where the two flows disagree (disocclusions, motion
+        # boundaries) the warped masks are not trusted and appearance decides
+        fwd = self._dis.calc(prev.gray, cur.gray, None)
+        back = cv2.remap(fwd, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        err = np.sqrt(((back + flow) ** 2).sum(axis=-1))
+        mag = np.sqrt((flow ** 2).sum(axis=-1))
+        rel = np.exp(-((err / (0.75 + 0.1 * mag)) ** 2)).astype(np.float32)
+        rel = cv2.GaussianBlur(rel, (0, 0), 1.0)
+        ids = sorted(tracks)
+        warped: dict[int, np.ndarray] = {}
+        for k in ids:
+            t = tracks[k]
+            if t.vis.any():
+                warped[k] = cv2.remap(t.vis.astype(np.float32), maps, None, cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            else:
+                warped[k] = None
+        scores = np.zeros((len(ids) + 1, h, w), np.float32)  # 0: background
+        shapes: dict[int, np.ndarray | None] = {}
+        raw_shapes: dict[int, np.ndarray] = {}
+        steps: dict[int, tuple[float, float]] = {}
+        for j, k in enumerate(ids, start=1):
+            t = tracks[k]
+            W = warped[k]
+            # motion: median displacement of the pixels the warp keeps for this object (only
+            # from its interior, away from other objects, where the flow is consistent, and
+            # only while most of it is visible: the motion model must not learn the
+            # occluder's motion). Hidden objects coast at their last velocity.
+            step = t.vel
+            if W is not None and np.count_nonzero(t.vis) >= 0.4 * t.ref_area:
+                core = _erode(W > 0.5, 3) & (rel > 0.5)
+                for k2 in ids:
+                    if k2 != k and warped[k2] is not None:
+                        core &= ~_dilate(warped[k2] > 0.5, 5)
+                n = np.count_nonzero(core)
+                if n >= max(12, 0.15 * t.ref_area):
+                    d = flow[core]
+                    if n > 4000:
+                        d = d[:: n // 4000]
+                    step = (-float(np.median(d[:, 0])), -float(np.median(d[:, 1])))
+            if t.tmpl is not None and t.hidden > 0:
+                tmpl_area = float(np.count_nonzero(t.tmpl >= 0.5)) or 1.0
+                inside = float(np.count_nonzero(_paste(t.tmpl >= 0.5, t.pos, (h, w)))) / tmpl_area
+                if inside < 0.2:
+                    # gone off-screen: wait at the border; how it will come back is unknown
+                    step = (0.0, 0.0)
+                    t.vel, t.vel_known = (0.0, 0.0), False
+                if inside < 0.5 or t.hidden > self.REDETECT_AFTER:
+                    # the motion model has lost it: look for it over the whole frame
+                    exclude = np.zeros((h, w), bool)
+                    for k2 in ids:
+                        if k2 != k and warped[k2] is not None:
+                            exclude |= warped[k2] > 0.5
+                    found = self._redetect(cur, t, exclude)
+                    if found is not None:
+                        t.pos, step = found, (0.0, 0.0)
+                        t.vel, t.vel_known = (0.0, 0.0), False
+                        t.hidden = 1
+                        t.realign = True
+            steps[k] = step
+            if t.tmpl is not None:
+                t.pos = (t.pos[0] + step[0], t.pos[1] + step[1])
+                A = _paste_soft(t.tmpl, t.pos, (h, w))
+                raw_shapes[k] = A
+                sig = 0.8 + min(4.0, 0.4 * t.hidden)
+                if t.hidden > 0:  # the longer it is hidden, the less sure where it is
+                    A = cv2.dilate(A, _kernel(int(min(6, 1 + 0.5 * t.hidden))))
+                A = cv2.GaussianBlur(A, (0, 0), sig)
+            else:
+                A = None
+            shapes[k] = A
+            t.lut = _log_ratio(t.fg, t.bg, self.LR_CLIP)
+            L = cv2.blur(t.lut[cur.bins], (5, 5))
+            # where the flow is not trusted, the warped mask gives way to the shape prediction
+            Wb = cv2.GaussianBlur(W, (0, 0), 1.0) if W is not None else np.zeros((h, w), np.float32)
+            Af = A if A is not None else np.zeros((h, w), np.float32)
+            Wt = rel * Wb + (1.0 - rel) * Af
+            prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
+            scores[j] = L + prior
+        label = np.argmax(scores, axis=0)
+        owned = label > 0
+        new_vis: dict[int, np.ndarray] = {}
+        for j, k in enumerate(ids, start=1):
+            t = tracks[k]
+            R = label == j
+            if R.any():
+                R = cv2.medianBlur(R.astype(np.uint8), 5) > 0
+                R &= (label == j) | ~owned
+                # keep the parts that the warp or the template support
+                support = np.zeros((h, w), bool)
+                if warped[k] is not None:
+                    support |= warped[k] > 0.5
+                if shapes[k] is not None:
+                    support |= shapes[k] > 0.5
+                n, lab, stats, _ = cv2.connectedComponentsWithStats(R.astype(np.uint8), connectivity=8)
+                keep = []
+                min_area = max(8, 0.01 * t.ref_area)
+                for c in range(1, n):
+                    if stats[c, cv2.CC_STAT_AREA] < min_area:
+                        continue
+                    x0, y0 = stats[c, cv2.CC_STAT_LEFT], stats[c, cv2.CC_STAT_TOP]
+                    x1, y1 = x0 + stats[c, cv2.CC_STAT_WIDTH], y0 + stats[c, cv2.CC_STAT_HEIGHT]
+                    if (support[y0:y1, x0:x1] & (lab[y0:y1, x0:x1] == c)).any():
+                        keep.append(c)
+                R = np.isin(lab, keep) if keep else np.zeros((h, w), bool)
+                if R.any():
+                    R = _fill_holes(R, allowed=~owned | (label == j))
+            new_vis[k] = R
+        for k in ids:
+            t = tracks[k]
+            R = new_vis[k]
+            a = float(np.count_nonzero(R))
+            prev_a = float(np.count_nonzero(t.vis))
+            if t.ref_area > 0 and a < self.HIDE_FRACTION * t.ref_area:
+                R = np.zeros((h, w), bool)
+                a = 0.0
+            if a == 0:
+                t.vis = R
+                t.hidden += 1
+                t.score = 0.0
+                continue
+            t.hidden = 0
+            # appearance agreement and area consistency
+            app = float(np.mean(_sigmoid(t.lut[cur.bins[R]])))
+            cons = min(a, prev_a) / max(a, prev_a) if prev_a > 0 else 0.5
+            t.score = float(np.clip(app * (0.5 + 0.5 * cons), 0.0, 1.0))
+            # unobstructed: not touching another object or the frame border -> new template
+            others = np.zeros((h, w), bool)
+            for k2 in ids:
+                if k2 != k:
+                    others |= new_vis[k2]
+            # re-align the amodal template on what is visible of the object (only where
+            # no other object covers it): corrects the coasting position after occlusion
+            d = (0.0, 0.0)
+            if k in raw_shapes and a >= 0.1 * t.ref_area:
+                rad = 3
+                if t.realign:
+                    rad = max(3, min(t.tmpl.shape) // 2)
+                    t.realign = False
+                d = _align(raw_shapes[k], R, ~others, radius=rad)
+                if d != (0.0, 0.0):
+                    t.pos = (t.pos[0] + d[0], t.pos[1] + d[1])
+                    raw_shapes[k] = _paste_soft(t.tmpl, t.pos, (h, w))
+            # velocity: flow step + alignment, learnt only while (almost) all of the object
+            # is seen on both frames
+            if a >= 0.6 * t.ref_area and prev_a >= 0.6 * t.ref_area:
+                mv = (steps[k][0] + d[0], steps[k][1] + d[1])
+                if t.vel_known:
+                    t.vel = (0.5 * mv[0] + 0.5 * t.vel[0], 0.5 * mv[1] + 0.5 * t.vel[1])
+                else:
+                    t.vel, t.vel_known = mv, True
+            near = _dilate(R, 2)
+            bb = _bbox(R)
+            at_border = bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h
+            free = not (near & others).any() and not at_border
+            if free and (t.tmpl is None or a >= 0.5 * t.ref_area):
+                # the shape follows what is seen, slowly (a leak on one frame must not
+                # become the object's shape)
+                M = R.astype(np.float32)
+                if k in raw_shapes:
+                    M = (1.0 - self.SHAPE_RATE) * raw_shapes[k] + self.SHAPE_RATE * M
+                mb = _bbox(M > 0.02)
+                t.tmpl = M[mb[1]:mb[3], mb[0]:mb[2]].copy()
+                t.pos = (float(mb[0]), float(mb[1]))
+                t.ref_area = float(np.count_nonzero(M >= 0.5))
+                # appearance adapts slowly, anchored on the prompts
+                fh = _smooth_hist(_hist(cur.bins, R))
+                t.fg = (1 - self.FG_RATE) * t.fg + self.FG_RATE * (0.5 * fh + 0.5 * t.fg_anchor)
+            elif t.tmpl is None:
+                t.tmpl = R[bb[1]:bb[3], bb[0]:bb[2]].astype(np.float32)
+                t.pos = (float(bb[0]), float(bb[1]))
+                t.ref_area = a
+            around = (R | (shapes[k] > 0.5)) if shapes[k] is not None else R
+            t.bg = (1 - self.BG_RATE) * t.bg + self.BG_RATE * self._ring_hist(cur, around)
+            t.vis = R
