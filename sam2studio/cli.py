@@ -252,8 +252,6 @@ def cmd_segment(args) -> int:
         validate_target(video, m.frame, m.obj)
 
     session = Session.open(video, engine=args.engine, **_engine_options(args))
-    if session.is_random_weights:
-        print("warning: SAM 2 with RANDOM weights: masks are meaningless (pipeline testing only)", file=sys.stderr)
     ids = sorted({c.obj for c in clicks} | {b.obj for b in boxes} | {m.obj for m in masks} | set(names))
     for o in ids:
         session.add_object(names.get(o), obj_id=o)
@@ -296,8 +294,23 @@ def _parse_options(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError(f"-o {item!r} must be KEY=VALUE")
-        out[key.strip().replace("-", "_")] = value.strip()
+        out[key.strip().replace("-", "_")] = _coerce(value.strip())
     return out
+
+
+def _coerce(value: str):
+    """``-o`` values: integers and numbers as such, true/false as booleans, else text."""
+    low = value.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 def cmd_export(args) -> int:

@@ -134,19 +134,20 @@ class Project:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if target.exists() and key in self._written and self._owns(target):
-                    self._write_db(target, incremental_from=self._written[key])
+                    revision = self._write_db(target, incremental_from=self._written[key])
                 else:
                     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
                     os.close(fd)
                     try:
                         os.unlink(tmp)
-                        self._write_db(Path(tmp), incremental_from=None)
+                        revision = self._write_db(Path(tmp), incremental_from=None)
                         os.replace(tmp, target)
                     finally:
                         if os.path.exists(tmp):
                             os.unlink(tmp)
             except (OSError, sqlite3.Error) as exc:
                 raise ProjectError(f"could not save the project to {target}: {_reason(exc)}") from exc
+            self._written[key] = revision
 
     def _owns(self, target: Path) -> bool:
         try:
@@ -156,7 +157,8 @@ class Project:
         except sqlite3.Error:
             return False
 
-    def _write_db(self, target: Path, incremental_from: int | None) -> None:
+    def _write_db(self, target: Path, incremental_from: int | None) -> int:
+        """Write into the SQLite file ``target``; returns the mask revision written."""
         revision = self.masks.revision
         db = _connect(target)
         try:
@@ -198,7 +200,7 @@ class Project:
                 db.executemany("INSERT OR REPLACE INTO masks VALUES (?, ?, ?, ?, ?)", rows)
         finally:
             db.close()
-        self._written[str(Path(target).resolve())] = revision
+        return revision
 
     def _relpath(self, target: Path) -> str:
         if self.video_path is None:

@@ -131,14 +131,11 @@ def build_predictor(
     try:
         return build_sam2_video_predictor(config, ckpt_path=str(checkpoint), device=device,
                                           hydra_overrides_extra=overrides)
-    except (RuntimeError, KeyError, EOFError, ValueError, OSError) as exc:
-        import pickle
+    except Exception as exc:  # sam2 raises bare RuntimeErrors (and pickle's) for bad files
+        from .models import check_checkpoint
 
-        raise CheckpointError(
-            f"checkpoint {checkpoint} does not fit {config} or is corrupt ({type(exc).__name__})"
-        ) from exc
-    except pickle.UnpicklingError as exc:  # pragma: no cover - depends on torch's error type
-        raise CheckpointError(f"checkpoint {checkpoint} is corrupt or not a checkpoint") from exc
+        check_checkpoint(checkpoint, config)  # raises a CheckpointError that says what is wrong
+        raise CheckpointError(f"checkpoint {checkpoint} could not be loaded for {config}: {exc}") from exc
 
 
 class LazyFrames(Sequence):

@@ -55,31 +55,31 @@ class ExportFormat:
 def _png(job: ExportJob) -> Path:
     from .masks import export_png
 
-    return export_png(*job.mask_args(), **job.common_kwargs())
+    return export_png(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _palette(job: ExportJob) -> Path:
     from .masks import export_palette
 
-    return export_palette(*job.mask_args(), **job.common_kwargs())
+    return export_palette(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _coco(job: ExportJob) -> Path:
     from .masks import export_coco
 
-    return export_coco(*job.mask_args(), **job.common_kwargs())
+    return export_coco(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _yolo(job: ExportJob) -> Path:
     from .masks import export_yolo
 
-    return export_yolo(*job.mask_args(), **job.common_kwargs())
+    return export_yolo(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _npz(job: ExportJob) -> Path:
     from .masks import export_npz
 
-    return export_npz(*job.mask_args(), **job.common_kwargs())
+    return export_npz(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _report(job: ExportJob) -> Path:
@@ -89,7 +89,7 @@ def _report(job: ExportJob) -> Path:
     name = None if p.video_path is None else p.video_path.name
     return export_report(p.masks, p.objects, p.num_frames, p.fps, job.out, video_name=name,
                          width=p.width, height=p.height, object_ids=job.object_ids,
-                         progress=job.progress)
+                         progress=job.progress, cancel=job.cancel)
 
 
 def _project(job: ExportJob) -> Path:

@@ -1,0 +1,174 @@
+"""The headless CLI: the ARCHITECTURE.md contract (names, objects.json, exit codes, one-line
+errors) with both engines, and every bad input answered with one clear line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import shared
+from sam2studio.cli import main
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """The real console entry point in a fresh process (stderr is not a terminal)."""
+    return subprocess.run([sys.executable, "-m", "sam2studio", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def check_segment_output(out: Path, num_frames: int, size: tuple[int, int], ids=(1,)):
+    files = sorted(p.name for p in out.glob("frame_*_obj_*.png"))
+    assert len(files) == num_frames * len(ids)
+    for o in ids:
+        assert f"frame_0000_obj_{o}.png" in files and f"frame_{num_frames - 1:04d}_obj_{o}.png" in files
+    img = np.array(Image.open(out / f"frame_0000_obj_{ids[0]}.png"))
+    assert img.shape == (size[1], size[0]) and set(np.unique(img)) <= {0, 255}
+    meta = json.loads((out / "objects.json").read_text())
+    assert [o["id"] for o in meta["objects"]] == list(ids)
+    return meta
+
+
+def test_segment_bedroom_with_the_classic_engine(tmp_path):
+    video = shared("videos", "bedroom.mp4")
+    out = tmp_path / "masks"
+    proc = run_cli("segment", video, "--out", out, "--click", "1:0:480:300", "--name", "1:bed",
+                   "--engine", "classic", "--project", tmp_path / "bed.s2s")
+    assert proc.returncode == 0, proc.stderr
+    meta = check_segment_output(out, 200, (960, 540))
+    assert meta["objects"][0]["name"] == "bed"
+    assert len(meta["objects"][0]["frames_present"]) > 100
+    assert (tmp_path / "bed.s2s").is_file()
+    assert proc.stderr.strip() == ""  # no progress bars when stderr is not a terminal
+
+
+def test_segment_bedroom_with_sam2_random_weights(tmp_path):
+    video = shared("videos", "bedroom.mp4")
+    out = tmp_path / "masks"
+    proc = run_cli("segment", video, "--out", out, "--click", "1:0:480:300", "--engine", "sam2",
+                   "--weights", "random", "--seed", "0", "--image-size", "256")
+    assert proc.returncode == 0, proc.stderr
+    check_segment_output(out, 200, (960, 540))
+    assert "RANDOM weights" in proc.stderr
+    assert "fill_holes" not in proc.stderr and "_C" not in proc.stderr
+
+
+def test_segment_then_export_the_project(tmp_path):
+    frames = shared("frames", "judo")
+    proc = run_cli("segment", frames, "--out", tmp_path / "m", "--mask", f"1:0:{shared('masks', 'judo', '00000.png')}",
+                   "--mask", f"2:5:{shared('masks', 'judo', '00005.png')}", "--direction", "forward",
+                   "--engine", "classic", "--project", tmp_path / "judo.s2s")
+    assert proc.returncode == 0, proc.stderr
+    check_segment_output(tmp_path / "m", 16, (854, 480), ids=(1, 2))
+    assert main(["export", str(tmp_path / "judo.s2s"), "--format", "palette", "--out", str(tmp_path / "pal")]) == 0
+    assert len(list((tmp_path / "pal").glob("*.png"))) == 16
+    assert main(["export", str(tmp_path / "judo.s2s"), "--format", "coco", "--out", str(tmp_path / "c.json"),
+                 "--objects", "2", "--frames", "5:10"]) == 0
+    coco = json.loads((tmp_path / "c.json").read_text())
+    assert {a["category_id"] for a in coco["annotations"]} == {2}
+
+
+@pytest.fixture(scope="module")
+def tiny_video(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("clip")
+    for i in range(3):
+        Image.fromarray(np.full((40, 60, 3), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--click", "1:0:10"], "OBJ:FRAME:X:Y"),
+    (["--click", "a:0:10:10"], "OBJ must be an integer"),
+    (["--click", "0:0:10:10"], "positive integers"),
+    (["--click=-1:0:10:10"], "positive integers"),
+    (["--click", "1:0:10:10:7"], "LABEL is 1"),
+    (["--click", "1:0:100:10"], "outside the frame"),
+    (["--click", "1:9:10:10"], "out of range"),
+    (["--box", "1:0:10:10:5"], "OBJ:FRAME:X0:Y0:X1:Y1"),
+    (["--box", "1:0:30:30:10:10"], "empty"),
+    (["--mask", "1:0:/no/such.png"], "does not exist"),
+    ([], "at least one --click"),
+    (["--click", "1:0:10:10", "--engine", "sam2", "--checkpoint", "/no/such.pt"], "does not exist"),
+    (["--click", "1:0:10:10", "--engine", "nope"], "invalid choice"),
+])
+def test_bad_segment_arguments_get_one_line_and_exit_2(tmp_path, tiny_video, args, message):
+    proc = run_cli("segment", tiny_video, "--out", tmp_path / "o", *args, timeout=120)
+    assert message in one_line_error(proc)
+    assert not (tmp_path / "o").exists()
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.mp4", "does not exist"),
+    (lambda d: _write(d / "empty.mp4", b""), "empty"),
+    (lambda d: _write(d / "text.mp4", b"hello " * 100), "could not be opened"),
+    (lambda d: (d / "nothing").mkdir() or d / "nothing", "contains no images"),
+])
+def test_bad_videos_get_one_line_and_exit_2(tmp_path, make, message):
+    proc = run_cli("segment", make(tmp_path), "--out", tmp_path / "o", "--click", "1:0:1:1", timeout=120)
+    assert message in one_line_error(proc)
+
+
+def test_truncated_video_gets_one_line_and_exit_2(tmp_path):
+    data = shared("videos", "02_cups.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 50])
+    proc = run_cli("segment", cut, "--out", tmp_path / "o", "--click", "1:0:1:1", timeout=120)
+    assert str(cut.name) in one_line_error(proc)
+
+
+def test_unwritable_output_gets_one_line_and_exit_2(tmp_path, tiny_video):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_cli("segment", tiny_video, "--out", blocker / "sub", "--click", "1:0:5:5", "--engine", "classic",
+                   timeout=120)
+    one_line_error(proc)
+    proc = run_cli("segment", tiny_video, "--out", blocker, "--click", "1:0:5:5", "--engine", "classic", timeout=120)
+    assert "is a file" in one_line_error(proc)
+
+
+def test_corrupt_or_mismatched_checkpoint_gets_one_line_and_exit_2(tmp_path, tiny_video):
+    import torch
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00garbage" * 1000)
+    proc = run_cli("segment", tiny_video, "--out", tmp_path / "o", "--click", "1:0:5:5", "--engine", "sam2",
+                   "--checkpoint", junk, timeout=300)
+    assert "junk.pt" in one_line_error(proc)
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"model": {"not_a_sam2_weight": torch.zeros(3)}}, wrong)
+    proc = run_cli("segment", tiny_video, "--out", tmp_path / "o", "--click", "1:0:5:5", "--engine", "sam2",
+                   "--checkpoint", wrong, timeout=300)
+    assert "wrong.pt" in one_line_error(proc)
+
+
+def test_export_bad_input_gets_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "none.s2s"), "--format", "png", "--out", str(tmp_path / "o")]) == 2
+    assert main(["export", str(tmp_path / "none.s2s"), "--format", "gif", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "unknown export format 'gif'" in err[1]
+
+
+def test_models_list_shows_the_catalogue(capsys):
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("sam2.1-tiny", "sam2.1-small", "sam2.1-base-plus", "sam2.1-large", "sam2-tiny"):
+        assert name in out
+    assert main(["models", "download", "sam9-huge"]) == 2
