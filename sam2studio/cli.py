@@ -20,7 +20,9 @@ from .errors import Cancelled, UserError
 
 log = logging.getLogger("sam2studio")
 
-SUBCOMMANDS = ("segment", "export", "models")
+SUBCOMMANDS = ("segment", "export", "models", "live", "batch")
+# commands that live in their own modules: each has ``add_parser(subparsers)`` and ``run(args)``
+COMMAND_MODULES = {"live": "sam2studio.live", "batch": "sam2studio.batch"}
 
 
 class CliError(UserError):
@@ -156,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--direction", choices=("both", "forward", "backward"), default="both")
     seg.add_argument("--start", type=int, default=None, help="frame to propagate from (default: the first prompted frame)")
     seg.add_argument("--project", type=Path, help="also save a project file the app can open")
+    seg.add_argument("--quality-report", type=Path, metavar="FILE",
+                     help="write per-object flagged frames (low confidence, drift, flicker) as JSON")
     seg.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_engine_options(seg)
 
@@ -177,6 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     dl = msub.add_parser("download", help="download a checkpoint into the cache")
     dl.add_argument("name", help="model name, e.g. sam2.1-tiny")
     dl.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    import importlib
+
+    for name, module in COMMAND_MODULES.items():
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.add_parser(sub)
     return parser
 
 
@@ -284,6 +299,10 @@ def cmd_segment(args) -> int:
         bar.close()
     if args.project is not None:
         session.save(args.project)
+    if args.quality_report is not None:
+        from .core.quality import write_quality_report
+
+        write_quality_report(session, args.quality_report)
     session.close()
     return 0
 
@@ -367,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
+        if args.command in COMMAND_MODULES:
+            import importlib
+
+            return importlib.import_module(COMMAND_MODULES[args.command]).run(args)
         return COMMANDS[args.command](args)
     except UserError as exc:
         print(f"sam2studio: error: {exc}", file=sys.stderr)
