@@ -137,6 +137,8 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed for --weights random (default 0)")
     g.add_argument("--image-size", type=int, default=None, help="model input size (default: the model's own, 1024)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    g.add_argument("--memory-budget", type=float, default=None, metavar="MB",
+                   help="RAM for SAM 2's per-video state (default 2048); older frames spill to disk")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,6 +224,10 @@ def _engine_options(args) -> dict:
             "image_size": args.image_size, "device": args.device}
     if args.weights:
         opts["weights"] = args.weights
+    if getattr(args, "memory_budget", None) is not None:
+        if args.engine == "classic":
+            raise CliError("--memory-budget is for the sam2 engine")
+        opts["memory_budget_mb"] = args.memory_budget
     return opts
 
 

@@ -37,6 +37,9 @@ def create_engine(name: str = "auto", *, model: str | None = None, checkpoint: s
     if name == "classic":
         from .classic import ClassicEngine
 
+        for sam2_only in ("memory_budget_mb", "spill_dir"):
+            options.pop(sam2_only, None)
+
         return ClassicEngine(**options)
     from . import models
     from .sam2_engine import Sam2Engine

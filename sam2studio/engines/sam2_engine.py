@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import CheckpointError, UserError
 from .base import Direction, Engine, FrameResult, ObjectMask
+from .sam2_memory import DEFAULT_BUDGET_MB, FeatureCache, MemoryBudget, OutputSpill, default_spill_parent
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class LazyFrames(Sequence):
     Keeps the last few preprocessed frames (a frame is read once per object otherwise).
     """
 
-    def __init__(self, video, image_size: int, keep: int = 4) -> None:
+    def __init__(self, video, image_size: int, keep: int = 8) -> None:
         import torch
 
         self.video = video
@@ -157,6 +158,28 @@ class LazyFrames(Sequence):
         self._keep = keep
         self._lock = threading.Lock()
         self.decoded = 0  # how many frames were preprocessed (for tests and benchmarks)
+        self._pool = None
+        self._pending: dict[int, object] = {}
+
+    def prefetch(self, frames) -> None:
+        """Decode and preprocess ``frames`` ahead on a background thread."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="sam2studio-decode")
+        for f in frames:
+            f = int(f)
+            with self._lock:
+                if f in self._recent or f in self._pending:
+                    continue
+            if 0 <= f < len(self):
+                self._pending[f] = self._pool.submit(self._load, f)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._pending.clear()
 
     def __len__(self) -> int:
         return len(self.video)
@@ -181,6 +204,12 @@ class LazyFrames(Sequence):
             if t is not None:
                 self._recent.move_to_end(index)
                 return t
+        pending = self._pending.pop(index, None)
+        if pending is not None and not pending.cancelled():
+            return pending.result()
+        return self._load(index)
+
+    def _load(self, index: int):
         t = self.preprocess(self.video.get_frame(index))
         with self._lock:
             self.decoded += 1
@@ -188,45 +217,6 @@ class LazyFrames(Sequence):
             while len(self._recent) > self._keep:
                 self._recent.popitem(last=False)
         return t
-
-
-class FeatureCache:
-    """Image-encoder outputs of recent frames, shared by every object's predictor state.
-
-    Behaves like the ``{frame: (image, backbone_out)}`` dict the predictor keeps in
-    ``inference_state["cached_features"]``; holds up to ``capacity`` frames (LRU).
-    """
-
-    def __init__(self, capacity: int = 2) -> None:
-        self.capacity = max(1, int(capacity))
-        self._data: OrderedDict[int, tuple] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, frame_idx, default=None):
-        v = self._data.get(frame_idx)
-        if v is None:
-            self.misses += 1
-            return default
-        self.hits += 1
-        self._data.move_to_end(frame_idx)
-        return v
-
-    def update(self, other: dict) -> None:
-        for k, v in other.items():
-            self._data[k] = v
-            self._data.move_to_end(k)
-        while len(self._data) > self.capacity:
-            self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __contains__(self, frame_idx) -> bool:
-        return frame_idx in self._data
 
 
 class _ObjectState(dict):
@@ -273,7 +263,11 @@ class Sam2Engine(Engine):
     name = "sam2"
     is_random_weights = False
 
-    def __init__(self, predictor, *, model_name: str = "sam2", feature_cache_frames: int = 2) -> None:
+    #: frames decoded ahead of the propagation on a background thread
+    PREFETCH = 4
+
+    def __init__(self, predictor, *, model_name: str = "sam2", memory_budget_mb: float = DEFAULT_BUDGET_MB,
+                 spill_dir: str | Path | None = None) -> None:
         super().__init__()
         _quiet_sam2()
         install_memory_dtype_fix(predictor)
@@ -281,7 +275,13 @@ class Sam2Engine(Engine):
         self.model_name = model_name
         self.device = str(predictor.device)
         self.image_size = int(predictor.image_size)
-        self.features = FeatureCache(feature_cache_frames)
+        window = max(predictor.num_maskmem - 1, predictor.max_obj_ptrs_in_encoder - 1)
+        window *= max(1, int(getattr(predictor, "memory_temporal_stride_for_eval", 1)))
+        self.budget = MemoryBudget(float(memory_budget_mb), self.image_size, window=window)
+        self.budget.check(1)
+        parent = str(spill_dir) if spill_dir else default_spill_parent()
+        self.features = FeatureCache(self.budget.feature_frames(), self.budget.disk_feature_frames(), parent)
+        self.spill = OutputSpill(window, self.budget.spill_ram_bytes(), parent)
         self.images: LazyFrames | None = None
         self._template: dict | None = None
         self._states: dict[int, _ObjectState] = {}
@@ -331,8 +331,7 @@ class Sam2Engine(Engine):
 
     def open(self, video) -> None:
         super().open(video)
-        self.features.clear()
-        self._states.clear()
+        self._clear()
         self.images = LazyFrames(video, self.image_size)
         with self._lock, _frames_from(self.images), self._autocast():
             template = self.predictor.init_state(video_path=self.images)
@@ -341,9 +340,15 @@ class Sam2Engine(Engine):
         template["cached_features"] = {}
         self._template = template
 
-    def close(self) -> None:
+    def _clear(self) -> None:
         self._states.clear()
         self.features.clear()
+        self.spill.close()
+        if self.images is not None:
+            self.images.close()
+
+    def close(self) -> None:
+        self._clear()
         self._template = None
         self.images = None
         super().close()
@@ -360,7 +365,15 @@ class Sam2Engine(Engine):
     def _state(self, obj: int) -> _ObjectState:
         st = self._states.get(obj)
         if st is None:
+            self.budget.check(len(self._states) + 1)
             st = self._states[obj] = self._new_state()
+        return st
+
+    def _around(self, obj: int, frame: int) -> _ObjectState:
+        """The object's state holding what a prompt on ``frame`` reads (either direction)."""
+        st = self._state(obj)
+        w = self.spill.window
+        self.spill.keep_only(obj, st, frame - w, frame + w)
         return st
 
     @property
@@ -395,7 +408,7 @@ class Sam2Engine(Engine):
     def add_prompt(self, frame, obj, points=None, labels=None, box=None) -> FrameResult:
         pts, lab, bx = self.check_prompt(frame, obj, points, labels, box)
         with self._lock, self._autocast():
-            st = self._state(obj)
+            st = self._around(obj, int(frame))
             _, _, masks = self.predictor.add_new_points_or_box(
                 st, frame_idx=int(frame), obj_id=int(obj), points=pts, labels=lab, box=bx,
                 clear_old_points=True,
@@ -405,7 +418,7 @@ class Sam2Engine(Engine):
     def add_mask(self, frame, obj, mask) -> FrameResult:
         self.check_prompt(frame, obj, mask=mask)
         with self._lock, self._autocast():
-            st = self._state(obj)
+            st = self._around(obj, int(frame))
             _, _, masks = self.predictor.add_new_mask(st, frame_idx=int(frame), obj_id=int(obj),
                                                       mask=np.asarray(mask, dtype=bool))
             return self._result(obj, frame, masks)
@@ -413,10 +426,12 @@ class Sam2Engine(Engine):
     def remove_object(self, obj: int) -> None:
         with self._lock:
             self._states.pop(int(obj), None)
+            self.spill.forget(int(obj))
 
     def reset(self) -> None:
         with self._lock:
-            self._states.clear()
+            for obj in list(self._states):
+                self.remove_object(obj)
 
     # ---- propagation -------------------------------------------------------------------
     def propagate(
@@ -443,18 +458,23 @@ class Sam2Engine(Engine):
                 return
 
     def _run(self, objs, start, span, reverse, cancel) -> Iterator[tuple[int, FrameResult]]:
+        step = -1 if reverse else 1
         gens = {}
         with self._lock:
             for o in objs:
+                self.spill.keep_only(o, self._states[o], *self.spill.window_for(start, reverse))
                 gens[o] = self.predictor.propagate_in_video(
                     self._states[o], start_frame_idx=start, max_frame_num_to_track=span, reverse=reverse
                 )
+        last = start + step * span
         try:
+            frame = start
             while True:
                 if cancel is not None and cancel.is_set():
                     return
+                ahead = range(frame, frame + step * self.PREFETCH, step)
+                self.images.prefetch([f for f in ahead if min(start, last) <= f <= max(start, last)])
                 result: FrameResult = {}
-                frame = None
                 with self._lock, self._autocast():
                     for o, gen in gens.items():
                         try:
@@ -463,7 +483,10 @@ class Sam2Engine(Engine):
                             return
                         frame = f
                         result.update(self._result(o, f, masks))
+                        # outputs this run will not read again leave the state (bounded memory)
+                        self.spill.keep_only(o, self._states[o], *self.spill.window_for(f, reverse))
                 yield frame, result
+                frame += step
         finally:
             for gen in gens.values():
                 gen.close()

@@ -1,0 +1,146 @@
+"""Bounded memory in the SAM 2 engine changes no mask: pruned and spilled outputs come back
+bit for bit, at every budget, for forward and backward runs, objects added after tracking has
+started, and a correction with a re-run. A too-small budget and a full disk get clear errors."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import random_predictor
+from sam2studio.core.synthetic import crossing_clip
+from sam2studio.core.video import ArrayVideo
+from sam2studio.engines.sam2_engine import Sam2Engine, install_memory_dtype_fix
+from sam2studio.engines.sam2_memory import MemoryBudgetError, SpillError
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def clip():
+    c = crossing_clip(num_frames=48, width=160, height=96, seed=3)
+    return c
+
+
+class Reference:
+    """sam2's predictor called directly, one state per object (objects are tracked
+    independently, so this is what one shared state gives: see test_sam2_engine)."""
+
+    def __init__(self, frames):
+        self.pred = random_predictor(SIZE)
+        install_memory_dtype_fix(self.pred)
+        import sam2.sam2_video_predictor as svp
+        from sam2studio.engines.sam2_engine import LazyFrames, _frames_from
+
+        self.images = LazyFrames(ArrayVideo(frames), SIZE)
+        self.states = {}
+        self._frames_from = _frames_from
+        self._svp = svp
+
+    def state(self, obj):
+        if obj not in self.states:
+            with self._frames_from(self.images):
+                self.states[obj] = self.pred.init_state(self.images)
+        return self.states[obj]
+
+    def click(self, frame, obj, xy):
+        self.pred.add_new_points_or_box(self.state(obj), frame, obj, points=np.array([xy], np.float32),
+                                        labels=np.array([1], np.int32))
+
+    def run(self, obj, start, reverse):
+        out = {}
+        for f, _, logits in self.pred.propagate_in_video(self.states[obj], start_frame_idx=start, reverse=reverse):
+            out[f] = (logits[0, 0] > 0).numpy()
+        return out
+
+
+def engine_run(engine, start, direction, objects=None):
+    out = {}
+    for f, res in engine.propagate(start, direction, objects=objects):
+        for o, om in res.items():
+            out.setdefault(o, []).append((f, om.mask))
+    return out
+
+
+def same(ours: list, ref: dict) -> bool:
+    return [f for f, _ in ours] == list(ref) and all(np.array_equal(m, ref[f]) for f, m in ours)
+
+
+@pytest.mark.parametrize("budget_mb, on_disk", [(2048, False), (12, True)], ids=["default-budget", "tiny-budget-disk-spill"])
+def test_masks_identical_to_reference_at_every_budget(clip, tmp_path, budget_mb, on_disk):
+    frames = clip.frames
+    p1, p2, fix = (30, 50), (120, 40), (60, 45)
+    engine = Sam2Engine(random_predictor(SIZE), memory_budget_mb=budget_mb, spill_dir=tmp_path)
+    if on_disk:
+        engine.spill._store.ram_bytes = 0  # every spilled output goes through the disk
+    engine.open(ArrayVideo(frames))
+    ref = Reference(frames)
+
+    # object 1 forward from frame 0
+    engine.add_prompt(0, 1, points=[p1], labels=[1])
+    ref.click(0, 1, p1)
+    ours = engine_run(engine, 0, "forward")
+    assert same(ours[1], ref.run(1, 0, False))
+    assert len(engine._states[1]["output_dict_per_obj"][0]["non_cond_frame_outputs"]) <= engine.spill.window + 1
+
+    # object 2 added at frame 20 after tracking started; both objects run both ways from 20
+    engine.add_prompt(20, 2, points=[p2], labels=[1])
+    ref.click(20, 2, p2)
+    fwd = engine_run(engine, 20, "forward")
+    bwd = engine_run(engine, 20, "backward")
+    for o in (1, 2):
+        assert same(fwd[o], ref.run(o, 20, False)), f"object {o} forward"
+        assert same(bwd[o], ref.run(o, 20, True)), f"object {o} backward"
+
+    # a correction mid-way on object 1, then a re-run of object 1 from there
+    engine.add_prompt(30, 1, points=[fix], labels=[1])
+    ref.click(30, 1, fix)
+    rerun = engine_run(engine, 30, "forward", objects=[1])
+    assert set(rerun) == {1}
+    assert same(rerun[1], ref.run(1, 30, False))
+    if on_disk:
+        assert engine.spill.disk_entries > 0 and engine.spill.restored > 0
+    assert engine.spill.spilled > 0
+
+
+def test_a_correction_rerun_reuses_cached_image_features(clip):
+    engine = Sam2Engine(random_predictor(SIZE), memory_budget_mb=512)
+    engine.open(ArrayVideo(clip.frames))
+    engine.add_prompt(0, 1, points=[(30, 50)], labels=[1])
+    list(engine.propagate(0, "forward"))
+    misses = engine.features.misses
+    engine.add_prompt(24, 1, points=[(40, 50)], labels=[1])
+    list(engine.propagate(24, "forward"))
+    assert engine.features.misses == misses  # no frame encoded twice
+
+
+def test_too_small_a_budget_names_the_minimum():
+    with pytest.raises(MemoryBudgetError, match=r"minimum is \d+ MB"):
+        Sam2Engine(random_predictor(SIZE), memory_budget_mb=1)
+
+
+def test_a_full_disk_while_spilling_is_a_clear_error_and_keeps_the_masks(clip, tmp_path, monkeypatch):
+    from sam2studio.core.video import ArrayVideo as AV
+    from sam2studio.session import Session
+
+    engine = Sam2Engine(random_predictor(SIZE), memory_budget_mb=12, spill_dir=tmp_path)
+    engine.spill._store.ram_bytes = 0
+    session = Session.open(AV(clip.frames), engine=engine)
+    session.add_click(0, 1, 30, 50)
+    real = Path.write_bytes
+
+    def full(self, data):
+        if str(self).startswith(str(tmp_path)):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    done = []
+    with pytest.raises(SpillError, match="No space left on device"):
+        for f, _ in session.propagate(0, "forward"):
+            done.append(f)
+    assert len(done) > 10
+    assert session.masks.frames(1) == done  # every mask computed so far is kept
