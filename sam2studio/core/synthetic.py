@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .video import VideoSource
+
 RGB = tuple[int, int, int]
 
 # ---- palettes: a dominant family per object plus shared colours, so no single colour
@@ -457,3 +459,46 @@ __all__ = [
     "crossing_clip", "exit_reenter_clip", "appearance_change_clip", "constant_speed_clip",
     "WARM", "COOL", "EARTH",
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# long clips rendered on demand
+# ---------------------------------------------------------------------------------------
+class SceneVideo(VideoSource):
+    """A :class:`Scene` as a VideoSource whose frames are rendered when asked for, so a clip
+    of any length takes no memory (long-video tests and benchmarks)."""
+
+    kind = "array"
+
+    def __init__(self, scene: Scene, cache_frames: int = 4) -> None:
+        super().__init__(None, scene.width, scene.height, scene.fps, scene.num_frames, cache_frames=cache_frames)
+        self.scene = scene
+
+    def _read(self, index: int) -> np.ndarray:
+        return self.scene.render_frame(index)[0]
+
+    def ground_truth(self, index: int) -> dict[int, np.ndarray]:
+        return self.scene.render_frame(index)[1]
+
+
+def long_scene(num_frames: int, width: int = 320, height: int = 240, seed: int = 0) -> Scene:
+    """Two textured objects circling over a gently swaying background, for ever: every frame
+    looks alike in cost, whatever the clip's length. Object 1 starts at the frame's left third,
+    object 2 at its right third (see :func:`interior_point` of frame 0's masks for clicks)."""
+    rng = np.random.default_rng(seed)
+    bg = background_texture(width + 80, height + 80, rng)
+    w1, h1 = width // 4, height // 4
+    w2, h2 = width // 5, height // 5
+    tex1 = make_texture(h1, w1, WARM + COOL[1:2], rng, patch=6.0)
+    tex2 = make_texture(h2, w2, COOL + WARM[1:2], rng, patch=5.0)
+    cx, cy, r = width / 2.0, height / 2.0, min(width, height) / 4.0
+    period = 120.0
+
+    def orbit(phase: float):
+        return Path(lambda t: (cx + r * np.cos(2 * np.pi * t / period + phase),
+                               cy + 0.6 * r * np.sin(2 * np.pi * t / period + phase)))
+
+    sprites = [Sprite(1, shape_mask("ellipse", w1, h1), tex1, orbit(np.pi), z=2),
+               Sprite(2, shape_mask("rect", w2, h2), tex2, orbit(0.0), z=1)]
+    camera = Path(lambda t: (40 + 20 * np.sin(2 * np.pi * t / 300.0), 40 + 10 * np.cos(2 * np.pi * t / 200.0)))
+    return Scene(width, height, num_frames, bg, camera=camera, sprites=sprites, fps=30.0, seed=seed)

@@ -167,6 +167,9 @@ class LazyFrames(Sequence):
 
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="sam2studio-decode")
+        frames = [int(f) for f in frames]
+        for f in [f for f in self._pending if f not in frames]:  # a run moved on or stopped
+            self._pending.pop(f).cancel()
         for f in frames:
             f = int(f)
             with self._lock:
@@ -199,12 +202,12 @@ class LazyFrames(Sequence):
         if isinstance(index, slice):
             raise TypeError("LazyFrames does not support slicing")
         index = int(index)
+        pending = self._pending.pop(index, None)
         with self._lock:
             t = self._recent.get(index)
             if t is not None:
                 self._recent.move_to_end(index)
                 return t
-        pending = self._pending.pop(index, None)
         if pending is not None and not pending.cancelled():
             return pending.result()
         return self._load(index)
