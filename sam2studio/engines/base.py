@@ -100,12 +100,12 @@ class Engine(ABC):
         box: Sequence[float] | None = None,
     ) -> FrameResult:
         """Set ``obj``'s clicks and/or box on ``frame`` (replacing earlier ones there) and
-        return the masks of every object on that frame, computed at once."""
+        return that frame's masks at once: ``obj``'s, and others' where the engine changed them."""
 
     @abstractmethod
     def add_mask(self, frame: int, obj: int, mask: np.ndarray) -> FrameResult:
         """Set ``obj``'s mask on ``frame`` (from a PNG, a brush or an eraser stroke) and
-        return the masks of every object on that frame."""
+        return that frame's masks at once (as :meth:`add_prompt`)."""
 
     @abstractmethod
     def propagate(
@@ -114,12 +114,15 @@ class Engine(ABC):
         direction: Direction = "forward",
         frame_range: tuple[int, int] | None = None,
         cancel: threading.Event | None = None,
+        objects: Sequence[int] | None = None,
     ) -> Iterator[tuple[int, FrameResult]]:
-        """Propagate every object from ``start``, yielding one frame's results at a time.
+        """Propagate from ``start``, yielding one frame's results at a time.
 
         ``frame_range`` is an inclusive ``(first, last)`` bound (default: the whole video).
         ``"both"`` runs forward to ``last`` and then backward to ``first``; the start frame is
         yielded in each direction. Setting ``cancel`` stops the iteration before the next frame.
+        ``objects`` limits the results to those objects (e.g. the one just corrected); the
+        others' earlier results stay valid.
         """
 
     @abstractmethod
