@@ -168,14 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="export a project's masks, video, cuts or report",
                          description="Export a saved project in one of the formats below.")
     exp.add_argument("project", type=Path, help="a project file (.s2s)")
-    exp.add_argument("--format", required=True, help="export format (see --list-formats)")
+    exp.add_argument("--format", required=True,
+                     help="export format: png, palette, coco, yolo, npz, report, project, overlay, cutout, "
+                          "background, grade, blur, pixelate, motionblur or cut")
     exp.add_argument("--out", type=Path, required=True, help="output file or folder")
     exp.add_argument("--objects", help="object ids to export, e.g. 1,3 (default: all)")
     exp.add_argument("--frames", help="frame range START:STOP, STOP exclusive (default: all)")
     exp.add_argument("--video", type=Path, help="the project's video, if it has moved")
     exp.add_argument("--quiet", action="store_true", help="no progress bars")
     exp.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
-                     help="format option (e.g. -o opacity=0.6, -o background=#00ff00); repeatable")
+                     help="format option (e.g. -o opacity=0.6, -o color=#00ff00); repeatable")
+    exp.add_argument("--smooth", action="store_true",
+                     help="export temporally smoothed masks (less flicker; the project is not changed)")
 
     models = sub.add_parser("models", help="list or download SAM 2 checkpoints")
     msub = models.add_subparsers(dest="models_command", parser_class=_Parser, required=True)
@@ -348,6 +352,10 @@ def cmd_export(args) -> int:
     video = None
     if fmt.needs_video:
         video = open_video(args.video if args.video else project.locate_video())
+    if args.smooth:
+        from .core.smoothing import smoothed_project
+
+        project = smoothed_project(project)
     job = ExportJob(project=project, out=args.out, video=video, object_ids=parse_objects(args.objects),
                     frames=parse_frames(args.frames, project.num_frames), options=_parse_options(args.option))
     bar = Progress(f"export {fmt.name}", project.num_frames, args.quiet)

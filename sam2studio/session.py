@@ -264,7 +264,66 @@ class Session:
         return self.masks.get(frame, obj)
 
     def frame_masks(self, frame: int) -> dict[int, np.ndarray]:
+        """Every object's mask on ``frame`` (objects without a stored mask are left out)."""
         return self.masks.frame_masks(frame)
+
+    def score(self, frame: int, obj: int) -> float | None:
+        """The engine's confidence for ``obj`` on ``frame`` (None where nothing is stored)."""
+        return self.masks.score(frame, obj)
+
+    def quality(self, thresholds=None, *, use_video: bool = True, objects: Sequence[int] | None = None,
+                progress=None, cancel=None) -> dict[int, list[dict]]:
+        """Flag frames whose masks are probably wrong: ``{object: [flag, ...]}``.
+
+        Each flag is a dict with ``frame``, ``reasons``, ``message`` and the measured values
+        (see :mod:`sam2studio.core.quality`); ``thresholds`` is a
+        :class:`~sam2studio.core.quality.QualityThresholds`. Keyframes are trusted.
+        """
+        from .core.quality import QualityThresholds, assess
+
+        objs = sorted(self.objects) if objects is None else [int(o) for o in objects]
+        return assess(self.masks, self.num_frames, video=self.video if use_video else None, objects=objs,
+                      thresholds=thresholds or QualityThresholds(),
+                      trusted={o: self.keyframes(o) for o in objs}, progress=progress, cancel=cancel)
+
+    def tracks(self, objects: Sequence[int] | None = None, **options) -> dict:
+        """Per-object tracks: ``{object: ObjectTrack}`` with centroids, boxes, areas, speeds
+        and movement events (see :func:`sam2studio.core.tracks.compute_tracks`)."""
+        from .core.tracks import compute_tracks
+
+        return compute_tracks(self.masks, self.num_frames, self.video.fps, objects, **options)
+
+    def report(self, *, quality: bool = False, objects: Sequence[int] | None = None) -> dict:
+        """The tracking report as a dict (it follows ``resources/schemas/tracking_report.schema.json``);
+        ``quality=True`` fills each object's ``quality_flags``."""
+        from .core.quality import report_flags
+        from .export.report import build_report
+
+        flags = report_flags(self.quality(objects=objects)) if quality else None
+        return build_report(self.masks, self.objects, self.num_frames, self.video.fps,
+                            video_name=getattr(self.video, "name", None), width=self.video.width,
+                            height=self.video.height, object_ids=objects, quality=flags)
+
+    def export(self, fmt: str, out: str | Path, *, objects: Sequence[int] | None = None,
+               frames: range | None = None, smooth: bool = False, progress=None, cancel=None,
+               **options) -> Path:
+        """Export with any format of ``sam2studio export`` (``png``, ``palette``, ``coco``, ``yolo``,
+        ``npz``, ``report``, ``overlay``, ``cutout``, ``background``, ``grade``, ``blur``,
+        ``pixelate``, ``motionblur``, ``cut``, ``project``); ``options`` are the format's
+        options (as ``-o KEY=VALUE`` on the command line). ``smooth=True`` exports temporally
+        smoothed masks (the stored ones stay as they are). Returns the path written."""
+        from .export.formats import ExportJob, get_format
+
+        f = get_format(fmt)
+        project = self.project
+        if smooth:
+            from .core.smoothing import smoothed_project
+
+            project = smoothed_project(project)
+        job = ExportJob(project=project, out=Path(out), video=self.video if f.needs_video else None,
+                        object_ids=None if objects is None else [int(o) for o in objects], frames=frames,
+                        options=dict(options), progress=progress, cancel=cancel)
+        return f.run(job)
 
     # ---- saving ------------------------------------------------------------------------
     def save(self, path: str | Path | None = None) -> Path:

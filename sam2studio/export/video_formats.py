@@ -31,6 +31,40 @@ EFFECT_OPTIONS = {
 }
 CUT_OPTIONS = ("merge_gap", "merge_gap_s", "min_span", "min_span_s", "mode", "effect")
 
+#: what each option is, for forms (the GUI export dialog) and help: name -> (kind, default, help).
+#: kind is "float", "int", "bool", "color", "file", "text" or a tuple of choices. A default
+#: of None means "not set" (the exporter's own behaviour).
+OPTION_SPECS: dict[str, tuple] = {
+    "opacity": ("float", 0.5, "How opaque the mask colour is (0 to 1)"),
+    "outline": ("bool", True, "Draw each object's outline"),
+    "labels": ("bool", True, "Write each object's name"),
+    "color": ("color", "#00b140", "Background colour"),
+    "image": ("file", None, "Background image instead of a colour (scaled to cover)"),
+    "video": ("file", None, "Background video instead of a colour (looped or trimmed, scaled to cover)"),
+    "saturation": ("float", 1.0, "Saturation factor (0 = grey, 1 = unchanged)"),
+    "brightness": ("float", 0.0, "Brightness shift (-1 to 1)"),
+    "contrast": ("float", 1.0, "Contrast factor (1 = unchanged)"),
+    "invert": ("bool", False, "Apply to everything but the objects"),
+    "sigma": ("float", 15.0, "Blur strength (Gaussian sigma in pixels)"),
+    "block": ("int", 16, "Pixel block size"),
+    "strength": ("float", 1.0, "Motion blur length, as a multiple of the object's motion per frame"),
+    "merge_gap_s": ("float", 0.5, "Join kept spans closer than this (seconds)"),
+    "min_span_s": ("float", 0.2, "Drop kept spans shorter than this (seconds)"),
+    "mode": (("any", "all"), "any", "Keep frames where any / all of the chosen objects are present"),
+    "effect": (("", *EFFECT_OPTIONS), "", "An effect to apply to the kept frames (empty: none)"),
+    "crf": ("int", 18, "H.264 quality (lower is better and bigger; 18 is visually lossless)"),
+    "feather": ("int", 0, "Soften mask edges over this many pixels"),
+}
+
+
+def format_options(name: str) -> list[str]:
+    """The options a format takes that a form should offer (CLI ``-o`` takes a few more)."""
+    if name == "cut":
+        return ["merge_gap_s", "min_span_s", "mode", "effect", "crf", "feather"]
+    if name in EFFECT_OPTIONS:
+        return [*EFFECT_OPTIONS[name], "crf", "feather"]
+    return []
+
 
 def _check_options(name: str, options: dict, allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(options) - set(allowed))
