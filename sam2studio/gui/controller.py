@@ -1,0 +1,474 @@
+"""The inference controller: one QObject on its own QThread that owns the Session.
+
+Every call into the session (opening, prompts, strokes, propagation, object edits, saving) is a
+:class:`Job` posted to the controller's queue and run in order on its thread; the UI thread only
+reads the thread-safe mask and prompt stores and the :class:`ViewState` snapshots the controller
+emits. Results stream back as signals:
+
+* ``masks_ready(list[(frame, (obj, ...))])`` - masks that changed, batched at most ~30 times a second;
+* ``progress(done, total)`` - of the running job;
+* ``state_changed(ViewState)`` - objects, keyframes, stale frames and the unsaved flag;
+* ``session_changed(session)`` - a session was opened (or None after closing);
+* ``started(job)``, ``finished(job)``, ``failed(job, message)``.
+
+``cancel()`` sets the running job's ``threading.Event`` straight from the UI thread, so a
+propagation stops before its next frame. Light jobs (renames, colours, autosave) may run
+between two frames of a propagation when nothing heavier is queued before them.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from ..errors import Cancelled, UserError
+
+log = logging.getLogger(__name__)
+
+#: masks_ready / progress are emitted at most this often (seconds)
+EMIT_INTERVAL = 1 / 30
+
+
+@dataclass
+class ViewState:
+    """What the UI shows of the session, copied on the controller thread."""
+
+    objects: dict = field(default_factory=dict)  # id -> TrackedObject (copies)
+    keyframes: dict = field(default_factory=dict)  # id -> [frame, ...]
+    stale: dict = field(default_factory=dict)  # id -> frozenset(frames)
+    dirty: bool = False
+    path: object = None  # Path | None of the project file
+    engine_name: str = ""
+    device: str = ""
+    random_weights: bool = False
+    revision: tuple = ()  # changes whenever the project does (autosave skips unchanged states)
+
+
+@dataclass(eq=False)
+class Job:
+    """One unit of work for the controller thread.
+
+    ``fn(ctx)`` runs on the controller thread with a :class:`JobContext`; its return value lands
+    in ``result``. ``on_done(job)`` / ``on_error(job)`` run afterwards on the UI thread.
+    """
+
+    fn: Callable[[JobContext], Any]
+    description: str
+    kind: str = "call"  # "load", "prompt", "propagate", "edit", "save", "call"
+    light: bool = False
+    on_done: Callable[[Job], None] | None = None
+    on_error: Callable[[Job], None] | None = None
+    id: int = field(default_factory=itertools.count(1).__next__)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: str | None = None
+    cancelled: bool = False
+    params: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Job({self.id}, {self.kind}, {self.description!r})"
+
+
+class JobContext:
+    """Given to a job's function: the session, the cancel event and the streaming helpers."""
+
+    def __init__(self, controller: InferenceController, job: Job) -> None:
+        self._c = controller
+        self.job = job
+        self.cancel = job.cancel
+
+    @property
+    def session(self):
+        s = self._c._session
+        if s is None:
+            raise UserError("no video is open: open a video or a project first")
+        return s
+
+    @property
+    def has_session(self) -> bool:
+        return self._c._session is not None
+
+    def set_session(self, session) -> None:
+        self._c._install(session)
+
+    def changed(self, frame: int, objs: Sequence[int]) -> None:
+        """Record that ``objs``' masks on ``frame`` changed (sent in the next batch)."""
+        self._c._note(frame, objs)
+
+    def progress(self, done: int, total: int) -> None:
+        self._c._progress(done, total)
+
+    def flush(self) -> None:
+        self._c._flush(force=True)
+
+    def between_frames(self) -> None:
+        """Called by long jobs after each step: emits due batches and runs queued light jobs."""
+        self._c._flush()
+        self._c._run_light_jobs()
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+
+
+class InferenceController(QObject):
+    """Owns the Session on a QThread and runs :class:`Job` s one at a time."""
+
+    masks_ready = Signal(object)  # list[(frame, tuple[obj, ...])]
+    progress = Signal(int, int)
+    state_changed = Signal(object)  # ViewState
+    session_changed = Signal(object)  # Session | None
+    started = Signal(object)  # Job
+    finished = Signal(object)  # Job (also when cancelled)
+    failed = Signal(object, str)  # Job, one-sentence message
+    idle = Signal()
+    _wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._session = None
+        self._queue: deque[Job] = deque()
+        self._lock = threading.Lock()
+        self._current: Job | None = None
+        self._stopping = False
+        self._pending: dict[int, set[int]] = {}
+        self._last_emit = 0.0
+        self._last_progress: tuple[int, int] | None = None
+        self._progress_emitted = 0.0
+        self._busy = threading.Event()
+        self._thread = QThread()
+        self._thread.setObjectName("sam2studio-inference")
+        self._ui = _UiDispatcher()
+        self.finished.connect(self._ui.on_finished)
+        self.failed.connect(self._ui.on_failed)
+        self.moveToThread(self._thread)
+        self._wake.connect(self._drain)
+        self._thread.start()
+
+    # ---- UI-thread API (thread-safe) ---------------------------------------------------
+    def submit(self, job: Job) -> Job:
+        with self._lock:
+            if self._stopping:
+                return job
+            self._queue.append(job)
+        self._wake.emit()
+        return job
+
+    def call(self, fn: Callable[[JobContext], Any], description: str, *, kind: str = "call",
+             light: bool = False, on_done=None, on_error=None, **params) -> Job:
+        return self.submit(Job(fn, description, kind=kind, light=light, on_done=on_done,
+                               on_error=on_error, params=params))
+
+    def cancel(self, *, pending: bool = True) -> bool:
+        """Stop the running job (and drop queued propagations); True when something stopped."""
+        stopped = False
+        with self._lock:
+            job = self._current
+            if job is not None and job.kind in ("propagate", "call"):  # opening and saving finish
+                job.cancel.set()
+                stopped = True
+            if pending:
+                keep = deque()
+                for j in self._queue:
+                    if j.kind == "propagate":
+                        j.cancel.set()
+                        stopped = True
+                    keep.append(j)
+                self._queue = keep
+        return stopped
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._current is not None or bool(self._queue)
+
+    @property
+    def running(self) -> Job | None:
+        return self._current
+
+    def pending_jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._queue)
+
+    @property
+    def session(self):
+        """The session (read-only use from the UI thread: masks, prompts, video size)."""
+        return self._session
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the queue is empty (for tests and shutdown; never from a slot)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.busy:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def shutdown(self, timeout_ms: int = 15000) -> None:
+        """Cancel everything, stop the thread and close the session."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            for j in self._queue:
+                j.cancel.set()
+            self._queue.clear()
+            if self._current is not None:
+                self._current.cancel.set()
+        self._thread.quit()
+        if not self._thread.wait(timeout_ms):  # pragma: no cover - a stuck engine call
+            log.error("the inference thread did not stop in time")
+        session, self._session = self._session, None
+        if session is not None:
+            try:
+                session.close()
+            except Exception:  # pragma: no cover - best effort on exit
+                log.exception("closing the session failed")
+
+    @property
+    def thread(self) -> QThread:
+        return self._thread
+
+    # ---- controller thread -------------------------------------------------------------
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping or not self._queue:
+                    self._current = None
+                    break
+                job = self._queue.popleft()
+                self._current = job
+            self._run(job)
+        if not self._stopping:
+            self.idle.emit()
+
+    def _run(self, job: Job) -> None:
+        if job.cancel.is_set():
+            job.cancelled = True
+            self.finished.emit(job)
+            return
+        self.started.emit(job)
+        self._last_progress = None
+        ctx = JobContext(self, job)
+        try:
+            job.result = job.fn(ctx)
+        except Cancelled:
+            job.cancelled = True
+        except UserError as exc:
+            job.error = str(exc)
+        except Exception as exc:  # a bug: log it, show one sentence
+            log.exception("unexpected error while %s", job.description)
+            job.error = unexpected_message(job.description, exc)
+        if job.cancel.is_set():
+            job.cancelled = True
+        self._flush(force=True)
+        self._emit_state()
+        if job.error is not None:
+            self.failed.emit(job, job.error)
+        else:
+            self.finished.emit(job)
+
+    def _run_light_jobs(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping or not self._queue or not self._queue[0].light:
+                    return
+                job = self._queue.popleft()
+                outer, self._current = self._current, job
+            try:
+                self._run(job)
+            finally:
+                with self._lock:
+                    self._current = outer
+
+    def _install(self, session, close_old: bool = True) -> None:
+        old, self._session = self._session, session
+        if close_old and old is not None and old is not session:
+            try:
+                old.close()
+            except Exception:  # pragma: no cover
+                log.exception("closing the previous session failed")
+        self.session_changed.emit(session)
+
+    def _note(self, frame: int, objs) -> None:
+        self._pending.setdefault(int(frame), set()).update(int(o) for o in objs)
+
+    def _flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_emit < EMIT_INTERVAL:
+            return
+        if self._pending:
+            batch = [(f, tuple(sorted(o))) for f, o in self._pending.items()]
+            self._pending = {}
+            self.masks_ready.emit(batch)
+            self._emit_state()
+        if self._last_progress is not None:
+            self.progress.emit(*self._last_progress)
+            self._last_progress = None
+        self._last_emit = now
+
+    def _progress(self, done: int, total: int) -> None:
+        self._last_progress = (int(done), int(total))
+
+    def _emit_state(self) -> None:
+        s = self._session
+        if s is None:
+            self.state_changed.emit(ViewState())
+            return
+        try:
+            self.state_changed.emit(view_state(s))
+        except Exception:  # pragma: no cover - never let a snapshot kill the thread
+            log.exception("reading the session state failed")
+
+
+class _UiDispatcher(QObject):
+    """Lives on the UI thread: runs each job's on_done / on_error there."""
+
+    @Slot(object)
+    def on_finished(self, job: Job) -> None:
+        if job.on_done is not None:
+            try:
+                job.on_done(job)
+            except Exception:
+                log.exception("after %s", job.description)
+
+    @Slot(object, str)
+    def on_failed(self, job: Job, message: str) -> None:
+        if job.on_error is not None:
+            try:
+                job.on_error(job)
+            except Exception:
+                log.exception("after the failure of %s", job.description)
+
+
+def unexpected_message(what: str, exc: BaseException) -> str:
+    """One sentence for an unexpected exception (the traceback goes to the log)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if len(detail) > 160:
+        detail = detail[:157] + "..."
+    return f"Something went wrong while {what} ({detail}); the details are in the log."
+
+
+def view_state(session) -> ViewState:
+    """Snapshot of what the UI shows; called on the controller thread."""
+    p = session.project
+    return ViewState(
+        objects={i: copy.copy(o) for i, o in p.objects.items()},
+        keyframes={i: session.keyframes(i) for i in p.objects},
+        stale={i: frozenset(s) for i, s in p.stale.items() if s},
+        dirty=p.dirty,
+        path=p.path,
+        engine_name=session.engine_name,
+        device=str(session.device),
+        random_weights=session.is_random_weights,
+        revision=(id(p), getattr(p, "_edits", object()), p.masks.revision),
+    )
+
+
+# ---- jobs ----------------------------------------------------------------------------
+def open_session(source, engine: str = "auto", **options):
+    """Job function: open a video, folder or project file as a new session."""
+    from ..session import Session
+
+    def fn(ctx: JobContext):
+        session = Session.open(source, engine=engine, **options)
+        ctx.set_session(session)
+        return session
+
+    return fn
+
+
+def switch_engine(engine: str, **options):
+    """Job function: keep the project and video, build a new engine (prompts replay lazily)."""
+    from ..engines import create_engine
+    from ..session import Session
+
+    def fn(ctx: JobContext):
+        old = ctx.session
+        new_engine = create_engine(engine, **options)
+        session = Session(old.project, old.video, new_engine)
+        try:
+            old.engine.close()
+        except Exception:  # pragma: no cover
+            log.exception("closing the previous engine failed")
+        ctx._c._install(session, close_old=False)  # the project and video live on
+        return session
+
+    return fn
+
+
+def _engine_takes_objects(engine) -> bool:
+    try:
+        return "objects" in inspect.signature(engine.propagate).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+
+
+def propagate(start: int, direction: str = "both", frame_range=None, objects=None):
+    """Job function: propagate and stream the masks as they come.
+
+    ``objects`` limits the run to some objects (e.g. the corrected ones); the others keep
+    their masks. For an engine that always runs every object, their masks and stale marks
+    are put back frame by frame.
+    """
+
+    def fn(ctx: JobContext):
+        s = ctx.session
+        plan = s.engine.iter_range(int(start), direction, frame_range)
+        total = sum(len(frames) for _, frames in plan)
+        objs = None if objects is None else [int(o) for o in objects]
+        keep: dict | None = None
+        if objs is not None and not _engine_takes_objects(s.engine):
+            others = [o for o in s.project.objects if o not in objs]
+            frames = {f for _, fr in plan for f in fr}
+            keep = {
+                "masks": {(f, o): s.masks.entry(f, o) for o in others for f in frames},
+                "stale": {o: set(s.stale.get(o, ())) for o in others},
+            }
+            objs = None
+        ctx.progress(0, total)
+        done = 0
+        ctx.job.params["masks"] = 0  # frames that brought masks
+        gen = s.propagate(int(start), direction, frame_range, objects=objs, cancel=ctx.cancel)
+        try:
+            for frame, result in gen:
+                changed = list(result)
+                if keep is not None:
+                    _put_back(s, frame, keep)
+                    changed = [o for o in result if o not in keep["stale"]]
+                done += 1
+                if changed:
+                    ctx.job.params["masks"] += 1
+                ctx.changed(frame, changed)
+                ctx.progress(done, total)
+                ctx.between_frames()
+                if ctx.cancel.is_set():
+                    break
+        finally:
+            gen.close()
+        return done
+
+    return fn
+
+
+def _put_back(session, frame: int, keep: dict) -> None:
+    masks = session.masks
+    for o, st in keep["stale"].items():
+        e = keep["masks"].get((frame, o))
+        if e is None:
+            masks.remove(frame, o)
+        else:
+            masks.set_rle(frame, o, e.rle, e.score, e.area)
+        if frame in st:
+            session.stale.setdefault(o, set()).add(frame)

@@ -1,0 +1,141 @@
+"""Quality flags on the timeline and the correction loop; the smoothed view; export options;
+the memory budget setting. Driven through the real widgets."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from sam2studio.gui.timeline import FLAG, LANE_ROWS
+
+from .helpers import click_canvas, open_clip, settle
+
+CUP = (650, 450)  # the middle red cup on the first frames of 02_cups.mp4
+BAD = 10  # the frame that gets a broken mask
+
+
+def _tracked(qtbot, win, clip):
+    open_clip(qtbot, win, clip)
+    click_canvas(qtbot, win, *CUP)
+    settle(qtbot, win)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # propagate
+    settle(qtbot, win)
+    # the automatic check after the propagation
+    qtbot.waitUntil(lambda: 1 in win.quality.flags, timeout=60000)
+    settle(qtbot, win)
+
+
+def _break_frame(qtbot, win, frame: int, mask: np.ndarray, score: float) -> None:
+    win.ctl.call(lambda ctx: ctx.session.masks.set(frame, 1, mask, score), "test: a broken mask")
+    settle(qtbot, win)
+
+
+def _flag_band(win, lane: int, frame: int) -> np.ndarray:
+    return win.timeline.lane_image[lane * LANE_ROWS + LANE_ROWS - 1, frame]
+
+
+def test_flags_on_the_timeline_next_flag_and_the_correction_loop(make_window, qtbot, cups_clip):
+    win = make_window("classic")
+    _tracked(qtbot, win, cups_clip)
+    assert win.actions["auto_quality"].isChecked()
+    before = set(win.quality.frames(1))
+
+    # a wrong mask on one frame: a speck far from the cup, with a low score
+    speck = np.zeros((720, 1280), bool)
+    speck[100:106, 100:106] = True
+    _break_frame(qtbot, win, BAD, speck, 0.2)
+    win.actions["check_quality"].trigger()  # Ctrl+K
+    qtbot.waitUntil(lambda: BAD in win.quality.frames(1), timeout=30000)
+    settle(qtbot, win)
+    flag = win.quality.at(BAD, 1)[0][1]
+    assert {"small_area", "low_confidence"} <= set(flag["reasons"])
+    qtbot.wait(60)  # the timeline redraws at most ~30 times a second
+    assert (_flag_band(win, 0, BAD) == FLAG).all(), "the lane marks the flagged frame"
+    assert "Quality check" in win.statusBar().currentMessage()
+
+    # N jumps from flag to flag; the status bar says why the frame is flagged
+    win.set_frame(0)
+    win.canvas.setFocus()
+    flagged = win.quality.frames(1)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_N)
+    assert win.frame == flagged[0]
+    while win.frame != BAD:
+        qtbot.keyClick(win.canvas, Qt.Key.Key_N)
+    assert "Flagged" in win.statusBar().currentMessage() and "frame 10" in win.statusBar().currentMessage()
+    win.set_frame(len(cups_clip) - 1)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # previous flagged frame
+    assert win.frame == max(f for f in flagged if f < len(cups_clip) - 1)
+
+    # fix it: a click on the cup there, then Propagate from Here; the check runs again
+    win.set_frame(BAD)
+    settle(qtbot, win)
+    click_canvas(qtbot, win, *CUP)
+    settle(qtbot, win)
+    assert BAD not in win.quality.frames(1), "a corrected frame loses its flag at once"
+    assert win.session.masks.get(BAD, 1)[CUP[1], CUP[0]]
+    checks = []
+    win.ctl.finished.connect(lambda job: checks.append(job) if job.kind == "quality" else None)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)  # propagate from here
+    qtbot.waitUntil(lambda: bool(checks), timeout=60000)
+    settle(qtbot, win)
+    assert BAD not in win.quality.frames(1)
+    assert set(win.quality.frames(1)) <= before | {BAD - 1, BAD + 1}
+    assert win.errors == []
+
+
+def test_smoothed_view_fills_a_one_frame_dropout(make_window, qtbot, cups_clip):
+    win = make_window("classic")
+    _tracked(qtbot, win, cups_clip)
+    _break_frame(qtbot, win, BAD, np.zeros((720, 1280), bool), 0.9)
+    win.set_frame(BAD)
+    settle(qtbot, win)
+    assert win.canvas.overlay_pixel(*CUP)[3] == 0, "the stored mask is empty there"
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_T)  # View → Temporal Smoothing
+    settle(qtbot, win)
+    assert win.actions["smooth"].isChecked() and win.display.smooth == 5
+    assert win.canvas.overlay_pixel(*CUP)[3] > 0, "the smoothed view fills the dropout"
+    assert not win.session.masks.get(BAD, 1).any(), "the stored mask is not changed"
+    qtbot.keyClick(win.canvas, Qt.Key.Key_T)
+    settle(qtbot, win)
+    assert win.canvas.overlay_pixel(*CUP)[3] == 0
+
+
+def test_export_dialog_effect_options(make_window, qtbot, cups_clip, tmp_path):
+    import av
+
+    win = make_window("classic")
+    _tracked(qtbot, win, cups_clip)
+    dlg = win.export_dialog()
+    dlg.set_format("background")
+    assert set(dlg.options.fields) >= {"color", "image", "video", "crf", "feather"}
+    dlg.options.set_value("color", "#ff0000")
+    out = tmp_path / "bg.mp4"
+    dlg.out_edit.setText(str(out))
+    qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.result_path is not None or dlg.error is not None, timeout=60000)
+    assert dlg.error is None
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == len(cups_clip)
+    r, g, b = frames[5][40, 40].astype(int)  # far from the cup: the new background
+    assert r > 200 and g < 60 and b < 60
+    dlg.set_format("grade")
+    assert "saturation" in dlg.options.fields and "color" not in dlg.options.fields
+    dlg.set_format("png")
+    assert not dlg.options.fields and dlg.options.isHidden()
+    dlg.close()
+
+
+def test_memory_budget_setting_reaches_the_engine_options(make_window, qtbot):
+    win = make_window("classic")
+    dlg = win.model_manager()
+    dlg.engine_box.setCurrentIndex(dlg.engine_box.findData("sam2"))
+    dlg.budget_box.setValue(768)
+    assert dlg.apply()
+    name, opts = win.settings.engine_options()
+    assert name == "sam2" and opts["memory_budget_mb"] == 768
+    dlg.budget_box.setValue(0)
+    assert dlg.apply()
+    assert "memory_budget_mb" not in win.settings.engine_options()[1]
+    dlg.close()
