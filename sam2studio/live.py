@@ -456,6 +456,8 @@ class LiveTracker:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._slot is None:
+                if self._stop.is_set() and not self._ended:  # stop() while a camera stalls
+                    raise StreamEnded("stopped")
                 if self._ended:
                     err = self._error
                     if err is None or isinstance(err, StreamEnded):
@@ -678,6 +680,11 @@ class LiveTracker:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this live tracker is closed")
+
+    def interrupt(self) -> None:
+        """From any thread, without waiting: stop reading the camera, so that a :meth:`step`
+        waiting for a frame ends (StreamEnded) within half a second, even on a stalled camera."""
+        self._stop.set()
 
     def stop(self) -> None:
         """Stop reading the camera (the tracker can still be closed and its recording written)."""

@@ -28,6 +28,8 @@ SPECS: list[Spec] = [
     Spec("open_video", "Open &Video…", "open_video_dialog", ("Ctrl+O",), "open", "Open a video file"),
     Spec("open_folder", "Open Image &Folder…", "open_folder_dialog", ("Ctrl+Shift+O",), "folder_images",
          "Open a folder of images as a video"),
+    Spec("open_camera", "Open &Camera…", "open_camera", ("Ctrl+Shift+C",), "",
+         "Track objects live from a camera (or a video file played as one); record to a project"),
     Spec("open_project", "Open &Project…", "open_project_dialog", ("Ctrl+Alt+O",), "open", "Open a saved project (.s2s)"),
     Spec("save", "&Save", "save", ("Ctrl+S",), "save", "Save the project (Ctrl+S)"),
     Spec("save_as", "Save &As…", "save_as_dialog", ("Ctrl+Shift+S",), "save", "Save the project under a new name"),

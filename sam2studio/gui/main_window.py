@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._clean_exit = False
         self._following = False
+        self.live_windows: list = []
 
         self._build_widgets()
         self.actions = build_actions(self)
@@ -151,7 +152,7 @@ class MainWindow(QMainWindow):
 
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for n in ("new", "open_video", "open_folder", "open_project"):
+        for n in ("new", "open_video", "open_folder", "open_camera", "open_project"):
             m.addAction(a[n])
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -350,6 +351,18 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
+    def open_camera(self):
+        """File → Open Camera: a live tracking window; a recording can be opened here after."""
+        from .live_window import open_camera_dialog
+
+        engine, options = self.doc.engine_choice()
+        win = open_camera_dialog(self, engine=engine, engine_options=options)
+        if win is not None:
+            self.live_windows.append(win)
+            win.project_recorded.connect(lambda p: self.open_path(p))
+            win.destroyed.connect(lambda *_a, w=win: self.live_windows.remove(w) if w in self.live_windows else None)
+        return win
+
     def new_project(self) -> None:
         if not self.maybe_save():
             return
@@ -492,6 +505,8 @@ class MainWindow(QMainWindow):
         s.set("window/state", self.saveState())
         s.sync()
         self.timeline_timer.stop()
+        for w in list(self.live_windows):  # children: Qt would delete them without a close
+            w.close()
         self.doc.shutdown(keep_autosave=keep_autosave)
         self.display.stop()
 
