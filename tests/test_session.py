@@ -93,3 +93,64 @@ def test_bad_requests_raise_clear_errors(predictor):
         s.add_click(0, -2, 5, 5)
     with pytest.raises(PromptError, match="mask is"):
         s.set_mask(0, 1, np.zeros((10, 10), bool))
+
+
+def moving_square_clip(n=12, h=96, w=128):
+    frames = []
+    for i in range(n):
+        f = np.full((h, w, 3), 40, np.uint8)
+        f[30:60, 10 + 5 * i:40 + 5 * i] = (220, 60, 60)
+        frames.append(f)
+    return frames
+
+
+def test_quality_tracks_report_and_export_through_the_session(tmp_path):
+    import json
+
+    from pycocotools import mask as mask_utils
+
+    from sam2studio.export.report import validate_report
+
+    s = Session.open(ArrayVideo(moving_square_clip(), fps=10.0), engine="classic")
+    s.add_object("square")
+    s.add_click(0, 1, 25, 45)
+    s.run(0, "forward")
+    assert s.score(5, 1) is not None
+
+    # a broken frame is flagged, with its reasons; the clicked frame is trusted
+    speck = np.zeros((96, 128), bool)
+    speck[2:4, 2:4] = True
+    s.masks.set(6, 1, speck, 0.1)
+    flags = s.quality()
+    assert 6 in [d["frame"] for d in flags[1]]
+    assert {"small_area", "low_confidence"} <= set(next(d for d in flags[1] if d["frame"] == 6)["reasons"])
+    assert 0 not in [d["frame"] for d in flags[1]]
+
+    tracks = s.tracks()
+    t = tracks[1]
+    assert t.present.all() and t.centroid.shape == (12, 2)
+    assert t.speed[2] == pytest.approx(5.0, abs=1.0)  # the square moves 5 px a frame
+    report = s.report(quality=True)
+    validate_report(report)
+    assert report["objects"][0]["name"] == "square"
+    assert any(q["frame"] == 6 for q in report["objects"][0]["quality_flags"])
+
+    out = s.export("coco", tmp_path / "c.json", frames=range(0, 5))
+    coco = json.loads(out.read_text())
+    assert len(coco["images"]) == 5
+    ann = next(a for a in coco["annotations"] if a["image_id"] == coco["images"][3]["id"])
+    rle = dict(ann["segmentation"])
+    if isinstance(rle["counts"], str):
+        rle["counts"] = rle["counts"].encode()
+    assert np.array_equal(mask_utils.decode(rle).astype(bool), s.mask(3, 1))
+
+    # smoothing: the exported mask of the speck frame is the object again; the store is unchanged
+    s.export("png", tmp_path / "smooth", smooth=True)
+    from PIL import Image
+
+    png = np.asarray(Image.open(tmp_path / "smooth" / "frame_0006_obj_1.png")) > 0
+    assert png[45, 10 + 5 * 6 + 15] and not png[2, 2]
+    assert np.array_equal(s.mask(6, 1), speck)
+    with pytest.raises(UserError):
+        s.export("nonsense", tmp_path / "x")
+    s.close()
