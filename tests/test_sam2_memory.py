@@ -29,13 +29,13 @@ class Reference:
     """sam2's predictor called directly, one state per object (objects are tracked
     independently, so this is what one shared state gives: see test_sam2_engine)."""
 
-    def __init__(self, frames):
-        self.pred = random_predictor(SIZE)
+    def __init__(self, frames, size=SIZE):
+        self.pred = random_predictor(size)
         install_memory_dtype_fix(self.pred)
         import sam2.sam2_video_predictor as svp
         from sam2studio.engines.sam2_engine import LazyFrames, _frames_from
 
-        self.images = LazyFrames(ArrayVideo(frames), SIZE)
+        self.images = LazyFrames(ArrayVideo(frames), size)
         self.states = {}
         self._frames_from = _frames_from
         self._svp = svp
@@ -69,15 +69,20 @@ def same(ours: list, ref: dict) -> bool:
     return [f for f, _ in ours] == list(ref) and all(np.array_equal(m, ref[f]) for f, m in ours)
 
 
-@pytest.mark.parametrize("budget_mb, on_disk", [(2048, False), (12, True)], ids=["default-budget", "tiny-budget-disk-spill"])
-def test_masks_identical_to_reference_at_every_budget(clip, tmp_path, budget_mb, on_disk):
-    frames = clip.frames
+@pytest.mark.parametrize("size, budget_mb, on_disk, n", [
+    (SIZE, 2048, False, 48), (SIZE, 12, True, 48), (256, 12, True, 28), (512, 40, True, 20)],
+    ids=["128-default-budget", "128-tiny-budget-disk-spill", "256-tiny-budget-disk-spill", "512-small-budget-disk-spill"])
+def test_masks_identical_to_reference_at_every_budget(clip, tmp_path, size, budget_mb, on_disk, n):
+    """Image sizes 256 and 512 run shorter clips (still longer than the read window, so
+    outputs are pruned and spilled) to keep the suite quick."""
+    frames = clip.frames[:n]
+    later, fix_at = (20, 30) if n >= 48 else (n // 2, n * 3 // 4)
     p1, p2, fix = (30, 50), (120, 40), (60, 45)
-    engine = Sam2Engine(random_predictor(SIZE), memory_budget_mb=budget_mb, spill_dir=tmp_path)
+    engine = Sam2Engine(random_predictor(size), memory_budget_mb=budget_mb, spill_dir=tmp_path)
     if on_disk:
         engine.spill._store.ram_bytes = 0  # every spilled output goes through the disk
     engine.open(ArrayVideo(frames))
-    ref = Reference(frames)
+    ref = Reference(frames, size)
 
     # object 1 forward from frame 0
     engine.add_prompt(0, 1, points=[p1], labels=[1])
@@ -86,21 +91,21 @@ def test_masks_identical_to_reference_at_every_budget(clip, tmp_path, budget_mb,
     assert same(ours[1], ref.run(1, 0, False))
     assert len(engine._states[1]["output_dict_per_obj"][0]["non_cond_frame_outputs"]) <= engine.spill.window + 1
 
-    # object 2 added at frame 20 after tracking started; both objects run both ways from 20
-    engine.add_prompt(20, 2, points=[p2], labels=[1])
-    ref.click(20, 2, p2)
-    fwd = engine_run(engine, 20, "forward")
-    bwd = engine_run(engine, 20, "backward")
+    # object 2 added later, after tracking started; both objects run both ways from there
+    engine.add_prompt(later, 2, points=[p2], labels=[1])
+    ref.click(later, 2, p2)
+    fwd = engine_run(engine, later, "forward")
+    bwd = engine_run(engine, later, "backward")
     for o in (1, 2):
-        assert same(fwd[o], ref.run(o, 20, False)), f"object {o} forward"
-        assert same(bwd[o], ref.run(o, 20, True)), f"object {o} backward"
+        assert same(fwd[o], ref.run(o, later, False)), f"object {o} forward"
+        assert same(bwd[o], ref.run(o, later, True)), f"object {o} backward"
 
     # a correction mid-way on object 1, then a re-run of object 1 from there
-    engine.add_prompt(30, 1, points=[fix], labels=[1])
-    ref.click(30, 1, fix)
-    rerun = engine_run(engine, 30, "forward", objects=[1])
+    engine.add_prompt(fix_at, 1, points=[fix], labels=[1])
+    ref.click(fix_at, 1, fix)
+    rerun = engine_run(engine, fix_at, "forward", objects=[1])
     assert set(rerun) == {1}
-    assert same(rerun[1], ref.run(1, 30, False))
+    assert same(rerun[1], ref.run(1, fix_at, False))
     if on_disk:
         assert engine.spill.disk_entries > 0 and engine.spill.restored > 0
     assert engine.spill.spilled > 0
