@@ -862,6 +862,28 @@ class MainWindow(QMainWindow):
         if oid is not None:
             self.undo.push(cmd.click_command(self.ctl, self.frame, oid, x, y, positive, self._name(oid)))
             self.quality.forget(self.frame, oid)
+            if positive:
+                self._hint_if_spilled(self.frame, oid)
+
+    def _hint_if_spilled(self, frame: int, oid: int) -> None:
+        """After a click: if the classic engine's mask ran into the background (a large mask
+        touching two or more frame edges), say how to fix it."""
+
+        def fn(ctx):
+            s = ctx.session
+            m = s.mask(frame, oid) if s.engine_name == "classic" else None
+            if m is None or m.mean() < 0.12:
+                return False
+            edges = sum(bool(e.any()) for e in (m[0], m[-1], m[:, 0], m[:, -1]))
+            return edges >= 2
+
+        def done(job):
+            if job.result:
+                self.statusBar().showMessage(
+                    "The classic engine's mask ran into the background: right-click there to remove it, or draw "
+                    "a box around the object (M). SAM 2 (Models → Download) does far better.", 15000)
+
+        self.ctl.call(fn, "checking the new mask", light=True, on_done=done)
 
     def on_canvas_box(self, x0: float, y0: float, x1: float, y1: float) -> None:
         oid = self._edit_target()
