@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 def default_color(obj_id: int) -> tuple[int, int, int]:
     """A distinct, saturated RGB colour for object ``obj_id`` (golden-ratio hue steps)."""
-    hue = ((obj_id - 1) * 0.618033988749895 + 0.02) % 1.0
+    hue = ((obj_id - 1) * 0.618033988749895 + 0.52) % 1.0  # object 1 cyan: rare in scenes
     r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 1.0)
     return int(r * 255), int(g * 255), int(b * 255)
 

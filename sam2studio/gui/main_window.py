@@ -710,7 +710,8 @@ class MainWindow(QMainWindow):
             self.progress_bar.setFormat(job.description)
             self.progress_bar.show()
             self.cancel_button.show()
-            self.statusBar().showMessage(job.description[:1].upper() + job.description[1:] + "…")
+            if job.kind != "quality":  # the check's result joins the propagation's message
+                self.statusBar().showMessage(job.description[:1].upper() + job.description[1:] + "…")
         if job.kind == "propagate":
             self._following = True
         self._update_enabled()
@@ -731,7 +732,9 @@ class MainWindow(QMainWindow):
                 self.quality.check()
         elif job.kind == "quality" and not job.cancelled and isinstance(job.result, dict):
             names = {i: o.name for i, o in self._objects().items()}
-            self.statusBar().showMessage(self.quality.summary(names), 10000)
+            before = self.statusBar().currentMessage()
+            lead = before + " " if before.startswith(("Propagated", "Cancelled")) else ""
+            self.statusBar().showMessage(lead + self.quality.summary(names), 10000)
         if not self.ctl.busy or job.kind in ("propagate", "load", "quality"):
             self.progress_bar.hide()
             self.cancel_button.hide()

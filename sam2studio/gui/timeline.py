@@ -2,7 +2,7 @@
 
 Each lane shows where its object is present (its colour), frames computed with the object
 absent (dark grey), frames made stale by a later correction (dimmed, with an amber band on
-top), frames the quality check flagged (a red band at the bottom) and its keyframes
+top), frames the quality check flagged (a white band at the bottom) and its keyframes
 (diamonds: frames with a user prompt). Click or drag in the lanes to
 scrub, drag the playhead, wheel to zoom, drag the ruler to pan.
 """
@@ -20,7 +20,7 @@ BG = np.array([22, 27, 34, 255], np.uint8)
 BG_CURRENT = np.array([32, 40, 52, 255], np.uint8)
 ABSENT = np.array([50, 58, 70, 255], np.uint8)
 STALE_BAND = np.array([255, 179, 71, 255], np.uint8)
-FLAG = np.array([255, 64, 64, 255], np.uint8)
+FLAG = np.array([255, 255, 255, 255], np.uint8)  # white: stands out on every object colour
 GAP = np.array([16, 20, 26, 255], np.uint8)
 
 NONE, ABSENT_STATE, PRESENT = 0, 1, 2
@@ -79,7 +79,9 @@ def render_lanes(lanes: list[dict], num_frames: int) -> np.ndarray:
         img[top + 1:top + 3, stale] = STALE_BAND
         ff = [f for f in lane.get("flagged", ()) if 0 <= f < n]
         if ff:
-            img[top + LANE_ROWS - 2:top + LANE_ROWS, np.asarray(ff)] = FLAG
+            cols = np.asarray(ff)
+            img[top + LANE_ROWS - 3, cols] = GAP
+            img[top + LANE_ROWS - 2:top + LANE_ROWS, cols] = FLAG
     return img
 
 
@@ -191,7 +193,7 @@ class Timeline(QWidget):
         row.addStretch(1)
         self.legend = QLabel('<span style="color:#ffd24d">◆</span> keyframe &nbsp; '
                              '<span style="color:#ffb347">▬</span> stale &nbsp; '
-                             '<span style="color:#ff4040">▬</span> flagged')
+                             '<span style="color:#ffffff">▬</span> flagged')
         self.legend.setObjectName("hint")
         self.legend.setToolTip("Keyframes are frames with your prompts; stale frames were computed before a later "
                                "correction (Propagate from Here re-runs them); flagged frames failed the quality "
