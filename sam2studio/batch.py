@@ -664,17 +664,9 @@ def _export(session, spec: ExportSpec, target: Path, progress) -> None:
 
 def _publish(tmp: Path, final: Path) -> None:
     """Rename the finished ``tmp`` folder to ``final`` (replacing an older finished one)."""
-    if not final.exists():
-        os.replace(tmp, final)
-        return
-    old = final.parent / f".{final.name}.old-{secrets.token_hex(4)}"
-    os.replace(final, old)
-    try:
-        os.replace(tmp, final)
-    except BaseException:
-        os.replace(old, final)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    from .export.common import replace_path
+
+    replace_path(tmp, final)
 
 
 def _write_json(path: Path, data) -> None:

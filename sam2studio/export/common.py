@@ -69,6 +69,23 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+def replace_path(tmp: Path, final: Path) -> None:
+    """Move the finished ``tmp`` (file or folder) to ``final`` by renames only; a folder
+    already at ``final`` is swapped out first and removed after (put back on failure)."""
+    tmp, final = Path(tmp), Path(final)
+    if not (tmp.is_dir() and final.is_dir()):
+        os.replace(tmp, final)
+        return
+    old = final.parent / f".{final.name}.old-{secrets.token_hex(4)}"
+    os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        os.replace(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; move it onto ``final`` only on success.
@@ -122,17 +139,7 @@ def atomic_path(final: str | os.PathLike, *, directory: bool = False) -> Iterato
         yield tmp
         if not (tmp.exists() or tmp.is_symlink()):
             raise RuntimeError(f"the exporter wrote nothing at {tmp}")
-        if tmp.is_dir() and final.is_dir():
-            old = parent / f".{final.name}.old-{secrets.token_hex(4)}"
-            os.replace(final, old)
-            try:
-                os.replace(tmp, final)
-            except BaseException:
-                os.replace(old, final)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        replace_path(tmp, final)
     except OSError as exc:
         _remove(tmp)
         if exc.errno in _WRITE_ERRNOS:
