@@ -5,6 +5,13 @@ The Python API is :class:`sam2studio.Session` (see ``sam2studio.session``)::
     from sam2studio import Session
 """
 
+import os
+
+# OpenMP threads that spin while waiting (the default) made SAM 2 on the CPU up to 8x slower
+# here whenever another thread or process wanted a core (a click took 2 s instead of 0.25 s);
+# they must be told before torch starts its OpenMP runtime. A value set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"
 __all__ = ["Session", "__version__"]
 

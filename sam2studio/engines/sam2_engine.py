@@ -193,7 +193,7 @@ class LazyFrames(Sequence):
 
         s = self.image_size
         img = np.array(Image.fromarray(rgb).resize((s, s))) / 255.0
-        t = torch.from_numpy(img).permute(2, 0, 1).to(torch.float32)
+        t = torch.from_numpy(img).permute(2, 0, 1).to(torch.float32).contiguous()
         t -= self._mean
         t /= self._std
         return t
