@@ -11,6 +11,9 @@ import os
 # here whenever another thread or process wanted a core (a click took 2 s instead of 0.25 s);
 # they must be told before torch starts its OpenMP runtime. A value set by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenCV's own warnings (e.g. probing a camera that is not there) would reach the terminal;
+# SAM2 Studio reports such failures itself, in one sentence
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 __version__ = "0.1.0"
 __all__ = ["Session", "__version__"]

@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
         self.ctl.cancel()  # a running propagation belongs to the project being closed
         opts = {} if engine is None else {"engine": engine, **options}
         if isinstance(source, (str, Path)):
-            self.settings.set("dirs/open", str(Path(source).parent))
+            self.settings.set("dirs/open", str(Path(source).resolve().parent))
         return self.doc.open(source, **opts)
 
     def open_video_dialog(self) -> None:
@@ -463,7 +463,7 @@ class MainWindow(QMainWindow):
 
     def save_project(self, path) -> None:
         """Save to ``path`` (tests call this instead of the file dialog)."""
-        self.settings.set("dirs/save", str(Path(path).parent))
+        self.settings.set("dirs/save", str(Path(path).resolve().parent))
         self.doc.save(path, on_done=self._after_save)
 
     def maybe_save(self) -> bool:
@@ -1054,7 +1054,7 @@ class MainWindow(QMainWindow):
         dlg = ExportDialog(self.ctl, objs, self.num_frames, Path(self.doc.display_name or "export").stem, start,
                            self.settings.get("export/format"), self,
                            smooth=self.actions["smooth"].isChecked())
-        dlg.exported.connect(lambda p: (self.settings.set("dirs/export", str(Path(p).parent)),
+        dlg.exported.connect(lambda p: (self.settings.set("dirs/export", str(Path(p).resolve().parent)),
                                         self.settings.set("export/format", dlg.format.name),
                                         self.statusBar().showMessage(f"Exported {p}", 8000)))
         self.export_dialog_widget = dlg
