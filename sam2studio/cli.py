@@ -162,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--project", type=Path, help="also save a project file the app can open")
     seg.add_argument("--quality-report", type=Path, metavar="FILE",
                      help="write per-object flagged frames (low confidence, drift, flicker) as JSON")
+    seg.add_argument("--quality-threshold", action="append", default=[], metavar="KEY=VALUE",
+                     help="a quality threshold for --quality-report: min_confidence (0.7), min_iou (0.8), "
+                          "max_drift (50 px), min_area (100 px), max_area_change (1.0), min_appearance (0.6); "
+                          "repeatable")
     seg.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_engine_options(seg)
 
@@ -259,6 +263,7 @@ def cmd_segment(args) -> int:
     names = dict(parse_name(s) for s in args.name)
     if not (clicks or boxes or masks):
         raise CliError("give at least one --click, --box or --mask")
+    thresholds = _quality_thresholds(args.quality_threshold)
     if args.weights and args.engine == "classic":
         raise CliError("--weights random is for the sam2 engine, not classic")
     _check_out_dir(args.out)
@@ -312,7 +317,7 @@ def cmd_segment(args) -> int:
     if args.quality_report is not None:
         from .core.quality import write_quality_report
 
-        write_quality_report(session, args.quality_report)
+        write_quality_report(session, args.quality_report, thresholds)
     session.close()
     return 0
 
@@ -325,6 +330,25 @@ def _parse_options(items: list[str]) -> dict:
             raise CliError(f"-o {item!r} must be KEY=VALUE")
         out[key.strip().replace("-", "_")] = _coerce(value.strip())
     return out
+
+
+def _quality_thresholds(items: list[str]):
+    """``--quality-threshold KEY=VALUE`` items as QualityThresholds (checked before any work)."""
+    from .core.quality import QualityThresholds
+
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            values[key.strip().replace("-", "_")] = float(value)
+        except ValueError:
+            raise CliError(f"--quality-threshold {item!r} must be KEY=NUMBER") from None
+        if not sep:
+            raise CliError(f"--quality-threshold {item!r} must be KEY=NUMBER")
+    try:
+        return QualityThresholds.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"--quality-threshold: {exc}") from None
 
 
 def _coerce(value: str):

@@ -208,3 +208,15 @@ def test_cli_segment_quality_report(tmp_path, moving):
     assert rc == 0
     doc = json.loads(q.read_text())
     assert doc["num_frames"] == 20 and "1" in doc["objects"]
+    base = doc["objects"]["1"]["flagged_frames"]
+
+    # thresholds are configurable: an impossible confidence flags every frame but the clicked one
+    rc = main(["segment", str(folder), "--out", str(tmp_path / "out2"), "--click", f"1:0:{x}:{y}",
+               "--engine", "classic", "--quality-report", str(q), "--quality-threshold", "min_confidence=1.01",
+               "--quiet"])
+    assert rc == 0
+    doc = json.loads(q.read_text())
+    assert doc["thresholds"]["min_confidence"] == 1.01
+    assert doc["objects"]["1"]["flagged_frames"] == 19 >= base
+    assert main(["segment", str(folder), "--out", str(tmp_path / "out3"), "--click", f"1:0:{x}:{y}",
+                 "--quality-threshold", "min_drift=3"]) == 2

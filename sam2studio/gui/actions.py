@@ -84,6 +84,8 @@ SPECS: list[Spec] = [
          "Jump to the next frame the quality check flagged (N)"),
     Spec("prev_flag", "Previous Fla&gged Frame", "prev_flagged", ("Shift+N",), "",
          "Jump to the previous frame the quality check flagged (Shift+N)"),
+    Spec("quality_thresholds", "Quality &Thresholds…", "quality_thresholds_dialog", (), "",
+         "When the quality check flags a frame: confidence, consistency, drift, area, colours"),
     Spec("auto_quality", "Check Quality After &Propagating", "set_auto_quality", (), "",
          "Run the quality check whenever a propagation finishes", True),
     # playback

@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
         for n in ("range_in", "range_out", "range_clear"):
             m.addAction(a[n])
         m.addSeparator()
-        for n in ("check_quality", "next_flag", "prev_flag", "auto_quality"):
+        for n in ("check_quality", "next_flag", "prev_flag", "quality_thresholds", "auto_quality"):
             m.addAction(a[n])
         m = mb.addMenu("&Playback")
         for n in ("play", "prev_frame", "next_frame", "prev_key", "next_key", "first_frame", "last_frame"):
@@ -634,7 +634,18 @@ class MainWindow(QMainWindow):
 
     # ---- quality flags ----
     def check_quality(self):
-        return self.quality.check() if self.session is not None else None
+        from .dialogs.quality_thresholds import load_thresholds
+
+        return self.quality.check(thresholds=load_thresholds(self.settings)) if self.session is not None else None
+
+    def quality_thresholds_dialog(self):
+        from .dialogs.quality_thresholds import QualityThresholdsDialog
+
+        dlg = QualityThresholdsDialog(self.settings, self)
+        dlg.accepted.connect(lambda: self.check_quality() if self.quality.flags else None)
+        self.thresholds_dialog = dlg
+        dlg.open()
+        return dlg
 
     def next_flagged(self) -> None:
         self._jump_flag(self.quality.next(self.frame, self.current_obj))
@@ -729,7 +740,7 @@ class MainWindow(QMainWindow):
             self._following = False
             self.refresh_overlay()
             if n and not job.cancelled and self.actions["auto_quality"].isChecked():
-                self.quality.check()
+                self.check_quality()
         elif job.kind == "quality" and not job.cancelled and isinstance(job.result, dict):
             names = {i: o.name for i, o in self._objects().items()}
             before = self.statusBar().currentMessage()

@@ -16,11 +16,11 @@ from PySide6.QtCore import QObject, Signal
 from ..core import quality as q
 
 
-def assess_job(use_video: bool = True):
+def assess_job(use_video: bool = True, thresholds=None):
     """Controller job function: every object's flags (a dict object -> list of flag dicts)."""
 
     def fn(ctx):
-        return ctx.session.quality(use_video=use_video, progress=ctx.progress, cancel=ctx.cancel)
+        return ctx.session.quality(thresholds, use_video=use_video, progress=ctx.progress, cancel=ctx.cancel)
 
     return fn
 
@@ -38,11 +38,12 @@ class QualityFlags(QObject):
         self.job = None
 
     # ---- running -------------------------------------------------------------------------
-    def check(self, use_video: bool = True):
+    def check(self, use_video: bool = True, thresholds=None):
         """Queue a check of every object's masks; the flags are replaced when it finishes."""
         if self.ctl.session is None:
             return None
-        self.job = self.ctl.call(assess_job(use_video), "checking quality", kind="quality", on_done=self._done)
+        self.job = self.ctl.call(assess_job(use_video, thresholds), "checking quality", kind="quality",
+                                 on_done=self._done)
         return self.job
 
     def _done(self, job) -> None:

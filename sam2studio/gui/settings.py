@@ -23,6 +23,7 @@ DEFAULTS: dict[str, object] = {
     "view/follow_propagation": True,
     "view/smoothing": False,
     "quality/auto": True,
+    "quality/thresholds": "",  # JSON of QualityThresholds fields ("" = the defaults)
     "tools/brush_size": 24,
     "dirs/open": "",
     "dirs/save": "",

@@ -139,3 +139,25 @@ def test_memory_budget_setting_reaches_the_engine_options(make_window, qtbot):
     assert dlg.apply()
     assert "memory_budget_mb" not in win.settings.engine_options()[1]
     dlg.close()
+
+
+def test_quality_thresholds_are_kept_and_used(make_window, qtbot, cups_clip):
+    win = make_window("classic")
+    _tracked(qtbot, win, cups_clip)
+    dlg = win.quality_thresholds_dialog()
+    assert dlg.boxes["min_confidence"].value() == 0.7 and dlg.boxes["max_drift"].value() == 50
+    dlg.boxes["min_confidence"].setValue(1.0)  # nothing is that sure: every tracked frame is flagged
+    checks = []
+    win.ctl.finished.connect(lambda job: checks.append(job) if job.kind == "quality" else None)
+    dlg.accept()  # keeps them and checks again
+    qtbot.waitUntil(lambda: bool(checks), timeout=30000)
+    settle(qtbot, win)
+    flagged = win.quality.frames(1)
+    assert len(flagged) >= len(cups_clip) - 2 and 0 not in flagged  # the clicked frame is trusted
+    assert all("low_confidence" in f["reasons"] for f in win.quality.flags[1])
+    from sam2studio.gui.dialogs.quality_thresholds import load_thresholds
+
+    assert load_thresholds(win.settings).min_confidence == 1.0
+    again = win.quality_thresholds_dialog()
+    assert again.boxes["min_confidence"].value() == 1.0
+    again.reject()
