@@ -35,6 +35,10 @@ from ..errors import Cancelled, UserError
 
 log = logging.getLogger(__name__)
 
+#: kinds of job that stop when other (not light) work is submitted: their results are advisory
+#: (a quality check must not keep a click waiting; it runs again after the next propagation)
+YIELDING_KINDS = ("quality",)
+
 #: masks_ready / progress are emitted at most this often (seconds)
 EMIT_INTERVAL = 1 / 30
 
@@ -160,6 +164,9 @@ class InferenceController(QObject):
         with self._lock:
             if self._stopping:
                 return job
+            cur = self._current
+            if cur is not None and cur.kind in YIELDING_KINDS and job.kind not in YIELDING_KINDS and not job.light:
+                cur.cancel.set()  # advisory work gives way to what the user just asked for
             self._queue.append(job)
         self._wake.emit()
         return job
@@ -174,7 +181,7 @@ class InferenceController(QObject):
         stopped = False
         with self._lock:
             job = self._current
-            if job is not None and job.kind in ("propagate", "call"):  # opening and saving finish
+            if job is not None and job.kind in ("propagate", "call", "quality"):  # opening and saving finish
                 job.cancel.set()
                 stopped = True
             if pending:

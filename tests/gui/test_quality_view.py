@@ -11,6 +11,7 @@ from sam2studio.gui.timeline import FLAG, LANE_ROWS
 from .helpers import click_canvas, open_clip, settle
 
 CUP = (650, 450)  # the middle red cup on the first frames of 02_cups.mp4
+CUP2 = (915, 450)  # the right cup
 BAD = 10  # the frame that gets a broken mask
 
 
@@ -161,3 +162,37 @@ def test_quality_thresholds_are_kept_and_used(make_window, qtbot, cups_clip):
     again = win.quality_thresholds_dialog()
     assert again.boxes["min_confidence"].value() == 1.0
     again.reject()
+
+
+def test_a_running_quality_check_gives_way_to_a_click(make_window, qtbot, cups_clip):
+    import threading
+
+    from sam2studio.gui import quality as gq
+
+    win = make_window("classic")
+    _tracked(qtbot, win, cups_clip)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_assess(use_video=True, thresholds=None):  # a check on a long video: still running
+        def fn(ctx):
+            started.set()
+            while not ctx.cancel.is_set() and not release.is_set():
+                release.wait(0.01)
+            ctx.check_cancel()
+            return {1: []}
+        return fn
+
+    old = dict(win.quality.flags)
+    gq.assess_job, real = slow_assess, gq.assess_job
+    try:
+        job = win.check_quality()
+        qtbot.waitUntil(started.is_set, timeout=10000)
+        click_canvas(qtbot, win, *CUP2)  # the user goes on editing: the check stops at once
+        qtbot.waitUntil(lambda: win.ctl.running is None or win.ctl.running.kind != "quality", timeout=3000)
+        settle(qtbot, win)
+        assert job.cancelled and win.quality.flags == old  # the old flags stay until the next check
+        assert win.session.prompt(0, 1) is not None
+        assert win.errors == []
+    finally:
+        gq.assess_job = real
+        release.set()
