@@ -662,7 +662,9 @@ class LiveTracker:
         if self._stats_t0 is None:  # tracking starts: count from here
             self._stats_t0 = time.monotonic()
             with self._cond:
-                self._captured0, self._dropped0 = self._captured, self._dropped
+                # a frame already waiting in the slot was captured before, but is tracked after
+                waiting = 1 if self._slot is not None else 0
+                self._captured0, self._dropped0 = self._captured - waiting, self._dropped
             self._skipped0 = int(getattr(self.camera, "skipped", 0))
         self._gen = self.engine.propagate(0, "forward")
         self._skip = 0
