@@ -1,4 +1,4 @@
-"""``sam2studio``: the desktop app, or a command (segment, export, models) when one is given."""
+"""``sam2studio``: the desktop app, or a command (segment, export, models, live, batch) when one is given."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli_main(argv)
     if len(argv) > 1:
-        print("usage: sam2studio [VIDEO|PROJECT]  or  sam2studio {segment,export,models} ...", file=sys.stderr)
+        print(f"usage: sam2studio [VIDEO|FOLDER|PROJECT]  or  sam2studio {{{','.join(SUBCOMMANDS)}}} ...",
+              file=sys.stderr)
         return 2
     from .gui.app import run
 
