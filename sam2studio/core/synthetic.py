@@ -19,6 +19,7 @@ Everything is deterministic for a given ``seed``. Only numpy and OpenCV are used
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -123,9 +124,10 @@ def shape_mask(shape: str | np.ndarray, width: int, height: int, rng: np.random.
 # trajectories: frame index -> (x, y) position in frame pixels (a sprite's centre, or the
 # top-left corner of the camera's view into the background)
 # ---------------------------------------------------------------------------------------
-class Trajectory:
-    def position(self, t: int) -> tuple[float, float]:  # pragma: no cover - interface
-        raise NotImplementedError
+class Trajectory(ABC):
+    @abstractmethod
+    def position(self, t: int) -> tuple[float, float]:
+        """Where the thing is on frame ``t``."""
 
     def __call__(self, t: int) -> tuple[float, float]:
         return self.position(t)

@@ -59,6 +59,7 @@ import math
 import os
 import queue
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -266,7 +267,7 @@ class ExportContext:
 # =========================================================================================
 # Effects
 # =========================================================================================
-class Effect:
+class Effect(ABC):
     """Base class: ``prepare`` once before the pass, ``apply`` on every frame, ``close`` after.
 
     ``objects``: the ids the effect applies to; None = the export's selected objects.
@@ -281,8 +282,9 @@ class Effect:
     def prepare(self, ctx: ExportContext) -> None:
         self.ids = ctx.resolve(self.objects)
 
-    def apply(self, frame: Frame, f: FrameContext) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def apply(self, frame: Frame, f: FrameContext) -> None:
+        """Change ``frame`` (its pixels, or its alpha) in place."""
 
     def close(self) -> None:
         pass
