@@ -426,15 +426,6 @@ def _export_formats() -> list[str]:
     return format_names() + ["quality"]
 
 
-def _quality_available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("sam2studio.core.quality") is not None
-    except (ImportError, ValueError):  # pragma: no cover
-        return False
-
-
 def _parse_export(item, fail: Callable[[str], None], resolve: Callable) -> ExportSpec:
     """``"coco"``, ``"overlay opacity=0.6 out=preview.mp4"`` or ``{"format": ..., "options": {...}}``."""
     from .cli import _coerce
@@ -474,8 +465,6 @@ def _parse_export(item, fail: Callable[[str], None], resolve: Callable) -> Expor
     formats = _export_formats()
     if name not in formats:
         fail(f"unknown export format {name!r}; formats: {', '.join(formats)}")
-    if name == "quality" and not _quality_available():
-        fail("export 'quality' needs sam2studio.core.quality, which this installation lacks")
     if name == "quality" and spec["options"]:
         fail("export 'quality' takes no options")
 
@@ -643,21 +632,15 @@ def _fresh_process_state() -> None:
 
 def _export(session, spec: ExportSpec, target: Path, progress) -> None:
     if spec.format == "quality":
-        import inspect
-
         from .core.quality import write_quality_report
 
-        kwargs = {"progress": progress} if "progress" in inspect.signature(write_quality_report).parameters else {}
-        write_quality_report(session, target, **kwargs)
+        write_quality_report(session, target, progress=progress)
         return
-    from .export.formats import ExportJob, get_format, parse_frames
+    from .export.formats import parse_frames
 
-    fmt = get_format(spec.format)
-    job = ExportJob(project=session.project, out=target, video=session.video if fmt.needs_video else None,
-                    object_ids=spec.objects, frames=parse_frames(spec.frames, session.num_frames),
-                    options=dict(spec.options), progress=progress)
     try:
-        fmt.run(job)
+        session.export(spec.format, target, objects=spec.objects,
+                       frames=parse_frames(spec.frames, session.num_frames), progress=progress, **spec.options)
     except UserError as exc:
         raise UserError(f"export {spec.format}: {exc}") from exc
 

@@ -338,13 +338,11 @@ def _quality_thresholds(items: list[str]):
 
     values = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, _, value = item.partition("=")
         try:
             values[key.strip().replace("-", "_")] = float(value)
-        except ValueError:
+        except ValueError:  # no "=", or not a number
             raise CliError(f"--quality-threshold {item!r} must be KEY=NUMBER") from None
-        if not sep:
-            raise CliError(f"--quality-threshold {item!r} must be KEY=NUMBER")
     try:
         return QualityThresholds.from_dict(values)
     except (TypeError, ValueError) as exc:

@@ -452,15 +452,13 @@ def write_quality_report(session, path: str | Path, thresholds: QualityThreshold
     from ..export.common import atomic_path
 
     th = thresholds or QualityThresholds()
-    video = session.video if use_video else None
     objs = sorted(session.objects)
-    flags = assess(session.masks, session.num_frames, video=video, objects=objs, thresholds=th,
-                   trusted={o: session.keyframes(o) for o in objs}, progress=progress, cancel=cancel)
+    flags = session.quality(th, use_video=use_video, objects=objs, progress=progress, cancel=cancel)
     doc = {
         "thresholds": th.to_dict(),
         "num_frames": int(session.num_frames),
         "video": getattr(session.video, "name", None),
-        "appearance_checked": video is not None,
+        "appearance_checked": bool(use_video),
         "objects": {str(o): {"name": session.objects[o].name, "flagged_frames": len(flags[o]),
                              "flags": flags[o]} for o in objs},
     }

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QForm
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from ...core.smoothing import smoothed_project
 from ...export import formats as export_formats
 from ..controller import Job
 from .export_options import ExportOptions
@@ -220,13 +219,9 @@ class ExportDialog(QDialog):
         cancel = threading.Event()
 
         def fn(ctx):
-            s = ctx.session
-            project = smoothed_project(s.project) if smooth else s.project
-            job = export_formats.ExportJob(
-                project=project, out=Path(out), video=s.video if fmt.needs_video else None,
-                object_ids=ids, frames=frames, options=options,
-                progress=lambda d, t: bridge.progress.emit(int(d), int(t)), cancel=cancel)
-            return str(fmt.run(job))
+            return str(ctx.session.export(fmt.name, out, objects=ids, frames=frames, smooth=smooth,
+                                          progress=lambda d, t: bridge.progress.emit(int(d), int(t)),
+                                          cancel=cancel, **options))
 
         self.error = None
         self.result_path = None
