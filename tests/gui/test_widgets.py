@@ -159,3 +159,27 @@ def test_model_settings_and_new_project(make_window, qtbot):
     assert win.session is None and not win.canvas.has_image
     assert win.objects_panel.ids() == [] and win.windowTitle() == "SAM2 Studio"
     assert not win.actions["save"].isEnabled()
+
+
+def test_a_classic_click_that_runs_into_the_background_gets_a_hint(make_window, qtbot, cups_clip):
+    from sam2studio.core.video import ArrayVideo
+
+    win = make_window("classic")
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(3):  # a wall of one colour over two thirds of the frame, another beside it
+        f = np.empty((120, 160, 3), np.uint8)
+        f[:, :110] = (200, 120, 60)
+        f[:, 110:] = (30, 60, 200)
+        frames.append(np.clip(f + rng.integers(-8, 9, f.shape), 0, 255).astype(np.uint8))
+    open_clip(qtbot, win, ArrayVideo(frames, fps=25))
+    click_canvas(qtbot, win, 50, 60)  # on the wall: its region runs to the frame's edges
+    settle(qtbot, win)
+    assert win.session.mask(0, 1).mean() > 0.5
+    assert "ran into the background" in win.statusBar().currentMessage()
+
+    open_clip(qtbot, win, cups_clip)  # a clicked cup: no hint
+    click_canvas(qtbot, win, 650, 450)
+    settle(qtbot, win)
+    assert win.session.mask(0, 1)[450, 650]
+    assert "ran into the background" not in win.statusBar().currentMessage()
