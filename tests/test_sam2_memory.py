@@ -5,6 +5,7 @@ started, and a correction with a re-run. A too-small budget and a full disk get 
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,7 @@ def test_a_full_disk_while_spilling_is_a_clear_error_and_keeps_the_masks(clip, t
     with pytest.raises(SpillError, match="No space left on device"):
         for f, _ in session.propagate(0, "forward"):
             done.append(f)
-    assert len(done) > 10
+    assert len(done) >= 5  # the disk filled up part-way through the run
     assert session.masks.frames(1) == done  # every mask computed so far is kept
 
 
@@ -184,3 +185,54 @@ def test_resident_memory_does_not_grow_with_video_length():
     # and the whole process's peak RSS stays flat (a leak of one preprocessed frame per frame
     # alone would add ~180 MB here, of one frame's image features ~240 MB)
     assert long_[0] - short[0] < 25, (short, long_)
+
+
+def test_spill_files_go_to_the_user_cache_not_the_temp_dir_and_a_crash_leaves_none(tmp_path, monkeypatch):
+    """/tmp is RAM (tmpfs) on many systems, which spilling is meant to spare; folders a dead
+    process left behind are removed when the next engine spills."""
+    import subprocess
+    import sys
+
+    from sam2studio.engines.sam2_memory import _BlobStore, default_spill_parent
+
+    monkeypatch.delenv("SAM2STUDIO_SPILL_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    parent = tmp_path / "cache" / "sam2studio" / "spill"
+    left = parent / f"sam2studio-features-p{dead_pid}-abc123"
+    left.mkdir(parents=True)
+    (left / "x.bin").write_bytes(b"0" * 100)
+    alive = parent / f"sam2studio-outputs-p{os.getppid()}-def456"  # a running process's folder stays
+    alive.mkdir()
+
+    assert default_spill_parent() == str(parent)
+    assert not left.exists() and alive.exists()
+    store = _BlobStore(0, default_spill_parent(), "sam2studio-outputs-", compress=True)
+    store.put("k", b"payload")
+    assert store.get("k") == b"payload"
+    assert store._dir.parent == parent and f"-p{os.getpid()}-" in store._dir.name
+    store.close()
+    assert not store._dir if store._dir is None else not store._dir.exists()
+
+
+def test_the_spill_dir_setting_wins_and_is_created(tmp_path, monkeypatch):
+    from sam2studio.engines.sam2_memory import _BlobStore, default_spill_parent
+
+    target = tmp_path / "not" / "yet"
+    monkeypatch.setenv("SAM2STUDIO_SPILL_DIR", str(target))
+    assert default_spill_parent() == str(target)
+    store = _BlobStore(0, default_spill_parent(), "sam2studio-features-", compress=False)
+    store.put(1, b"abc")
+    assert store.get(1) == b"abc" and store._dir.parent == target
+    store.close()
+
+
+def test_the_feature_cache_keeps_a_quarter_of_the_budget_in_ram():
+    from sam2studio.engines.sam2_memory import MB, MemoryBudget
+
+    b = MemoryBudget(2048, 256)
+    ram = b.feature_frames() * b.feature_bytes
+    assert 0.24 * 2048 * MB < ram + b.pos_enc_bytes <= 0.26 * 2048 * MB
+    assert MemoryBudget(2048, 1024).feature_frames() == int((2048 * MB - MemoryBudget(2048, 1024).pos_enc_bytes)
+                                                            * 0.25 // MemoryBudget(2048, 1024).feature_bytes)

@@ -46,7 +46,10 @@ class SpillError(UserError):
 
 
 def _spill_dir(parent: str | None, prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    # the process id in the name lets a later process remove what a crash left behind
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}p{os.getpid()}-", dir=parent))
 
 
 # ---- lossless tensor (de)serialisation ----------------------------------------------------
@@ -123,14 +126,17 @@ class _BlobStore:
                 self._write(k, d)
 
     def _write(self, key, data: bytes) -> None:
-        if self._dir is None:
-            self._dir = _spill_dir(self._parent, self._prefix)
-        path = self._dir / f"{abs(hash(key)):x}-{len(self._disk)}.bin"
+        path = None
         try:
+            if self._dir is None:
+                self._dir = _spill_dir(self._parent, self._prefix)
+            path = self._dir / f"{abs(hash(key)):x}-{len(self._disk)}.bin"
             path.write_bytes(data)
         except OSError as exc:
-            path.unlink(missing_ok=True)
-            raise SpillError(f"could not spill SAM 2 memory to {self._dir}: {exc.strerror or exc}; "
+            if path is not None:
+                path.unlink(missing_ok=True)
+            where = self._dir or self._parent or tempfile.gettempdir()
+            raise SpillError(f"could not spill SAM 2 memory to {where}: {exc.strerror or exc}; "
                              "free disk space or raise the memory budget (masks so far are kept)") from exc
         self._disk[key] = path
 
@@ -370,9 +376,12 @@ class MemoryBudget:
                 f"{self.image_size} with {max(1, objects)} object(s): the minimum is {int(np.ceil(need))} MB")
 
     def feature_frames(self) -> int:
-        """Frames of image features kept in RAM: half of what the budget leaves."""
+        """Frames of image features kept in RAM: a quarter of what the budget leaves. Older
+        ones go to disk, where reading one back costs a few milliseconds against a frame's
+        hundreds (CPU), and the operating system's page cache keeps recent ones in RAM that
+        it can take back."""
         free = self.budget_mb * MB - self.pos_enc_bytes
-        return max(2, int(free * 0.5 // self.feature_bytes))
+        return max(2, int(free * 0.25 // self.feature_bytes))
 
     def disk_feature_frames(self) -> int:
         return int(self.disk_feature_mb * MB // self.feature_bytes)
@@ -383,5 +392,43 @@ class MemoryBudget:
 
 
 def default_spill_parent() -> str | None:
-    """Where spill files go: ``SAM2STUDIO_SPILL_DIR`` or the system temp dir."""
-    return os.environ.get("SAM2STUDIO_SPILL_DIR") or None
+    """Where spill files go: ``SAM2STUDIO_SPILL_DIR``, else ``spill`` in the user cache
+    directory. Not the system temp dir: on many systems ``/tmp`` is a tmpfs, i.e. RAM, which
+    is what spilling is meant to spare. Folders left by a process that no longer runs (a
+    crash) are removed here."""
+    env = os.environ.get("SAM2STUDIO_SPILL_DIR")
+    if env:
+        return env
+    from platformdirs import user_cache_dir
+
+    parent = Path(user_cache_dir("sam2studio")) / "spill"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # an unwritable cache dir: fall back to the temp dir
+    remove_stale_spill_dirs(parent)
+    return str(parent)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
+
+
+def remove_stale_spill_dirs(parent: Path) -> list[Path]:
+    """Delete the spill folders in ``parent`` whose process (named in the folder) has gone."""
+    removed = []
+    for d in parent.glob("sam2studio-*-p*-*"):
+        try:
+            pid = int(d.name.split("-p", 1)[1].split("-", 1)[0])
+        except (IndexError, ValueError):
+            continue
+        if d.is_dir() and pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
