@@ -8,6 +8,7 @@ from no mask at all (that frame was never segmented for the object).
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -44,7 +45,35 @@ class MaskEntry:
     score: float
 
 
-class MaskStore:
+class MaskReads(ABC):
+    """The read API shared by mask stores, in terms of ``entry()``, ``height`` and ``width``."""
+
+    height: int
+    width: int
+
+    @abstractmethod
+    def entry(self, frame: int, obj: int) -> MaskEntry | None:
+        """The stored entry of ``obj`` on ``frame``, or None."""
+
+    def get(self, frame: int, obj: int) -> np.ndarray | None:
+        """The bool mask, or None when this frame was never segmented for ``obj``."""
+        e = self.entry(frame, obj)
+        return None if e is None else decode_rle(e.rle)
+
+    def get_or_empty(self, frame: int, obj: int) -> np.ndarray:
+        m = self.get(frame, obj)
+        return np.zeros((self.height, self.width), bool) if m is None else m
+
+    def score(self, frame: int, obj: int) -> float | None:
+        e = self.entry(frame, obj)
+        return None if e is None else e.score
+
+    def area(self, frame: int, obj: int) -> int:
+        e = self.entry(frame, obj)
+        return 0 if e is None else e.area
+
+
+class MaskStore(MaskReads):
     """Per frame per object masks, compressed. Thread-safe for one writer and readers."""
 
     def __init__(self, height: int, width: int) -> None:
@@ -144,23 +173,6 @@ class MaskStore:
     def entry(self, frame: int, obj: int) -> MaskEntry | None:
         with self._lock:
             return self._data.get(int(obj), {}).get(int(frame))
-
-    def get(self, frame: int, obj: int) -> np.ndarray | None:
-        """The bool mask, or None when this frame was never segmented for ``obj``."""
-        e = self.entry(frame, obj)
-        return None if e is None else decode_rle(e.rle)
-
-    def get_or_empty(self, frame: int, obj: int) -> np.ndarray:
-        m = self.get(frame, obj)
-        return np.zeros((self.height, self.width), bool) if m is None else m
-
-    def score(self, frame: int, obj: int) -> float | None:
-        e = self.entry(frame, obj)
-        return None if e is None else e.score
-
-    def area(self, frame: int, obj: int) -> int:
-        e = self.entry(frame, obj)
-        return 0 if e is None else e.area
 
     def frame_masks(self, frame: int) -> dict[int, np.ndarray]:
         """Every object's mask on ``frame`` (objects with no entry there are left out)."""

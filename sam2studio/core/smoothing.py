@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator
 import cv2
 import numpy as np
 
-from .masks import MaskEntry, MaskStore, decode_rle, encode_rle, rle_area, rle_bbox
+from .masks import MaskEntry, MaskReads, MaskStore, decode_rle, encode_rle, rle_area, rle_bbox
 
 DEFAULT_WINDOW = 5
 DEFAULT_SIGMA = 1.5
@@ -165,7 +165,7 @@ def _check(window, sigma, threshold) -> None:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
 
 
-class SmoothedMaskStore:
+class SmoothedMaskStore(MaskReads):
     """A read-only, temporally smoothed view of a :class:`MaskStore`, with its read API.
 
     Smoothed masks are computed when first read and kept compressed; when the underlying
@@ -234,22 +234,6 @@ class SmoothedMaskStore:
 
     def has(self, frame: int, obj: int) -> bool:
         return self.base.has(frame, obj)
-
-    def get(self, frame: int, obj: int) -> np.ndarray | None:
-        e = self.entry(frame, obj)
-        return None if e is None else decode_rle(e.rle)
-
-    def get_or_empty(self, frame: int, obj: int) -> np.ndarray:
-        m = self.get(frame, obj)
-        return np.zeros((self.height, self.width), bool) if m is None else m
-
-    def score(self, frame: int, obj: int) -> float | None:
-        e = self.entry(frame, obj)
-        return None if e is None else e.score
-
-    def area(self, frame: int, obj: int) -> int:
-        e = self.entry(frame, obj)
-        return 0 if e is None else e.area
 
     def frame_masks(self, frame: int) -> dict[int, np.ndarray]:
         out = {}

@@ -87,6 +87,17 @@ def _ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None) 
                 fut.cancel()
 
 
+def _write_frames(write_frame: Callable[[T], object], items: Iterable[T], total: int, workers: int | None,
+                  progress: ProgressFn | None, cancel: threading.Event | None) -> None:
+    """Run ``write_frame`` over ``items`` (see :func:`_ordered_map`), reporting progress and
+    stopping with :class:`~sam2studio.errors.Cancelled` when ``cancel`` is set."""
+    with closing(_ordered_map(write_frame, items, workers)) as results:
+        for done, _ in enumerate(results, 1):
+            check_cancel(cancel)
+            report_progress(progress, done, total)
+    check_cancel(cancel)
+
+
 # ---- per-object PNGs ---------------------------------------------------------------------
 def object_png_name(frame: int, obj: int) -> str:
     """The contract file name of one object's mask on one frame."""
@@ -123,11 +134,7 @@ def write_object_pngs(masks: MaskStore, out_dir: str | Path, object_ids: Sequenc
             data = zero_png if m is None else _encode_png(m * np.uint8(255))
             (out_dir / object_png_name(f, o)).write_bytes(data)
 
-    with closing(_ordered_map(write_frame, frames, workers)) as results:
-        for done, _ in enumerate(results, 1):
-            check_cancel(cancel)
-            report_progress(progress, done, len(frames))
-    check_cancel(cancel)
+    _write_frames(write_frame, frames, len(frames), workers, progress, cancel)
     return len(frames) * len(ids)
 
 
@@ -209,12 +216,8 @@ def export_palette(masks: MaskStore, objects: dict[int, TrackedObject], num_fram
         img.putpalette(palette)
         img.save(folder / f"{f:05d}.png", format="PNG", compress_level=compress_level)
 
-    with atomic_path(out, directory=True) as tmp, \
-            closing(_ordered_map(write_frame, ((tmp, f) for f in rng), workers)) as results:
-        for done, _ in enumerate(results, 1):
-            check_cancel(cancel)
-            report_progress(progress, done, len(rng))
-        check_cancel(cancel)
+    with atomic_path(out, directory=True) as tmp:
+        _write_frames(write_frame, ((tmp, f) for f in rng), len(rng), workers, progress, cancel)
     return out
 
 
@@ -404,12 +407,8 @@ def export_yolo(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
                 lines.append(f"{cls} " + " ".join(f"{v:.6f}" for v in xy))
         (folder / f"{f:05d}.txt").write_text("".join(s + "\n" for s in lines), encoding="utf-8")
 
-    with atomic_path(out, directory=True) as tmp, \
-            closing(_ordered_map(write_frame, ((tmp, f) for f in rng), workers)) as results:
-        for done, _ in enumerate(results, 1):
-            check_cancel(cancel)
-            report_progress(progress, done, len(rng))
-        check_cancel(cancel)
+    with atomic_path(out, directory=True) as tmp:
+        _write_frames(write_frame, ((tmp, f) for f in rng), len(rng), workers, progress, cancel)
         names = [objects[o].name for o in ids]
         (tmp / "classes.txt").write_text("".join(n + "\n" for n in names), encoding="utf-8")
         yaml = ["# SAM2 Studio YOLO export: class index -> object name (object id)",
