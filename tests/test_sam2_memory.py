@@ -236,3 +236,25 @@ def test_the_feature_cache_keeps_a_quarter_of_the_budget_in_ram():
     assert 0.24 * 2048 * MB < ram + b.pos_enc_bytes <= 0.26 * 2048 * MB
     assert MemoryBudget(2048, 1024).feature_frames() == int((2048 * MB - MemoryBudget(2048, 1024).pos_enc_bytes)
                                                             * 0.25 // MemoryBudget(2048, 1024).feature_bytes)
+
+
+def test_the_feature_cache_keeps_its_disk_cap_and_drops_the_oldest_unread(tmp_path, monkeypatch):
+    import torch
+
+    from sam2studio.engines.sam2_memory import FeatureCache
+
+    cache = FeatureCache(ram_frames=1, disk_frames=2, spill_parent=str(tmp_path))
+    pos = [torch.zeros(1, 4, 2, 2)]
+    reads = []
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    for f in range(5):
+        cache.update({f: (torch.zeros(1, 3, 8, 8), {"backbone_fpn": [torch.full((1, 4, 2, 2), float(f))],
+                                                    "vision_pos_enc": pos})})
+    assert reads == []  # frames past the cap were deleted, not read back first
+    assert len(list(cache._disk._dir.iterdir())) == 2
+    assert 0 not in cache and 1 not in cache and all(f in cache for f in (2, 3, 4))
+    assert cache.get(0) is None
+    _, out = cache.get(2)  # from disk, bit for bit
+    assert torch.equal(out["backbone_fpn"][0], torch.full((1, 4, 2, 2), 2.0)) and len(reads) == 1
+    cache.clear()

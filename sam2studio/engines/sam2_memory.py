@@ -156,6 +156,11 @@ class _BlobStore:
             self._discard(key)
         return data
 
+    def discard(self, key) -> None:
+        """Drop ``key`` without reading it back."""
+        with self._lock:
+            self._discard(key)
+
     def _discard(self, key) -> None:
         d = self._ram.pop(key, None)
         if d is not None:
@@ -237,7 +242,7 @@ class OutputSpill:
 
     def forget(self, obj: int) -> None:
         for key in [k for k in self._store.keys() if k[0] == obj]:
-            self._store.pop(key)
+            self._store.discard(key)
         self._pos_enc.pop(obj, None)
 
     @property
@@ -321,7 +326,7 @@ class FeatureCache:
                 self._disk_order[old] = None
                 while len(self._disk_order) > self.disk_frames:
                     gone, _ = self._disk_order.popitem(last=False)
-                    self._disk.pop(gone)
+                    self._disk.discard(gone)  # past the disk cap: deleted unread
 
     def clear(self) -> None:
         self._data.clear()
