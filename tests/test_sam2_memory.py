@@ -211,9 +211,10 @@ def test_spill_files_go_to_the_user_cache_not_the_temp_dir_and_a_crash_leaves_no
     store = _BlobStore(0, default_spill_parent(), "sam2studio-outputs-", compress=True)
     store.put("k", b"payload")
     assert store.get("k") == b"payload"
-    assert store._dir.parent == parent and f"-p{os.getpid()}-" in store._dir.name
+    folder = store._dir
+    assert folder.parent == parent and f"-p{os.getpid()}-" in folder.name
     store.close()
-    assert not store._dir if store._dir is None else not store._dir.exists()
+    assert not folder.exists()
 
 
 def test_the_spill_dir_setting_wins_and_is_created(tmp_path, monkeypatch):
