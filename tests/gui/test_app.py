@@ -44,7 +44,7 @@ def test_window_starts_on_each_real_video(make_window, qtbot, qtlog, caplog, vid
     assert win.timeline.num_frames == len(s.video) > 100
     assert video.name in win.windowTitle()
     assert "Frame 0 / " in win.frame_label.text()
-    win.last_frame()
+    win.playback.last_frame()
     qtbot.waitUntil(lambda: win.canvas.frame_index == len(s.video) - 1, timeout=15000)
     settle(qtbot, win)
     assert win.errors == []
@@ -160,15 +160,15 @@ def test_shortcuts_window_and_tooltips(make_window, qtbot):
     win = make_window("classic")
     win.canvas.setFocus()
     qtbot.keyClick(win.canvas, Qt.Key.Key_F1)
-    qtbot.waitUntil(lambda: getattr(win, "shortcuts_dialog", None) is not None and win.shortcuts_dialog.isVisible(),
+    qtbot.waitUntil(lambda: win.view.shortcuts_dialog is not None and win.view.shortcuts_dialog.isVisible(),
                     timeout=3000)
-    rows = dict(win.shortcuts_dialog.rows())
+    rows = dict(win.view.shortcuts_dialog.rows())
     for text in ("Positive Click", "Negative Click", "Box", "Brush", "Eraser", "Play / Pause", "Propagate from Here",
                  "Save", "Undo", "Next Keyframe", "Cancel"):
         assert text in rows, f"{text} is missing from the shortcuts window"
     assert rows["Play / Pause"] == "Space"
     assert rows["Undo"] == "Ctrl+Z"
-    win.shortcuts_dialog.close()
+    win.view.shortcuts_dialog.close()
     for name in ("tool_positive", "tool_negative", "tool_box", "tool_brush", "tool_eraser", "propagate", "rerun",
                  "cancel", "play", "zoom_fit", "zoom_100"):
         assert win.actions[name].toolTip(), name

@@ -26,7 +26,7 @@ def test_cancel_stops_within_a_second(make_window, qtbot, cups_frames):
     win.ctl.progress.connect(lambda d, t: progress.append((d, t)))
     finished = []  # (a lambda runs on the emitting thread: the time is when the job really ended)
     win.ctl.finished.connect(lambda job: job.kind == "propagate" and finished.append((time.monotonic(), job)))
-    win.propagate_forward()
+    win.propagation.forward()
     qtbot.waitUntil(lambda: bool(progress) and progress[-1][0] >= 4, timeout=30000)
     assert progress[-1][1] == 400
     assert win.progress_bar.isVisible() and win.cancel_button.isVisible()
@@ -55,13 +55,13 @@ def test_ui_stays_responsive_during_propagation(make_window, qtbot, cups_frames)
     timer = QTimer()
     timer.setInterval(20)
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
-    job = win.propagate_forward()
+    job = win.propagation.forward()
     timer.start()
     qtbot.waitUntil(lambda: len(win.session.masks.frames(1)) >= 40 or job.result is not None, timeout=60000)
     t_end = time.monotonic() + 1.0
     qtbot.waitUntil(lambda: time.monotonic() > t_end, timeout=5000)
     timer.stop()
-    win.cancel_job()
+    win.propagation.cancel()
     settle(qtbot, win)
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     assert len(ticks) > 20
