@@ -174,3 +174,30 @@ def test_shortcuts_window_and_tooltips(make_window, qtbot):
         assert win.actions[name].toolTip(), name
     for w in (win.brush_slider, win.opacity_slider, win.objects_panel.add_button):
         assert w.toolTip()
+
+
+def test_every_action_sits_in_a_menu_and_the_tools_are_exclusive_on_menu_and_toolbar(make_window, qtbot):
+    from sam2studio.gui.actions import SPECS, TOOLS, build_actions
+    from sam2studio.gui.canvas import Tool
+
+    win = make_window("classic")
+    in_menus: list[str] = []
+    for top in win.menuBar().actions():
+        for act in top.menu().actions():
+            in_menus.append(act.objectName())
+    for spec in SPECS:
+        assert in_menus.count(f"action_{spec.name}") == 1, f"{spec.name} is not in exactly one menu"
+    on_toolbar = [a.objectName() for a in win.toolbar.actions()]
+    for name in TOOLS:
+        assert on_toolbar.count(f"action_{name}") == 1
+
+    win.actions["tool_brush"].trigger()  # a tool chosen from the toolbar or menu drives the canvas
+    assert win.canvas.tool == Tool.BRUSH
+    assert [n for n in TOOLS if win.actions[n].isChecked()] == ["tool_brush"]
+    win.actions["tool_box"].trigger()
+    assert win.canvas.tool == Tool.BOX and not win.actions["tool_brush"].isChecked()
+
+    handlers = {spec.name: (lambda: None) for spec in SPECS}
+    del handlers["save"]
+    with pytest.raises(ValueError, match="missing \\['save'\\]"):  # no action without its handler
+        build_actions(win, handlers)
