@@ -42,6 +42,9 @@ YIELDING_KINDS = ("quality",)
 #: masks_ready / progress are emitted at most this often (seconds)
 EMIT_INTERVAL = 1 / 30
 
+#: during a job, the timeline lanes are recomputed at most this often (seconds)
+LANES_INTERVAL = 0.1
+
 #: ``ctx.changed(ALL_FRAMES, objs)``: every frame of these objects changed
 ALL_FRAMES = -1
 
@@ -63,6 +66,7 @@ class ViewState:
     random_weights: bool = False
     revision: tuple = ()  # changes whenever the project does (autosave skips unchanged states)
     lanes: dict = field(default_factory=dict)  # id -> uint8 per frame: NONE, ABSENT_STATE or PRESENT
+    lanes_key: tuple = ()  # (project, masks revision, frames, objects) the lanes were computed for
 
 
 @dataclass(eq=False)
@@ -145,6 +149,8 @@ class InferenceController(QObject):
         super().__init__()
         self._session = None
         self._state: ViewState | None = None  # the last one emitted (its lanes are reused while unchanged)
+        self._lanes_at = 0.0  # when the timeline lanes were last computed
+        self._lanes_interval = LANES_INTERVAL
         self._queue: deque[Job] = deque()
         self._lock = threading.Lock()
         self._current: Job | None = None
@@ -301,6 +307,7 @@ class InferenceController(QObject):
 
     def _install(self, session, close_old: bool = True) -> None:
         old, self._session = self._session, session
+        self._state = None  # nothing of the previous session's view is reused
         if close_old and old is not None and old is not session:
             try:
                 old.close()
@@ -319,7 +326,7 @@ class InferenceController(QObject):
             batch = [(f, tuple(sorted(o))) for f, o in self._pending.items()]
             self._pending = {}
             self.masks_ready.emit(batch)
-            self._emit_state()
+            self._emit_state(lanes=force or now - self._lanes_at >= self._lanes_interval)
         if self._last_progress is not None:
             self.progress.emit(*self._last_progress)
             self._last_progress = None
@@ -328,13 +335,21 @@ class InferenceController(QObject):
     def _progress(self, done: int, total: int) -> None:
         self._last_progress = (int(done), int(total))
 
-    def _emit_state(self) -> None:
+    def _emit_state(self, lanes: bool = True) -> None:
+        """Emit the view state; with ``lanes=False`` (a batch in the middle of a job) the
+        timeline lanes of the previous state are kept unless the video or the objects changed."""
         s = self._session
         if s is None:
             self.state_changed.emit(ViewState())
             return
         try:
-            self._state = view_state(s, self._state)
+            previous = self._state
+            t0 = time.monotonic()
+            self._state = view_state(s, previous, lanes)
+            if previous is None or self._state.lanes is not previous.lanes:
+                self._lanes_at = time.monotonic()
+                # a long video's lanes cost time: then they are redone less often during a job
+                self._lanes_interval = max(LANES_INTERVAL, 5 * (self._lanes_at - t0))
             self.state_changed.emit(self._state)
         except Exception:  # pragma: no cover - never let a snapshot kill the thread
             log.exception("reading the session state failed")
@@ -380,18 +395,19 @@ def lane_states(masks, obj: int, num_frames: int) -> np.ndarray:
     return st
 
 
-def view_state(session, previous: ViewState | None = None) -> ViewState:
+def view_state(session, previous: ViewState | None = None, refresh_lanes: bool = True) -> ViewState:
     """Snapshot of what the UI shows, timeline lanes included; called on the controller thread.
-    The lanes of ``previous`` are reused when the masks and objects did not change."""
+
+    The lanes of ``previous`` are reused when the masks did not change, and with
+    ``refresh_lanes=False`` also when they did (but not when the video or the objects did).
+    """
     p = session.project
-    revision = (id(p), getattr(p, "_edits", object()), p.masks.revision)
     n = len(session.video)
-    lanes = None
-    if previous is not None and previous.revision[:1] + previous.revision[2:] == revision[:1] + revision[2:] \
-            and set(previous.lanes) == set(p.objects) \
-            and all(len(v) == n for v in previous.lanes.values()):
-        lanes = previous.lanes
-    if lanes is None:
+    key = (id(p), p.masks.revision, n, tuple(sorted(p.objects)))
+    old = () if previous is None else previous.lanes_key
+    if old and (old == key or (not refresh_lanes and (old[0], old[2], old[3]) == (key[0], key[2], key[3]))):
+        lanes, key = previous.lanes, old
+    else:
         lanes = {i: lane_states(p.masks, i, n) for i in p.objects}
     return ViewState(
         objects={i: copy.copy(o) for i, o in p.objects.items()},
@@ -402,8 +418,9 @@ def view_state(session, previous: ViewState | None = None) -> ViewState:
         engine_name=session.engine_name,
         device=str(session.device),
         random_weights=session.is_random_weights,
-        revision=revision,
+        revision=(id(p), getattr(p, "_edits", object()), p.masks.revision),
         lanes=lanes,
+        lanes_key=key,
     )
 
 
