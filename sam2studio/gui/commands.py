@@ -152,18 +152,22 @@ class DeleteObjectCommand(_Command):
 
 
 class _ObjectFieldCommand(_Command):
-    def __init__(self, ctl, text: str, obj_id: int, old, new, setter: str) -> None:
+    """Set one field of an object: ``setter(session, obj_id, value)`` on the controller thread;
+    ``redraw`` when the masks look different afterwards (a colour)."""
+
+    def __init__(self, ctl, text: str, obj_id: int, old, new, setter: Callable, redraw: bool = False) -> None:
         super().__init__(ctl, text)
-        self.obj_id, self.old, self.new, self.setter = int(obj_id), old, new, setter
+        self.obj_id, self.old, self.new = int(obj_id), old, new
+        self._setter, self._redraw = setter, redraw
 
     def _set(self, value) -> None:
-        oid, setter = self.obj_id, self.setter
+        oid, setter, redraw = self.obj_id, self._setter, self._redraw
 
         def fn(ctx: JobContext):
             s = ctx.session
             if oid in s.objects:
-                getattr(s, setter)(oid, value)
-                if setter == "set_object_color":
+                setter(s, oid, value)
+                if redraw:
                     ctx.changed(ALL_FRAMES, [oid])
 
         self.ctl.call(fn, self.text().lower(), kind="edit", light=True)
@@ -177,10 +181,11 @@ class _ObjectFieldCommand(_Command):
 
 class RenameObjectCommand(_ObjectFieldCommand):
     def __init__(self, ctl, obj_id: int, old: str, new: str) -> None:
-        super().__init__(ctl, f"Rename {old} to {new}", obj_id, old, new, "rename_object")
+        super().__init__(ctl, f"Rename {old} to {new}", obj_id, old, new,
+                         lambda s, oid, name: s.rename_object(oid, name))
 
 
 class ColorObjectCommand(_ObjectFieldCommand):
     def __init__(self, ctl, obj_id: int, old, new, name: str = "") -> None:
         super().__init__(ctl, f"Change the colour of {name or f'object {obj_id}'}", obj_id,
-                         tuple(old), tuple(new), "set_object_color")
+                         tuple(old), tuple(new), lambda s, oid, rgb: s.set_object_color(oid, rgb), redraw=True)
