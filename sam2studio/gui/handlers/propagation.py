@@ -146,8 +146,8 @@ class PropagationController(QObject):
                 w.status("The engine found nothing to carry from this frame: propagate from a keyframe, or click "
                          "the object here first.", 10000)
             else:
-                w.status(("Cancelled after " if job.cancelled else "Propagated ") + f"{n} frame{'s' if n != 1 else ''}.",
-                         8000)
+                lead = "Cancelled after " if job.cancelled else "Propagated "
+                w.status(lead + f"{n} frame{'s' if n != 1 else ''}.", 8000)
             self.following = False
             w.refresh_overlay()
             if n and not job.cancelled and w.actions["auto_quality"].isChecked():
