@@ -268,3 +268,10 @@ def test_page_renders_in_a_real_browser_at_desktop_and_phone_width(page, tmp_pat
         assert got["imgs"] == 0
         assert got["w"] == width
         assert got["sw"] <= got["w"], f"at {width} px the page is {got['sw']} px wide"
+
+
+def test_every_quality_reason_has_a_label():
+    from sam2studio.core.quality import REASONS
+    from sam2studio.export.report_html import REASON_LABELS
+
+    assert set(REASON_LABELS) == set(REASONS)

@@ -42,11 +42,11 @@ STILL_MAX_SIDE = 960
 
 REASON_LABELS = {
     "low_confidence": "low confidence",
-    "low_iou": "jumps from the last frame",
+    "inconsistent": "jumps from the last frame",
     "drift": "drifts off its motion",
     "small_area": "very small",
     "area_change": "sudden size change",
-    "appearance": "colours changed (identity swap?)",
+    "appearance_change": "colours changed (identity swap?)",
 }
 
 

@@ -63,9 +63,9 @@ def trajectory_plot(still: np.ndarray, obj: dict, scale: float = 1.0) -> bytes:
     from matplotlib.collections import LineCollection
 
     h, w = still.shape[:2]
-    fig_w = 7.0
-    fig = plt.figure(figsize=(fig_w, fig_w * h / w + 0.5))
-    ax = fig.add_axes((0.0, 0.07, 1.0, 0.93))
+    fig_w, img_h, bar = 7.0, 7.0 * h / w, 0.75  # inches: image, then the time bar under it
+    fig = plt.figure(figsize=(fig_w, img_h + bar))
+    ax = fig.add_axes((0.0, bar / (img_h + bar), 1.0, img_h / (img_h + bar)))
     ax.imshow(still, interpolation="bilinear")
     frames = obj["frames"]
     times = np.array([r["time"] for r in frames], float)
@@ -80,7 +80,7 @@ def trajectory_plot(still: np.ndarray, obj: dict, scale: float = 1.0) -> bytes:
             lc = LineCollection(pairs, cmap="viridis", norm=norm, linewidths=2.5)
             lc.set_array(np.asarray(pair_t))
             ax.add_collection(lc)
-            cax = fig.add_axes((0.1, 0.03, 0.8, 0.025))
+            cax = fig.add_axes((0.1, 0.42 / (img_h + bar), 0.8, 0.12 / (img_h + bar)))
             cb = fig.colorbar(lc, cax=cax, orientation="horizontal")
             cb.set_label("time (s)", fontsize=8)
             cb.ax.tick_params(labelsize=7)
@@ -123,7 +123,7 @@ def speed_plot(obj: dict, fps: float, duration: float, px_per_m: float | None = 
                 label=None if label in seen else label)
         seen.add(label)
     if seen:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.2), ncol=min(len(seen), 5), fontsize=7,
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.2), ncol=min(len(seen), 7), fontsize=7,
                   frameon=False)
     if px_per_m:
         ax2 = ax.secondary_yaxis("right", functions=(lambda s: s / px_per_m, lambda m: m * px_per_m))
