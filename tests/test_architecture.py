@@ -11,11 +11,11 @@ import pytest
 
 import sam2studio
 
-QT_FREE = ("core", "engines", "export")
+QT_FREE = ("core", "engines", "export", "batch", "live", "cli")
 
 
 def qt_free_modules() -> list[str]:
-    names = ["sam2studio.cli", "sam2studio.session", "sam2studio.__main__"]
+    names = ["sam2studio.session", "sam2studio.__main__", "sam2studio._version", "sam2studio._runtime"]
     for pkg in QT_FREE:
         mod = __import__(f"sam2studio.{pkg}", fromlist=["_"])
         names.append(mod.__name__)
@@ -26,6 +26,7 @@ def qt_free_modules() -> list[str]:
 def test_core_engines_export_cli_import_without_pyside6():
     modules = qt_free_modules()
     assert "sam2studio.engines.sam2_engine" in modules and "sam2studio.export.video" in modules
+    assert {"sam2studio.batch.ray", "sam2studio.live.tracker", "sam2studio.cli.segment"} <= set(modules)
     code = (
         "import sys, importlib\n"
         "class Block:\n"
