@@ -73,6 +73,13 @@ class Session:
         return cls(Project.for_video(video), video, eng)
 
     @classmethod
+    def on_stream(cls, video: VideoSource, engine: Engine) -> Session:
+        """A session on a window of a live stream (see :mod:`sam2studio.live`): ``engine`` is
+        (re)opened on ``video`` whether or not it was open, forgetting earlier windows."""
+        engine.open(video)
+        return cls(Project.for_video(video), video, engine)
+
+    @classmethod
     def load_project(cls, path, *, engine: str | Engine = "auto", video: VideoSource | None = None,
                      **engine_options) -> Session:
         """Open a saved project with its video (found by :meth:`Project.locate_video`)."""
@@ -291,18 +298,22 @@ class Session:
 
     # ---- propagation -------------------------------------------------------------------
     def propagate(self, start: int = 0, direction: str = "both", frame_range: tuple[int, int] | None = None,
-                  objects: Sequence[int] | None = None,
-                  cancel: threading.Event | None = None) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
+                  objects: Sequence[int] | None = None, cancel: threading.Event | None = None, *,
+                  store: bool = True) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
         """Propagate from ``start``; every frame's masks are stored as they come and yielded.
 
         ``objects`` limits the run to some objects (e.g. the ones just corrected); the
-        others' masks stay as they are.
+        others' masks stay as they are. ``store=False`` only yields them (a live stream,
+        whose masks are shown once and then let go).
         """
         self._sync_engine()
         if not self.project.prompts.objects():
             raise UserError("there is nothing to propagate: click an object, draw a box or give a mask first")
         kwargs = {} if objects is None else {"objects": [int(o) for o in objects]}
         for frame, result in self.engine.propagate(int(start), direction, frame_range, cancel, **kwargs):
+            if not store:
+                yield frame, result
+                continue
             for obj, om in result.items():
                 self.masks.set(frame, obj, om.mask, om.score)
                 st = self.project.stale.get(obj)

@@ -13,7 +13,9 @@ How an engine tracks a stream of unknown length. Engines propagate over a
 *window*: a :class:`StreamVideo` of ``window`` frames whose frames are bound on demand -- the
 first time the engine asks for frame ``i``, it gets the newest camera frame (waiting for one
 if needed). One ``propagate(0, "forward")`` over the window then tracks frame by frame as
-frames arrive, through the engines' public methods only. Window frame 0 is the frame the
+frames arrive, driven through a :class:`~sam2studio.session.Session` on the window
+(:meth:`~sam2studio.session.Session.on_stream`, whose masks are not stored), so through the
+engines' public methods only. Window frame 0 is the frame the
 prompts were given on; when the user adds or corrects a prompt, or the window is used up, a
 new window starts on the current frame, seeded with every object's current mask (a mask
 prompt) plus the new clicks. Only a few recent frames are kept.

@@ -17,6 +17,7 @@ from ..core.objects import TrackedObject, default_color
 from ..core.prompts import FramePrompt
 from ..engines import Engine, ObjectMask, create_engine
 from ..errors import UserError
+from ..session import Session
 from .recorder import Recorder
 from .stream import Captured, StreamVideo
 
@@ -113,6 +114,7 @@ class LiveTracker:
         self.current: Captured | None = None  #: the frame shown last
         self.current_masks: dict[int, ObjectMask] = {}
         self._video: StreamVideo | None = None
+        self._session: Session | None = None  # on the current window
         self._gen = None
         self._skip: int | None = None
         self._frame_prompts: dict[int, FramePrompt] = {}  # prompts on the current frame
@@ -332,7 +334,8 @@ class LiveTracker:
                 self._new_window({o: p for o, p in self._frame_prompts.items()})
             elif not self.objects:
                 self._gen = None
-                self.engine.reset()
+                if self._session is not None and obj in self._session.objects:
+                    self._session.remove_object(obj)
 
     def _new_window(self, prompts: dict[int, FramePrompt]) -> None:
         """Start a window on :attr:`current`: every object seeded with its current mask, then
@@ -342,23 +345,25 @@ class LiveTracker:
         if self._gen is not None:
             self._gen.close()
             self._gen = None
-        self.engine.open(video)
+        session = self._session = Session.on_stream(video, self.engine)
         self._video = video
+
+        def seeded(o: int, mask: np.ndarray) -> ObjectMask:
+            return ObjectMask(mask, float(session.score(0, o) or 0.0))
+
         masks: dict[int, ObjectMask] = {}
         for o in sorted(self.objects):
             om = self.current_masks.get(o)
             p = prompts.get(o)
             if p is not None and p.mask_rle is not None:
-                masks[o] = self.engine.add_mask(0, o, p.mask).get(o, ObjectMask(p.mask, 1.0))
+                masks[o] = seeded(o, session.set_mask(0, o, p.mask))
             elif om is not None and om.mask.any():
                 # the current mask carries the object over; clicks there refine it
-                masks[o] = self.engine.add_mask(0, o, om.mask).get(o, om)
+                masks[o] = seeded(o, session.set_mask(0, o, om.mask))
         for o, p in sorted(prompts.items()):
             if p.mask_rle is not None or o not in self.objects:
                 continue
-            res = self.engine.add_prompt(0, o, points=p.points or None, labels=p.labels or None, box=p.box)
-            if o in res:
-                masks[o] = res[o]
+            masks[o] = seeded(o, session.set_points(0, o, p.points, p.labels, box=p.box))
         self.current_masks = masks
         if not masks:
             self._gen = None
@@ -370,7 +375,7 @@ class LiveTracker:
                 waiting = 1 if self._slot is not None else 0
                 self._captured0, self._dropped0 = self._captured - waiting, self._dropped
             self._skipped0 = int(getattr(self.camera, "skipped", 0))
-        self._gen = self.engine.propagate(0, "forward")
+        self._gen = session.propagate(0, "forward", store=False)
         self._skip = 0
         if self._recorder is not None:
             if self._rec_seq == cap.seq:
@@ -415,7 +420,10 @@ class LiveTracker:
                     st = self.stats()
                     path = self._recorder.finish(self.objects, {"engine": self.engine.name, "live": st.to_dict()})
             finally:
-                self.engine.close()
+                if self._session is not None:
+                    self._session.close()  # the engine and the last window
+                else:
+                    self.engine.close()
                 if close_camera and hasattr(self.camera, "close"):
                     self.camera.close()
         return path
