@@ -7,13 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from ..batch import BatchEvents
 from .args import CliError, add_engine_options
 
 
-class Display(BatchEvents):
+class Display:
     """An overall tqdm bar (videos) on stderr with the running videos' status; only on a
-    terminal and without --quiet."""
+    terminal and without --quiet. The :class:`~sam2studio.batch.BatchEvents` of a run."""
 
     def __init__(self, quiet: bool) -> None:
         self.enabled = not quiet and sys.stderr.isatty()

@@ -10,9 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from ..core.prompts import parse_name
 from ..errors import UserError
 from .args import CliError, add_engine_options, engine_options
 
@@ -45,7 +42,7 @@ class Window:
         elif event == self.cv2.EVENT_RBUTTONDOWN:
             self.clicks.append((x, y, False))
 
-    def show(self, rgb: np.ndarray, text: str) -> int:
+    def show(self, rgb, text: str) -> int:
         cv2 = self.cv2
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         cv2.putText(bgr, text, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
@@ -125,6 +122,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from ..core.cameras import CameraVideo, FakeCamera
+    import numpy as np
+
+    from ..core.prompts import parse_name
     from ..live import LiveTracker, StreamEnded, overlay
 
     clicks = [_parse_live_click(s) for s in args.click]

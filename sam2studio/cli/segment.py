@@ -6,7 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from ..core.prompts import PromptSet
 from ..errors import UserError
 from .args import USAGE_APP, CliError, Progress, add_engine_options, engine_options, plural
 
@@ -79,6 +78,7 @@ def check_out_dir(out: Path) -> None:
 
 
 def run(args) -> int:
+    from ..core.prompts import PromptSet
     from ..session import Session
 
     prompts = PromptSet.parse(args.click, args.box, args.mask, args.name)
