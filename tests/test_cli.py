@@ -203,6 +203,11 @@ def test_export_quality_is_an_export_format(tmp_path, tiny_video, capsys):
                  "-o", "min_iou=0.5", "--quiet"]) == 0
     doc = json.loads((tmp_path / "q.json").read_text())
     assert doc["thresholds"]["min_iou"] == 0.5 and doc["num_frames"] == 3 and set(doc["objects"]) == {"1"}
+    assert "frames" not in doc
+    assert main(["export", str(project), "--format", "quality", "--out", str(tmp_path / "q2.json"),
+                 "-o", "min_confidence=1.01", "--frames", "1:3", "--quiet"]) == 0
+    doc = json.loads((tmp_path / "q2.json").read_text())
+    assert doc["frames"] == [1, 3] and [d["frame"] for d in doc["objects"]["1"]["flags"]] == [1, 2]
     assert main(["export", str(project), "--format", "quality", "--out", str(tmp_path / "x.json"),
                  "-o", "min_drift=3"]) == 2
     assert "min_drift" in capsys.readouterr().err

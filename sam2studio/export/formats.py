@@ -96,7 +96,7 @@ def _quality(job: ExportJob) -> Path:
     from .quality_report import export_quality_report
 
     return export_quality_report(job.project, job.out, video=job.video, object_ids=job.object_ids,
-                                 progress=job.progress, cancel=job.cancel, **job.options)
+                                 frames=job.frames, progress=job.progress, cancel=job.cancel, **job.options)
 
 
 def _project(job: ExportJob) -> Path:

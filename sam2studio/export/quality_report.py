@@ -30,11 +30,13 @@ def thresholds_from(value) -> QualityThresholds:
         raise UserError(f"quality thresholds: {exc}") from None
 
 
-def export_quality_report(project, out: str | Path, *, video=None, object_ids=None, thresholds=None,
-                          use_video: bool = True, progress=None, cancel=None, **threshold_values) -> Path:
+def export_quality_report(project, out: str | Path, *, video=None, object_ids=None, frames: range | None = None,
+                          thresholds=None, use_video: bool = True, progress=None, cancel=None,
+                          **threshold_values) -> Path:
     """Assess ``project``'s masks and write the flags as JSON (atomically). ``video`` (a
     VideoSource) adds the appearance check unless ``use_video=False``. Thresholds come as
-    ``thresholds`` (QualityThresholds or dict) and/or as keywords (``min_iou=0.7``)."""
+    ``thresholds`` (QualityThresholds or dict) and/or as keywords (``min_iou=0.7``).
+    ``frames`` keeps the flags of those frames only (the measures need the whole run)."""
     th = thresholds_from(thresholds)
     if threshold_values:
         th = thresholds_from({**th.to_dict(), **threshold_values})
@@ -43,6 +45,8 @@ def export_quality_report(project, out: str | Path, *, video=None, object_ids=No
     flags = assess(project.masks, project.num_frames, video=video if use_video else None, objects=objs,
                    thresholds=th, trusted={o: project.prompts.keyframes(o) for o in objs},
                    progress=progress, cancel=cancel)
+    if frames is not None:
+        flags = {o: [d for d in lst if d["frame"] in frames] for o, lst in flags.items()}
     name = getattr(video, "name", None) if video is not None else None
     if name is None and getattr(project, "video_path", None) is not None:
         name = project.video_path.name
@@ -51,6 +55,7 @@ def export_quality_report(project, out: str | Path, *, video=None, object_ids=No
         "num_frames": int(project.num_frames),
         "video": name,
         "appearance_checked": use_video,
+        **({} if frames is None else {"frames": [frames.start, frames.stop]}),
         "objects": {str(o): {"name": project.objects[o].name if o in project.objects else "",
                              "flagged_frames": len(flags[o]), "flags": flags[o]} for o in objs},
     }
