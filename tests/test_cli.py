@@ -221,6 +221,9 @@ def test_help_shows_how_to_open_the_app_and_every_command(capsys):
     usage = text.split("\n\n")[0]
     assert usage.startswith("usage: sam2studio [VIDEO|FOLDER|PROJECT.s2s]")
     assert all(c in usage for c in SUBCOMMANDS) and "-V | --version" in usage
+    for command in SUBCOMMANDS:  # each command's own usage line names it
+        assert main([command, "--help"]) == 0
+        assert capsys.readouterr().out.startswith(f"usage: sam2studio {command} ")
 
 
 def test_every_option_of_every_command_has_help_text():

@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "or project given.")
     parser.add_argument("-V", "--version", action="version", version=f"sam2studio {__version__}",
                         help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser, title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, title="commands", metavar="COMMAND",
+                                prog="sam2studio")
     for module in COMMANDS.values():
         module.add_parser(sub)
     return parser
