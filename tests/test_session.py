@@ -163,7 +163,7 @@ def test_segment_adds_named_prompts_and_propagates_from_the_first_prompted_frame
     s = new_session(predictor)
     done = []
     start = s.segment(prompts, progress=lambda d, t: done.append((d, t)))
-    assert start == 3 and done[-1] == (8, 8)
+    assert start == 3 and done[-1] == (9, 9)  # 3..7 forward, then 3..0 backward
     assert s.objects[2].name == "ball" and s.objects[1].name != "ball"
     assert s.prompt(3, 1).points == [(30.0, 20.0), (60.0, 50.0)] and s.prompt(3, 1).labels == [1, 0]
     assert s.prompt(5, 2).box == (10.0, 10.0, 40.0, 40.0)
