@@ -1,3 +1,3 @@
-"""The package version, in one place (read by the CLI, the app and the model cache)."""
+"""The package version, in one place (``sam2studio.__version__``, project files, batch status)."""
 
 __version__ = "0.1.0"
