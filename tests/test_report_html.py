@@ -275,3 +275,26 @@ def test_every_quality_reason_has_a_label():
     from sam2studio.export.report_html import REASON_LABELS
 
     assert set(REASON_LABELS) == set(REASONS)
+
+
+def test_a_batch_run_writes_the_report_as_an_export(tmp_path):
+    from sam2studio.batch import DONE_MARKER, load_manifest, run_job
+
+    frames, m1s, _ = _clip()
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for i, im in enumerate(frames[:20]):
+        cv2.imwrite(str(folder / f"{i:05d}.png"), cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(tmp_path / "ball.png"), m1s[0] * 255)
+    m = tmp_path / "m.jsonl"
+    m.write_text(json.dumps({"id": "clip", "video": "clip", "masks": ["1:0:ball.png"], "names": ["1:ball"],
+                             "engine": "classic", "direction": "forward", "exports": ["report-html px_per_m=40"]}) + "\n")
+    (job,) = load_manifest(m)
+    assert job.exports[0].out == "report-html.html"
+    result = run_job(job, tmp_path / "out")
+    assert result.status == "done", result
+    page = (tmp_path / "out" / "clip" / "report-html.html").read_text(encoding="utf-8")
+    data = _data(page)
+    assert data["meta"]["px_per_m"] == 40 and data["meta"]["engine"] == "classic"
+    assert [o["name"] for o in data["report"]["objects"]] == ["ball"]
+    assert (tmp_path / "out" / "clip" / DONE_MARKER).is_file()
