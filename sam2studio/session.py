@@ -389,6 +389,9 @@ class Session:
         from .export.formats import ExportJob, get_format
 
         f = get_format(fmt)
+        if f.name == "report-html":  # the report says which engine and model made the masks
+            options.setdefault("engine", self.engine_name)
+            options.setdefault("model", self._model_label())
         project = self.project
         if smooth:
             from .core.smoothing import smoothed_project
@@ -428,8 +431,16 @@ class Session:
         return Path(written), n_obj, project.num_frames if frames is None else len(frames)
 
     # ---- saving ------------------------------------------------------------------------
+    def _model_label(self) -> str | None:
+        model = getattr(self.engine, "model_name", None)
+        if model and self.is_random_weights:
+            model += " (random weights)"
+        return model
+
     def save(self, path: str | Path | None = None) -> Path:
         self.project.settings["engine"] = self.engine.name
+        if self._model_label():
+            self.project.settings["model"] = self._model_label()
         return self.project.save(path)
 
     def autosave(self, path: str | Path) -> None:
