@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -93,6 +94,9 @@ def run(args) -> int:
 
     with Session.open(args.video, engine=args.engine, prompts=prompts, start=args.start, cli_flags=True,
                       **engine_options(args)) as session:
+        route = getattr(session.engine, "route", None)
+        if route and not args.quiet and getattr(args, "fast", False):
+            print(f"segment: {route}", file=sys.stderr, flush=True)
         with Progress(f"propagate ({session.engine_name})", None, args.quiet) as bar:
             session.segment(prompts, args.start, args.direction, progress=bar)
         with Progress("write masks", session.num_frames, args.quiet) as bar:

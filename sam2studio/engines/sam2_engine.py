@@ -270,13 +270,19 @@ class Sam2Engine(Engine):
     PREFETCH = 4
 
     def __init__(self, predictor, *, model_name: str = "sam2", memory_budget_mb: float = DEFAULT_BUDGET_MB,
-                 spill_dir: str | Path | None = None) -> None:
+                 spill_dir: str | Path | None = None, fast: bool = False) -> None:
         super().__init__()
         _quiet_sam2()
         install_memory_dtype_fix(predictor)
         self.predictor = predictor
         self.model_name = model_name
         self.device = str(predictor.device)
+        #: fast mode's numeric route (see :mod:`.sam2_fast`), None in exact mode
+        self.fast_route = None
+        if fast:
+            from .sam2_fast import choose_route
+
+            self.fast_route = choose_route(predictor)
         self.image_size = int(predictor.image_size)
         window = max(predictor.num_maskmem - 1, predictor.max_obj_ptrs_in_encoder - 1)
         window *= max(1, int(getattr(predictor, "memory_temporal_stride_for_eval", 1)))
@@ -330,7 +336,22 @@ class Sam2Engine(Engine):
 
         if self.device.startswith("cuda"):
             return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.fast_route is not None:
+            return self.fast_route.autocast()
         return contextlib.nullcontext()
+
+    @property
+    def fast(self) -> bool:
+        return self.fast_route is not None
+
+    @property
+    def route(self) -> str:
+        """Which numeric route runs, in words (for the status bar and the CLI)."""
+        if self.fast_route is not None:
+            return self.fast_route.describe()
+        if self.device.startswith("cuda"):
+            return "exact mode: bfloat16 autocast on the GPU (as sam2 runs)"
+        return "exact mode: float32 (masks bit-identical to sam2's own propagation)"
 
     def open(self, video) -> None:
         super().open(video)
