@@ -117,3 +117,58 @@ def test_session_open_passes_fast_to_sam2_and_classic_ignores_it(monkeypatch):
         assert s.engine.fast and s.engine.fast_route.name == "bf16"
     with Session.open(CUPS, engine="classic", fast=True) as s:
         assert s.engine_name == "classic"
+
+
+def run_cli(*args, env_extra=None):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "sam2studio", *map(str, args)], capture_output=True,
+                          text=True, timeout=600, env=env)
+
+
+def test_segment_fast_says_which_route_runs_and_writes_masks(tmp_path):
+    from PIL import Image
+
+    video = open_video(CUPS)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.fromarray(video.get_frame(i * 10)).resize((320, 180)).save(frames / f"{i:05d}.png")
+    video.close()
+    out = tmp_path / "masks"
+    proc = run_cli("segment", frames, "--out", out, "--click", "1:0:160:100", "--engine", "sam2",
+                   "--weights", "random", "--image-size", "256", "--fast",
+                   env_extra={sam2_fast.FORCE_ENV: "bf16"})
+    assert proc.returncode == 0, proc.stderr
+    assert "segment: fast mode: bfloat16 autocast" in proc.stderr
+    assert len(list(out.glob("frame_*_obj_1.png"))) == 3
+
+
+def test_fast_with_the_classic_engine_is_a_one_line_error(tmp_path):
+    proc = run_cli("segment", CUPS, "--out", tmp_path / "o", "--click", "1:0:10:10", "--engine", "classic", "--fast")
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--fast is for the sam2 engine" in lines[0]
+
+
+def test_batch_manifest_fast_key_reaches_the_engine_options(tmp_path):
+    from sam2studio.batch import load_manifest
+    from sam2studio.errors import UserError
+
+    def manifest(**extra):
+        rec = {"video": str(CUPS), "clicks": ["1:0:10:10"], **extra}
+        path = tmp_path / "m.jsonl"
+        path.write_text(json.dumps(rec) + "\n")
+        return path
+
+    job, = load_manifest(manifest(engine="sam2", fast=True), {})
+    assert job.fast and job.engine_options()["fast"] is True and job.spec()["fast"] is True
+    job, = load_manifest(manifest(engine="sam2"), {})
+    assert not job.fast and "fast" not in job.engine_options() and "fast" not in job.spec()
+    with pytest.raises(UserError, match="fast must be true or false"):
+        load_manifest(manifest(engine="sam2", fast="quick"), {})
+    with pytest.raises(UserError, match="fast is for the sam2 engine"):
+        load_manifest(manifest(engine="classic", fast=True), {})

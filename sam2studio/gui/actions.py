@@ -114,6 +114,11 @@ SPECS: list[Spec] = [
     # models, help
     Spec("models", "&Model Manager…", ("Ctrl+M",), "model",
          "Download SAM 2 models, choose a checkpoint, the device and the image size"),
+    Spec("speed_exact", "Speed: &Exact", (), "",
+         "SAM 2 in float32: masks bit-identical to SAM 2's own propagation (the default)", True),
+    Spec("speed_fast", "Speed: &Fast (CPU)", (), "",
+         "SAM 2 on the CPU through the fastest route measured on this CPU (e.g. bfloat16): often 2-3x "
+         "faster, masks agree with exact mode but are not bit-identical. Timed once, then remembered", True),
     Spec("download_tiny", "&Download SAM 2.1 tiny (150 MB)", (), "export",
          "Download the recommended SAM 2.1 tiny checkpoint"),
     Spec("shortcuts", "&Keyboard Shortcuts", ("F1", "?"), "keyboard", "Keyboard shortcuts and mouse (F1)"),
@@ -137,6 +142,8 @@ RECENT_MENU = "@recent"  # File → Open Recent (filled when shown)
 BRUSH_SIZE = "@brush_size"  # toolbar: the brush size slider and its label
 OPACITY = "@opacity"  # toolbar: the mask opacity slider
 UNDO, REDO = "undo", "redo"  # made by the undo stack, not by SPECS
+#: checkable actions of which exactly one is on (besides the tools)
+EXCLUSIVE: list[tuple[str, ...]] = [("speed_exact", "speed_fast")]
 
 MENUS: list[tuple[str, list[str]]] = [
     ("&File", ["new", "open_video", "open_folder", "open_camera", "open_project", RECENT_MENU, SEPARATOR,
@@ -150,7 +157,7 @@ MENUS: list[tuple[str, list[str]]] = [
                 "check_quality", "next_flag", "prev_flag", "quality_thresholds", "auto_quality", SEPARATOR,
                 "report"]),
     ("&Playback", ["play", "prev_frame", "next_frame", "prev_key", "next_key", "first_frame", "last_frame"]),
-    ("&Models", ["models", "download_tiny"]),
+    ("&Models", ["models", "download_tiny", SEPARATOR, "speed_exact", "speed_fast"]),
     ("&Help", ["shortcuts", "about"]),
 ]
 
@@ -206,6 +213,10 @@ def build_actions(parent: QWidget, handlers: Handlers) -> dict[str, QAction]:
     for name in TOOLS:
         group.addAction(out[name])
     out[next(iter(TOOLS))].setChecked(True)
+    for names in EXCLUSIVE:
+        g = QActionGroup(parent)
+        for name in names:
+            g.addAction(out[name])
     return out
 
 
