@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -160,13 +161,17 @@ class LazyFrames(Sequence):
         self.decoded = 0  # how many frames were preprocessed (for tests and benchmarks)
         self._pool = None
         self._pending: dict[int, object] = {}
+        #: threads preparing frames ahead of the model (one core is left to the model's thread)
+        self.workers = max(1, min(4, (os.cpu_count() or 2) - 1))
 
     def prefetch(self, frames) -> None:
         """Decode and preprocess ``frames`` ahead on a background thread."""
         from concurrent.futures import ThreadPoolExecutor
 
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="sam2studio-decode")
+            # decoding is serial (one decoder), but the PIL resize and normalisation release
+            # the GIL: with a GPU the host keeps up only if frames are prepared in parallel
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sam2studio-decode")
         frames = [int(f) for f in frames]
         for f in [f for f in self._pending if f not in frames]:  # a run moved on or stopped
             self._pending.pop(f).cancel()
@@ -266,8 +271,8 @@ class Sam2Engine(Engine):
     name = "sam2"
     is_random_weights = False
 
-    #: frames decoded ahead of the propagation on a background thread
-    PREFETCH = 4
+    #: frames decoded ahead of the propagation on background threads
+    PREFETCH = 6
 
     def __init__(self, predictor, *, model_name: str = "sam2", memory_budget_mb: float = DEFAULT_BUDGET_MB,
                  spill_dir: str | Path | None = None, fast: bool = False) -> None:

@@ -99,6 +99,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+#: CPU features that decide which route is fastest (a virtual machine may name every
+#: generation of a vendor's CPUs alike, e.g. "AMD EPYC")
+ROUTE_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512_fp16", "avx512f", "avx2")
+
+
+def cpu_flags() -> list[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [f for f in ROUTE_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
 def cache_file() -> Path:
     override = os.environ.get(CACHE_ENV, "").strip()
     if override:
@@ -111,7 +128,9 @@ def cache_file() -> Path:
 def cache_key(image_size: int) -> str:
     import torch
 
-    return f"{cpu_model()} | {os.cpu_count()} cpus | torch {torch.__version__} | image {int(image_size)}"
+    flags = ",".join(cpu_flags()) or "-"
+    return (f"{cpu_model()} | {flags} | {os.cpu_count()} cpus | torch {torch.__version__} "
+            f"| image {int(image_size)}")
 
 
 def _read_cache(path: Path) -> dict:

@@ -286,7 +286,7 @@ class FeatureCache:
 
         pos = backbone_out["vision_pos_enc"]
         if self._pos_enc is None or len(pos) != len(self._pos_enc) or not all(
-                a.shape == b.shape and torch.equal(a, b) for a, b in zip(pos, self._pos_enc)):
+                a is b or (a.shape == b.shape and torch.equal(a, b)) for a, b in zip(pos, self._pos_enc)):
             self._pos_enc = list(pos)
         if self._image is None or self._image.device != image.device:
             # the predictor expands the cached image but never reads its pixels back
