@@ -362,6 +362,11 @@ class Sam2Engine(Engine):
         super().open(video)
         self._clear()
         self.images = LazyFrames(video, self.image_size)
+        # image features kept in RAM: never more than the clip's own preprocessed frames would
+        # take (what sam2's predictor holds for the whole clip), nor more frames than it has
+        clip_bytes = len(video) * 3 * self.image_size ** 2 * 4
+        self.features.capacity = max(2, min(self.budget.feature_frames(), len(video),
+                                            clip_bytes // self.budget.feature_bytes))
         with self._lock, _frames_from(self.images), self._autocast():
             template = self.predictor.init_state(video_path=self.images)
         # init_state encodes frame 0 as a warm-up: keep that work in the shared cache
