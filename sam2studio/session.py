@@ -116,11 +116,14 @@ class Session:
         return bool(getattr(self.engine, "is_random_weights", False))
 
     # ---- objects -----------------------------------------------------------------------
-    def add_object(self, name: str | None = None, color=None, obj_id: int | None = None) -> TrackedObject:
+    def add_object(self, name: str | None = None, color=None, obj_id: int | None = None, *,
+                   category: str | None = None) -> TrackedObject:
+        """A new object (next free id unless ``obj_id``); ``category`` is its class ("person"),
+        shared with other objects and used by the exports that have classes."""
         oid = self.project.next_object_id() if obj_id is None else int(obj_id)
         if oid <= 0:
             raise PromptError(f"object id must be a positive integer, got {oid}")
-        obj = TrackedObject(oid, name or "", tuple(color) if color else (0, 0, 0))
+        obj = TrackedObject(oid, name or "", tuple(color) if color else (0, 0, 0), category=category or "")
         return self.project.add_object(obj)
 
     def _ensure_object(self, obj: int) -> TrackedObject:
@@ -136,6 +139,15 @@ class Session:
     def rename_object(self, obj: int, name: str) -> None:
         self.project.objects[int(obj)].name = name
         self.project.touch()
+
+    def set_object_category(self, obj: int, category: str | None) -> None:
+        """Set ``obj``'s class (``""`` or None: none); a new class joins the project's list."""
+        self.project.set_category(int(obj), category)
+
+    @property
+    def categories(self) -> list[str]:
+        """The project's class names, in class-id order."""
+        return self.project.class_names()
 
     def set_object_color(self, obj: int, rgb) -> None:
         self.project.objects[int(obj)].color = tuple(int(c) for c in rgb)

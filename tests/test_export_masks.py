@@ -255,7 +255,7 @@ def test_npz_loads_back_to_the_stored_masks(scene, tmp_path):
     out = tmp_path / "masks.npz"
     export_npz(ms, objects, N, out, frames=range(1, N))
     with np.load(out) as z:  # a plain NPZ archive
-        assert set(z.files) == {"masks", "object_ids", "names", "colors", "frames", "present",
+        assert set(z.files) == {"masks", "object_ids", "names", "categories", "colors", "frames", "present",
                                 "width", "height"}
         packed = z["masks"]
         assert packed.dtype == np.uint8 and packed.shape == (3, N - 1, H, (W + 7) // 8)

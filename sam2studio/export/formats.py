@@ -37,6 +37,17 @@ class ExportJob:
     def mask_args(self) -> tuple:
         return self.project.masks, self.project.objects, self.project.num_frames, self.out
 
+    def class_kwargs(self) -> dict:
+        """The project's class list, for the formats that write classes."""
+        return {"categories": dict(getattr(self.project, "categories", {}) or {})}
+
+    def keyframes(self) -> dict[int, list[int]]:
+        """Each object's prompt frames (CVAT marks them as keyframes)."""
+        prompts = getattr(self.project, "prompts", None)
+        if prompts is None:
+            return {}
+        return {int(o): prompts.keyframes(o) for o in self.project.objects}
+
     def common_kwargs(self) -> dict:
         return {"object_ids": self.object_ids, "frames": self.frames, "progress": self.progress,
                 "cancel": self.cancel}
@@ -67,13 +78,13 @@ def _palette(job: ExportJob) -> Path:
 def _coco(job: ExportJob) -> Path:
     from .masks import export_coco
 
-    return export_coco(*job.mask_args(), **job.common_kwargs(), **job.options)
+    return export_coco(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(), **job.options)
 
 
 def _yolo(job: ExportJob) -> Path:
     from .masks import export_yolo
 
-    return export_yolo(*job.mask_args(), **job.common_kwargs(), **job.options)
+    return export_yolo(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(), **job.options)
 
 
 def _npz(job: ExportJob) -> Path:
