@@ -337,6 +337,38 @@ class Session:
                         options=dict(options), progress=progress, cancel=cancel)
         return f.run(job)
 
+    # ---- import ------------------------------------------------------------------------
+    def read_annotations(self, source: str | Path, fmt: str = "auto", **options):
+        """Read annotations made elsewhere (see :mod:`sam2studio.importers`), checked against
+        this session's video, without changing the project: for a preview. Returns an
+        :class:`~sam2studio.importers.Annotations` to pass to :meth:`import_annotations`."""
+        from .importers import VideoFacts, read_annotations
+
+        name = self.video.path.stem if self.video.path is not None else ""
+        facts = VideoFacts(self.video.width, self.video.height, len(self.video), name)
+        return read_annotations(source, facts, fmt, **options)
+
+    def import_annotations(self, source, fmt: str = "auto", *, keyframes: str = "auto",
+                           new_ids: bool = False, **options):
+        """Add the objects, names, classes and masks of ``source`` (a path, or what
+        :meth:`read_annotations` returned) to the project. Frames the file covers where an
+        object is absent get an empty mask; ``keyframes`` (``auto``, ``all``, ``first``,
+        ``none``) says which imported masks become prompts, so a later propagation starts
+        from them. Returns an :class:`~sam2studio.importers.ImportResult`."""
+        from .importers import Annotations, apply_annotations
+
+        ann = source if isinstance(source, Annotations) else self.read_annotations(source, fmt, **options)
+        had_prompts = len(self.project.prompts) > 0
+        result = apply_annotations(self.project, ann, keyframes=keyframes, new_ids=new_ids)
+        if result.keyframes:
+            if had_prompts and self._synced:  # the engine holds the old prompts: add the new ones
+                for oid in result.objects.values():
+                    for f in self.keyframes(oid):
+                        self._feed(f, oid, self.prompt(f, oid))
+            else:  # the engine learns every prompt before its next job
+                self._synced = False
+        return result
+
     # ---- saving ------------------------------------------------------------------------
     def save(self, path: str | Path | None = None) -> Path:
         self.project.settings["engine"] = self.engine.name

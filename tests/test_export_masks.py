@@ -120,7 +120,7 @@ def test_palette_pngs_read_back_exactly_with_higher_id_winning_overlaps(scene, t
     ms, objects = scene
     out = tmp_path / "pal"
     export_palette(ms, objects, N, out)
-    assert sorted(p.name for p in out.iterdir()) == [f"{f:05d}.png" for f in range(N)]
+    assert sorted(p.name for p in out.iterdir()) == [f"{f:05d}.png" for f in range(N)] + ["objects.json"]
     with Image.open(out / "00000.png") as img:
         assert img.mode == "P" and img.size == (W, H)
         pal = img.getpalette()

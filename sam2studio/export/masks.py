@@ -139,27 +139,32 @@ def write_object_pngs(masks: MaskStore, out_dir: str | Path, object_ids: Sequenc
 
 
 def objects_json(masks: MaskStore, objects: dict[int, TrackedObject], object_ids: Sequence[int],
-                 num_frames: int, frames: Iterable[int] | None = None) -> dict:
+                 num_frames: int, frames: Iterable[int] | None = None,
+                 categories: dict[int, str] | None = None) -> dict:
     """The ``objects.json`` content; ``frames_present`` lists the frames (among ``frames``,
-    default all) where the object's mask is not empty."""
+    default all) where the object's mask is not empty; ``categories`` the classes (id, name)
+    and each object's ``class_id``."""
     keep = None if frames is None else set(frames)
+    class_of, classes = class_table(objects, categories)
     out = []
     for o in object_ids:
         ob = objects[o]
         present = [f for f in masks.present_frames(o)
                    if f < num_frames and (keep is None or f in keep)]
         out.append({"id": int(o), "name": ob.name, "category": ob.category,
-                    "color": [int(c) for c in ob.color], "frames_present": present})
-    return {"objects": out, "num_frames": int(num_frames), "width": masks.width,
-            "height": masks.height}
+                    "class_id": class_of[int(o)], "color": [int(c) for c in ob.color],
+                    "frames_present": present})
+    return {"objects": out, "categories": [{"id": c, "name": n} for c, n in classes.items()],
+            "num_frames": int(num_frames), "width": masks.width, "height": masks.height}
 
 
 def write_objects_json(masks: MaskStore, objects: dict[int, TrackedObject],
                        object_ids: Sequence[int], num_frames: int, path: str | Path,
-                       frames: Iterable[int] | None = None) -> Path:
+                       frames: Iterable[int] | None = None,
+                       categories: dict[int, str] | None = None) -> Path:
     """Write :func:`objects_json` to ``path`` (atomically)."""
     path = Path(path)
-    data = objects_json(masks, objects, object_ids, num_frames, frames)
+    data = objects_json(masks, objects, object_ids, num_frames, frames, categories)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
@@ -168,7 +173,8 @@ def write_objects_json(masks: MaskStore, objects: dict[int, TrackedObject],
 def export_png(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: int,
                out: str | Path, *, object_ids: Iterable[int] | None = None,
                frames: range | None = None, progress: ProgressFn | None = None,
-               cancel: threading.Event | None = None, workers: int | None = None) -> Path:
+               cancel: threading.Event | None = None, workers: int | None = None,
+               categories: dict[int, str] | None = None) -> Path:
     """A folder ``out`` with per-object PNGs (:func:`write_object_pngs`) and ``objects.json``."""
     out = Path(out)
     ids = select_objects(objects, object_ids)
@@ -177,7 +183,7 @@ def export_png(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: 
         write_object_pngs(masks, tmp, ids, rng, progress=progress, cancel=cancel,
                           workers=workers)
         check_cancel(cancel)
-        write_objects_json(masks, objects, ids, num_frames, tmp / "objects.json", rng)
+        write_objects_json(masks, objects, ids, num_frames, tmp / "objects.json", rng, categories)
     return out
 
 
@@ -186,8 +192,9 @@ def export_palette(masks: MaskStore, objects: dict[int, TrackedObject], num_fram
                    out: str | Path, *, object_ids: Iterable[int] | None = None,
                    frames: range | None = None, progress: ProgressFn | None = None,
                    cancel: threading.Event | None = None, compress_level: int = 6,
-                   workers: int | None = None) -> Path:
-    """A folder ``out`` with one indexed PNG per frame, ``{frame:05d}.png`` (DAVIS style).
+                   workers: int | None = None, categories: dict[int, str] | None = None) -> Path:
+    """A folder ``out`` with one indexed PNG per frame, ``{frame:05d}.png`` (DAVIS style),
+    and ``objects.json`` (names, classes and colours, which a PNG cannot hold).
 
     Pixel value = object id (0 = background); the palette maps each id to the object's colour
     and 0 to black. Where masks overlap, the higher id wins. Ids above 255 do not fit a
@@ -218,6 +225,7 @@ def export_palette(masks: MaskStore, objects: dict[int, TrackedObject], num_fram
 
     with atomic_path(out, directory=True) as tmp:
         _write_frames(write_frame, ((tmp, f) for f in rng), len(rng), workers, progress, cancel)
+        write_objects_json(masks, objects, ids, num_frames, tmp / "objects.json", rng, categories)
     return out
 
 
@@ -247,7 +255,7 @@ def export_coco(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
     * ``categories``: the classes (:func:`~sam2studio.core.objects.class_table`: the project's
       ``categories``, id -> name, and one class per object without a category, named after it).
     * ``tracks``: one per object (TAO style): ``id`` = object id, ``category_id``, ``name``,
-      ``color``.
+      ``category`` (the object's own class, ``""`` when it has none), ``color``.
     * ``annotations``: one per non-empty mask, ids from 1; ``segmentation`` is the COCO RLE
       (``counts`` as str), ``area``, ``bbox`` ``[x, y, w, h]``, ``iscrowd`` 0, ``image_id``,
       ``category_id`` = the object's class id, ``track_id`` = object id, ``score`` (the
@@ -269,6 +277,7 @@ def export_coco(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
         "categories": [{"id": c, "name": n, "supercategory": "object"}
                        for c, n in classes.items()],
         "tracks": [{"id": o, "category_id": class_of[o], "name": objects[o].name,
+                    "category": objects[o].category,
                     "color": [int(c) for c in objects[o].color]} for o in ids],
     }
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
