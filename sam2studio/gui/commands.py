@@ -293,3 +293,10 @@ class ColorObjectCommand(_ObjectFieldCommand):
     def __init__(self, ctl, obj_id: int, old, new, name: str = "") -> None:
         super().__init__(ctl, f"Change the colour of {name or f'object {obj_id}'}", obj_id,
                          tuple(old), tuple(new), "set_object_color")
+
+
+class CategoryObjectCommand(_ObjectFieldCommand):
+    def __init__(self, ctl, obj_id: int, old: str, new: str, name: str = "") -> None:
+        what = f"the class of {name or f'object {obj_id}'}"
+        super().__init__(ctl, f"Set {what} to {new}" if new else f"Clear {what}", obj_id, old, new,
+                         "set_object_category")
