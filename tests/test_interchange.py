@@ -455,3 +455,15 @@ def test_a_kitti_mots_file_with_ignore_regions_and_empty_frames(tmp_path):
         assert any("ignore" in n for n in res.notes)
         assert not s.masks.get(4, 1).any() and not s.masks.get(9, 1).any()
         assert (s.masks.get(14, 1) == gt[1][14]).all() and (s.masks.get(3, 5) == gt[2][3]).all()
+
+
+def test_pycocotools_coco_api_reads_the_coco_export(source_session, tmp_path):
+    from pycocotools.coco import COCO
+
+    path = source_session.export("coco", tmp_path / "c.json")
+    api = COCO(str(path))
+    assert sorted(api.getCatIds()) == [4, 5]
+    gt = clip_masks()
+    for ann in api.loadAnns(api.getAnnIds()):
+        frame = api.imgs[ann["image_id"]]["frame_index"]
+        assert (api.annToMask(ann).astype(bool) == gt[ann["track_id"]][frame]).all()

@@ -46,8 +46,14 @@ from pycocotools import mask as mask_utils
 
 from ..core.masks import MaskStore, rle_bbox
 from ..core.objects import TrackedObject, class_table
-from .common import (ProgressFn, atomic_path, check_cancel, report_progress, resolve_frames,
-                     select_objects)
+from .common import (
+    ProgressFn,
+    atomic_path,
+    check_cancel,
+    report_progress,
+    resolve_frames,
+    select_objects,
+)
 
 #: The label attribute that carries each object's name.
 NAME_ATTRIBUTE = "object"
@@ -163,7 +169,7 @@ def export_cvat_video(masks: MaskStore, objects: dict[int, TrackedObject], num_f
                 e = masks.entry(f, o)
                 present = e is not None and e.area > 0
                 if present:
-                    x, y, w, h = (int(round(v)) for v in rle_bbox(e.rle))
+                    x, y, w, h = (round(v) for v in rle_bbox(e.rle))
                     crop = mask_utils.decode(e.rle)[y:y + h, x:x + w]
                     runs, left, top, cw, ch = mask_to_cvat_rle(crop)
                     last = (runs, left + x, top + y, cw, ch)

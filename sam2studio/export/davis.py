@@ -28,8 +28,14 @@ from pycocotools import mask as mask_utils
 from ..core.masks import MaskStore
 from ..core.objects import TrackedObject
 from ..errors import UserError
-from .common import (ProgressFn, atomic_path, check_cancel, report_progress, resolve_frames,
-                     select_objects)
+from .common import (
+    ProgressFn,
+    atomic_path,
+    check_cancel,
+    report_progress,
+    resolve_frames,
+    select_objects,
+)
 
 #: resolution option -> DAVIS folder name
 RESOLUTIONS = {"480p": "480p", "full": "Full-Resolution"}
@@ -40,7 +46,7 @@ def davis_size(width: int, height: int, resolution: str) -> tuple[int, int]:
     """``(width, height)`` of the exported frames."""
     if resolution == "full" or height == DAVIS_HEIGHT:
         return width, height
-    return max(1, int(round(width * DAVIS_HEIGHT / height))), DAVIS_HEIGHT
+    return max(1, round(width * DAVIS_HEIGHT / height)), DAVIS_HEIGHT
 
 
 def export_davis(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: int,

@@ -29,8 +29,14 @@ from pycocotools import mask as mask_utils
 from ..core.masks import MaskStore, encode_rle
 from ..core.objects import TrackedObject, class_table
 from ..errors import UserError
-from .common import (ProgressFn, atomic_path, check_cancel, report_progress, resolve_frames,
-                     select_objects)
+from .common import (
+    ProgressFn,
+    atomic_path,
+    check_cancel,
+    report_progress,
+    resolve_frames,
+    select_objects,
+)
 
 #: MOTS object ids are class_id * ID_FACTOR + instance.
 ID_FACTOR = 1000

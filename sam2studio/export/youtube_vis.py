@@ -30,8 +30,14 @@ from pathlib import Path
 
 from ..core.masks import MaskStore, rle_bbox
 from ..core.objects import TrackedObject, class_table
-from .common import (ProgressFn, atomic_path, check_cancel, report_progress, resolve_frames,
-                     select_objects)
+from .common import (
+    ProgressFn,
+    atomic_path,
+    check_cancel,
+    report_progress,
+    resolve_frames,
+    select_objects,
+)
 
 
 def rle_json(rle: dict) -> dict:

@@ -14,12 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from .base import (KEYFRAME_CHOICES, Annotations, ImportedObject, ImportResult, VideoFacts,
-                   apply_annotations)
+from .base import (
+    KEYFRAME_CHOICES,
+    Annotations,
+    ImportedObject,
+    ImportResult,
+    VideoFacts,
+    apply_annotations,
+)
 
-__all__ = ["IMPORT_FORMATS", "KEYFRAME_CHOICES", "Annotations", "ImportedObject", "ImportResult",
-           "VideoFacts", "apply_annotations", "detect_format", "read_annotations",
-           "import_format_names"]
+__all__ = [
+    "IMPORT_FORMATS",
+    "KEYFRAME_CHOICES",
+    "Annotations",
+    "ImportResult",
+    "ImportedObject",
+    "VideoFacts",
+    "apply_annotations",
+    "detect_format",
+    "import_format_names",
+    "read_annotations",
+]
 
 
 @dataclass(frozen=True)

@@ -142,8 +142,8 @@ class Annotations:
         s = self.summary()
         span = "no frames" if not s["frames"] else \
             f"{s['frames']} frames ({s['first_frame']} to {s['last_frame']})"
-        lines = [f"{s['format']}: {len(s['objects'])} objects, {span}, {s['width']}x{s['height']} "
-                 f"(matches the video)"]
+        head = f"{s['format']}: {len(s['objects'])} objects, {span}, {s['width']}x{s['height']} (matches the video)"
+        lines = [head]
         for o in s["objects"]:
             cat = f" [{o['category']}]" if o["category"] else ""
             where = "never present" if o["first"] is None else \

@@ -29,9 +29,7 @@ def _label_files(path: Path) -> list[Path]:
 def looks_like(path: Path) -> bool:
     if not path.is_dir():
         return False
-    if (path / "classes.txt").is_file() or (path / "data.yaml").is_file():
-        return True
-    return False
+    return (path / "classes.txt").is_file() or (path / "data.yaml").is_file()
 
 
 def _class_names(path: Path) -> dict[int, str]:
