@@ -467,3 +467,23 @@ def test_pycocotools_coco_api_reads_the_coco_export(source_session, tmp_path):
     for ann in api.loadAnns(api.getAnnIds()):
         frame = api.imgs[ann["image_id"]]["frame_index"]
         assert (api.annToMask(ann).astype(bool) == gt[ann["track_id"]][frame]).all()
+
+
+SUB_RANGE = [("png", "out"), ("palette", "out"), ("coco", "out.json"), ("youtube-vis", "out.json"),
+             ("cvat-video", "out.xml"), ("npz", "out.npz")]
+
+
+@pytest.mark.parametrize("fmt,name", SUB_RANGE, ids=[e[0] for e in SUB_RANGE])
+def test_a_sub_range_export_imports_onto_the_same_frames_only(fmt, name, source_session, tmp_path):
+    out = source_session.export(fmt, tmp_path / name, frames=range(6, 15))
+    with fresh_session() as s:
+        res = s.import_annotations(out)
+        assert res.frames == 9
+        for o in (1, 2, 3):
+            assert s.masks.frames(o) == list(range(6, 15))  # nothing stored outside the range
+            for f in range(6, 15):
+                want = source_session.masks.get_or_empty(f, o)
+                if fmt == "palette":
+                    for higher in (p for p in (1, 2, 3) if p > o):
+                        want = want & ~source_session.masks.get_or_empty(f, higher)
+                assert (s.masks.get_or_empty(f, o) == want).all()
