@@ -42,6 +42,15 @@ from .common import (
 ID_FACTOR = 1000
 
 
+def _overlap(rles: list[dict]) -> bool:
+    """Whether any two of the masks share a pixel (checked on the RLEs, nothing decoded)."""
+    for i in range(len(rles)):
+        for j in range(i + 1, len(rles)):
+            if mask_utils.area(mask_utils.merge([rles[i], rles[j]], intersect=True)) > 0:
+                return True
+    return False
+
+
 def export_mots(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: int,
                 out: str | Path, *, object_ids: Iterable[int] | None = None,
                 frames: range | None = None, progress: ProgressFn | None = None,
@@ -72,11 +81,10 @@ def export_mots(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
             for done, f in enumerate(rng, 1):
                 check_cancel(cancel)
                 present = [o for o in ids if (e := masks.entry(f, o)) is not None and e.area > 0]
-                if overlaps == "keep" or len(present) < 2:
-                    rles = {o: masks.entry(f, o).rle for o in present}
-                else:
+                rles = {o: masks.entry(f, o).rle for o in present}
+                if overlaps == "resolve" and _overlap(list(rles.values())):
                     taken = np.zeros((H, W), bool)
-                    rles = {}
+                    rles.clear()
                     for o in reversed(present):  # higher ids first keep their pixels
                         m = mask_utils.decode(masks.entry(f, o).rle).astype(bool) & ~taken
                         taken |= m
