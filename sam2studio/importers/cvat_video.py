@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..core.masks import encode_rle
 from ..errors import UserError
 from ..export.cvat_video import NAME_ATTRIBUTE, cvat_rle_to_mask
 from .base import Annotations, VideoFacts
@@ -117,8 +118,9 @@ def read_cvat_video(path: Path, video: VideoFacts, **_options) -> Annotations:
             end = states[k + 1][0] if k + 1 < len(states) else size
             if mask is None or not mask.any():
                 continue
+            rle = encode_rle(mask)  # once: a shape holds until the track's next shape
             for tf in range(f, end):
-                ann.put_mask(start + step * tf, oid, mask)
+                ann.put(start + step * tf, oid, rle)
     if skipped:
         ann.notes.append(f"shapes other than masks and polygons skipped: {', '.join(sorted(skipped))}")
     ann.frames = [start + step * k for k in range(size)]
