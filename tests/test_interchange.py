@@ -487,3 +487,21 @@ def test_a_sub_range_export_imports_onto_the_same_frames_only(fmt, name, source_
                     for higher in (p for p in (1, 2, 3) if p > o):
                         want = want & ~source_session.masks.get_or_empty(f, higher)
                 assert (s.masks.get_or_empty(f, o) == want).all()
+
+
+def test_broken_files_are_clear_errors(tmp_path):
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text('{"images": [1, 2], "annotations": ["x"]}')
+    bad_xml = tmp_path / "bad.xml"
+    bad_xml.write_text("<annotations><track id='0' label='a'><mask frame='0' rle='1, x' left='0' top='0' "
+                       "width='1' height='1'/></track></annotations>")
+    not_json = tmp_path / "nothing.json"
+    not_json.write_text("{")
+    with fresh_session() as s:
+        for src, words in ((bad_json, "bad.json"), (bad_xml, "bad.xml"), (not_json, "not a JSON"),
+                           (tmp_path / "missing.json", "does not exist")):
+            with pytest.raises(UserError, match=words):
+                s.import_annotations(src)
+        with pytest.raises(UserError, match="format"):
+            s.import_annotations(tmp_path)  # an empty folder
+        assert not s.objects

@@ -167,4 +167,11 @@ def read_annotations(source: str | Path, video: VideoFacts, fmt: str = "auto",
         raise UserError(f"the {name} format reads a folder; {path} is a file.")
     if f.source != "folder" and path.is_dir() and name != "mots":
         raise UserError(f"the {name} format reads a {f.source} file; {path} is a folder.")
-    return f.read(path, video, **options)
+    try:
+        return f.read(path, video, **options)
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # a file of the right kind with a broken structure: bad input, not a bug here
+        what = f"{type(exc).__name__}: {exc}"
+        raise UserError(f"{path.name} is not a readable {name} file ({what}).") from exc
