@@ -505,3 +505,33 @@ def test_broken_files_are_clear_errors(tmp_path):
         with pytest.raises(UserError, match="format"):
             s.import_annotations(tmp_path)  # an empty folder
         assert not s.objects
+
+
+def test_a_cvat_file_with_shapes_only_at_keyframes_holds_each_shape_until_the_next(tmp_path):
+    a = np.zeros((H, W), bool)
+    a[10:20, 10:30] = True
+    b = np.zeros((H, W), bool)
+    b[30:40, 50:60] = True
+    b[35, 50:60] = False
+
+    def shape(frame, mask, outside=0):
+        runs, left, top, w, h = mask_to_cvat_rle(mask)
+        return (f'<mask frame="{frame}" keyframe="1" outside="{outside}" occluded="0" '
+                f'rle="{", ".join(map(str, runs))}" left="{left}" top="{top}" width="{w}" height="{h}" z_order="0"/>')
+
+    xml = (f'<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version><meta><task>'
+           f'<size>{N}</size><mode>interpolation</mode><start_frame>0</start_frame><stop_frame>{N - 1}</stop_frame>'
+           f'<labels><label><name>car</name></label></labels>'
+           f'<original_size><width>{W}</width><height>{H}</height></original_size></task></meta>'
+           f'<track id="0" label="car" source="manual">{shape(2, a)}{shape(6, a, 1)}{shape(9, b)}</track>'
+           f'<track id="4" label="car" source="manual">{shape(0, b)}</track></annotations>')
+    path = tmp_path / "task.xml"
+    path.write_text(xml)
+    with fresh_session() as s:
+        s.import_annotations(path)
+        assert sorted(s.objects) == [1, 5] and s.objects[1].category == "car"
+        assert s.masks.present_frames(1) == [2, 3, 4, 5] + list(range(9, N))
+        assert (s.masks.get(5, 1) == a).all() and (s.masks.get(12, 1) == b).all()
+        assert not s.masks.get(0, 1).any() and not s.masks.get(7, 1).any()
+        assert s.masks.present_frames(5) == list(range(N))
+        assert s.keyframes(1) == [2, 9]  # auto: CVAT's keyframes where the object is present
