@@ -535,3 +535,77 @@ def test_a_cvat_file_with_shapes_only_at_keyframes_holds_each_shape_until_the_ne
         assert not s.masks.get(0, 1).any() and not s.masks.get(7, 1).any()
         assert s.masks.present_frames(5) == list(range(N))
         assert s.keyframes(1) == [2, 9]  # auto: CVAT's keyframes where the object is present
+
+
+# ---- command line ------------------------------------------------------------------------
+@pytest.fixture()
+def clip_folder(tmp_path):
+    """The generated clip as an image folder (a video the command line can open)."""
+    from PIL import Image
+
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    video = make_video()
+    for f in range(N):
+        Image.fromarray(video.get_frame(f)).save(folder / f"{f:05d}.png")
+    return folder
+
+
+def test_cli_import_creates_a_project_then_adds_to_it(source_session, clip_folder, tmp_path, capsys):
+    from sam2studio.cli import main
+
+    ytvis = source_session.export("youtube-vis", tmp_path / "v.json")
+    proj = tmp_path / "out.s2s"
+    assert main(["import", str(ytvis), "--video", str(clip_folder), "--project", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert "youtube-vis: 3 objects" in out and "import: imported 3 objects on 20 frames" in out
+    p = Project.load(proj)
+    assert {o: (v.name, v.category) for o, v in p.objects.items()} == \
+        {1: ("rider 1", "person"), 2: ("board", ""), 3: ("rider 2", "person")}
+    assert p.prompts.keyframes(1) == [0] and p.masks.present_frames(3) == list(range(3, 16))
+    # again into the same project: the ids are taken, unless --new-ids
+    assert main(["import", str(ytvis), "--video", str(clip_folder), "--project", str(proj)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already has object 1" in err[0]
+    assert main(["import", str(ytvis), "--video", str(clip_folder), "--project", str(proj), "--new-ids",
+                 "--keyframes", "none", "--quiet"]) == 0
+    p = Project.load(proj)
+    assert sorted(p.objects) == [1, 2, 3, 4, 5, 6] and p.objects[6].name == "rider 2"
+    assert p.prompts.keyframes(6) == []
+
+
+def test_cli_import_mismatch_exits_2_with_one_line(source_session, tmp_path, capsys):
+    from PIL import Image
+
+    from sam2studio.cli import main
+
+    coco = source_session.export("coco", tmp_path / "c.json")
+    short = tmp_path / "short"
+    short.mkdir()
+    for f in range(N - 4):
+        Image.fromarray(make_video().get_frame(f)).save(short / f"{f:05d}.png")
+    wants = {"auto": "is frame 16, but the video has frames 0 to 15",  # a frame count mismatch
+             "mots": "line 1 is not 'frame obj_id class_id height width rle'"}  # the wrong format
+    for fmt, want in wants.items():
+        code = main(["import", str(coco), "--video", str(short), "--project", str(tmp_path / "x.s2s"),
+                     "--format", fmt])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and want in err[0], err
+    assert not (tmp_path / "x.s2s").exists()
+
+
+def test_cli_segment_category_reaches_the_project_and_the_coco_export(clip_folder, tmp_path):
+    from sam2studio.cli import main
+
+    proj = tmp_path / "seg.s2s"
+    code = main(["segment", str(clip_folder), "--out", str(tmp_path / "m"), "--click", "1:0:20:20",
+                 "--name", "1:rider", "--category", "1:person", "--engine", "classic", "--quiet",
+                 "--project", str(proj)])
+    assert code == 0
+    p = Project.load(proj)
+    assert (p.objects[1].name, p.objects[1].category) == ("rider", "person")
+    assert main(["export", str(proj), "--format", "coco", "--out", str(tmp_path / "c.json"), "--quiet"]) == 0
+    d = json.loads((tmp_path / "c.json").read_text())
+    assert [c["name"] for c in d["categories"]] == ["person"]
+    assert main(["segment", str(clip_folder), "--out", str(tmp_path / "n"), "--click", "1:0:20:20",
+                 "--category", "1:", "--engine", "classic", "--quiet"]) == 2
