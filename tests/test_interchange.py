@@ -162,7 +162,12 @@ def test_youtube_vis_export_is_decodable_frame_by_frame_with_nulls_where_absent(
     by_track = {a["track_id"]: a for a in d["annotations"]}
     a1 = by_track[1]
     assert a1["category_id"] == 4 and a1["segmentations"][10] is None and a1["areas"][10] is None
-    assert (mask_utils.decode(a1["segmentations"][14]).astype(bool) == gt[1][14]).all()
+    seg = a1["segmentations"][14]  # uncompressed, as in the YouTube-VIS annotation files
+    assert isinstance(seg["counts"], list)
+    assert (mask_utils.decode(mask_utils.frPyObjects(seg, H, W)).astype(bool) == gt[1][14]).all()
+    packed = json.loads(source_session.export("youtube-vis", tmp_path / "r.json", rle="compressed").read_text())
+    seg = packed["annotations"][0]["segmentations"][14]  # compressed, as result files have it
+    assert isinstance(seg["counts"], str) and (mask_utils.decode(seg).astype(bool) == gt[1][14]).all()
     assert by_track[3]["segmentations"][0] is None  # never segmented there
     assert by_track[3]["bboxes"][4] == list(mask_utils.toBbox(mask_utils.encode(
         np.asfortranarray(gt[3][4].astype(np.uint8)))).astype(float))

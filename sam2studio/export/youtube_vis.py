@@ -13,8 +13,11 @@ Layout (the one the YouTube-VIS 2019/2021 and OVIS annotation files use)::
 
 One annotation per object; the i-th entry of ``segmentations``/``areas``/``bboxes`` belongs to
 the i-th of the video's ``file_names`` (frame ``frames[i]``) and is ``null`` where the object is
-absent. Each RLE is COCO's compressed RLE (``counts`` a string), so
-``pycocotools.mask.decode(rle)`` reads it frame by frame. Besides the standard keys, each
+absent. Each RLE is COCO's *uncompressed* RLE (``counts`` a list of run lengths, column by
+column, starting with background), as the YouTube-VIS and OVIS annotation files have it: the
+YouTube-VIS API and TrackEval read it with ``pycocotools.mask.frPyObjects(rle, h, w)`` and
+``pycocotools.mask.decode`` frame by frame. ``rle="compressed"`` writes COCO's compressed
+strings instead (as result files do; ``decode`` reads them directly). Besides the standard keys, each
 annotation carries ``track_id`` (the object id), ``name``, ``category`` (the object's own
 class, ``""`` for none) and ``color`` and the video
 ``frame_indices`` (the frames of ``file_names``), which other tools ignore and the importer
@@ -28,8 +31,12 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+from pycocotools import mask as mask_utils
+
 from ..core.masks import MaskStore, rle_bbox
 from ..core.objects import TrackedObject, class_table
+from ..errors import UserError
 from .common import (
     ProgressFn,
     atomic_path,
@@ -40,11 +47,19 @@ from .common import (
 )
 
 
-def rle_json(rle: dict) -> dict:
-    """A COCO RLE as JSON: ``{"size": [h, w], "counts": str}``."""
+def rle_json(rle: dict, compressed: bool = False) -> dict:
+    """A COCO RLE as JSON: ``{"size": [h, w], "counts": str}`` (compressed) or with ``counts``
+    the list of run lengths (uncompressed, column-major, starting with background)."""
+    size = [int(v) for v in rle["size"]]
     counts = rle["counts"]
-    return {"size": [int(v) for v in rle["size"]],
-            "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    if compressed:
+        return {"size": size, "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    flat = mask_utils.decode(rle).ravel(order="F")
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate([[0], change, [flat.size]])).tolist()
+    if flat.size and flat[0]:
+        runs.insert(0, 0)
+    return {"size": size, "counts": runs}
 
 
 def export_youtube_vis(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: int,
@@ -52,13 +67,18 @@ def export_youtube_vis(masks: MaskStore, objects: dict[int, TrackedObject], num_
                        frames: range | None = None, progress: ProgressFn | None = None,
                        cancel: threading.Event | None = None,
                        categories: dict[int, str] | None = None, video_name: str = "video",
-                       image_ext: str = ".jpg", indent: int | None = None) -> Path:
+                       image_ext: str = ".jpg", indent: int | None = None,
+                       rle: str = "uncompressed") -> Path:
     """Write the YouTube-VIS JSON ``out`` (see the module docstring); returns ``out``.
 
     ``video_name`` names the video and the folder of its ``file_names``
     (``{video_name}/{frame:05d}{image_ext}``). Classes as in COCO
-    (:func:`~sam2studio.core.objects.class_table`).
+    (:func:`~sam2studio.core.objects.class_table`). ``rle``: ``uncompressed`` (default, the
+    datasets' own form) or ``compressed``.
     """
+    if rle not in ("uncompressed", "compressed"):
+        raise UserError(f"rle must be uncompressed or compressed, got {rle!r}")
+    compressed = rle == "compressed"
     out = Path(out)
     ids = select_objects(objects, object_ids)
     rng = resolve_frames(num_frames, frames)
@@ -77,7 +97,7 @@ def export_youtube_vis(masks: MaskStore, objects: dict[int, TrackedObject], num_
                 areas.append(None)
                 boxes.append(None)
             else:
-                segs.append(rle_json(e.rle))
+                segs.append(rle_json(e.rle, compressed))
                 areas.append(int(e.area))
                 boxes.append([float(v) for v in rle_bbox(e.rle)])
         report_progress(progress, done, len(rng))
