@@ -137,6 +137,13 @@ def _report(job: ExportJob) -> Path:
                          progress=job.progress, cancel=job.cancel)
 
 
+def _report_html(job: ExportJob) -> Path:
+    from .report_html import export_report_html
+
+    return export_report_html(job.project, job.video, job.out, object_ids=job.object_ids, options=job.options,
+                              progress=job.progress, cancel=job.cancel)
+
+
 def _quality(job: ExportJob) -> Path:
     from .quality_report import export_quality_report
 
@@ -159,6 +166,7 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in [
     ExportFormat("mots", "MOTS text (KITTI MOTS)", "frame obj_id class_id height width rle per line (obj_id = class * 1000 + object) and objects.json", "folder", False, _mots),
     ExportFormat("npz", "NumPy NPZ", "compressed bit-packed masks per object", ".npz", False, _npz),
     ExportFormat("report", "Tracking report (JSON)", "per-object presence, centroids, boxes, speed and movement events", ".json", False, _report),
+    ExportFormat("report-html", "Tracking and quality report (HTML)", "one self-contained page: paths, speeds, events, presence lanes and the worst flagged frames", ".html", True, _report_html),
     ExportFormat("quality", "Quality report (JSON)", "per-object frames whose masks are probably wrong (low confidence, drift, flicker); options: the thresholds", ".json", True, _quality),
     ExportFormat("project", "Project copy (.s2s)", "a copy of the project file", ".s2s", False, _project),
 ]}

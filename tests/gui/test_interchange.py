@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
 
 from sam2studio.core.objects import TrackedObject
 
@@ -71,14 +70,17 @@ def test_class_box_edits_the_current_objects_class(qtbot):
     assert not panel.category.isEnabled()
 
 
-def test_import_dialog_previews_then_imports_into_the_open_project(make_window, qtbot, clip_folder,
-                                                                  coco_file, tmp_path):
-    from sam2studio.gui.dialogs.import_dialog import ImportDialog
-
+def test_file_import_annotations_previews_then_imports_into_the_open_project(make_window, qtbot, clip_folder,
+                                                                            coco_file, tmp_path):
     win = make_window("classic")
+    assert not win.actions["import_annotations"].isEnabled()  # no video yet
     open_clip(qtbot, win, str(clip_folder))
-    dlg = ImportDialog(win.ctl, str(tmp_path), win)
-    qtbot.addWidget(dlg)
+    file_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&File")
+    assert win.actions["import_annotations"] in file_menu.actions()
+    assert win.actions["import_annotations"].isEnabled()
+    win.actions["import_annotations"].trigger()
+    dlg = win.files.import_dialog_widget
+    assert dlg is not None and dlg.isVisible()
     dlg.set_source(coco_file)
     qtbot.waitUntil(lambda: dlg.found is not None or dlg.error is not None, timeout=30000)
     assert dlg.error is None
@@ -86,15 +88,27 @@ def test_import_dialog_previews_then_imports_into_the_open_project(make_window, 
     assert "coco: 2 objects" in text and "rider [person]" in text and "64x48" in text
     assert dlg.import_button.isEnabled()
     dlg.keyframes_box.setCurrentIndex(dlg.keyframes_box.findData("all"))
-    qtbot.mouseClick(dlg.import_button, Qt.MouseButton.LeftButton)
+    dlg.import_button.click()
     qtbot.waitUntil(lambda: dlg.summary is not None or (dlg.error is not None), timeout=30000)
     assert dlg.summary.startswith("imported 2 objects on 6 frames")
     settle(qtbot, win)
-    objs = win._objects()
+    assert not dlg.isVisible() and "Imported 2 objects" in win.statusBar().currentMessage()
+    objs = win.doc.state.objects
     assert {o: (v.name, v.category) for o, v in objs.items()} == {1: ("rider", "person"), 2: ("board", "")}
     s = win.session
     assert (s.masks.get(2, 1) == _mask(2, 1)).all() and not s.masks.get(3, 2).any()
     assert s.keyframes(2) == [0, 1, 2, 4, 5]
+    # the object panel shows the classes; a new class typed there is set through an undoable command
+    panel = win.objects_panel
+    panel.select(2)
+    assert [panel.category.itemText(i) for i in range(panel.category.count())] == ["person", "board"]
+    panel.category.setEditText("surf board")
+    panel.category.lineEdit().editingFinished.emit()
+    settle(qtbot, win)
+    assert win.session.objects[2].category == "surf board"
+    win.undo.undo()
+    settle(qtbot, win)
+    assert win.session.objects[2].category == ""
 
 
 def test_import_dialog_refuses_a_file_for_another_video(make_window, qtbot, coco_file, tmp_path):
@@ -113,4 +127,4 @@ def test_import_dialog_refuses_a_file_for_another_video(make_window, qtbot, coco
     assert dlg.found is None and "64x48" in dlg.error and "128x96" in dlg.error
     assert "Cannot import" in dlg.preview_text.toPlainText()
     assert not dlg.import_button.isEnabled()
-    assert not win._objects()
+    assert not win.doc.state.objects
