@@ -128,3 +128,23 @@ def test_import_dialog_refuses_a_file_for_another_video(make_window, qtbot, coco
     assert "Cannot import" in dlg.preview_text.toPlainText()
     assert not dlg.import_button.isEnabled()
     assert not win.doc.state.objects
+
+
+def test_import_dialog_gives_new_ids_when_the_project_has_the_files_ids(make_window, qtbot, clip_folder,
+                                                                        coco_file, tmp_path):
+    from sam2studio.gui.dialogs.import_dialog import ImportDialog
+
+    win = make_window("classic")
+    open_clip(qtbot, win, str(clip_folder))
+    for _ in range(2):  # import the same file twice
+        dlg = ImportDialog(win.ctl, str(tmp_path), win)
+        qtbot.addWidget(dlg)
+        dlg.set_source(coco_file)
+        qtbot.waitUntil(lambda d=dlg: d.found is not None or d.error is not None, timeout=30000)
+        dlg.import_button.click()
+        qtbot.waitUntil(lambda d=dlg: d.summary is not None or d.error is not None, timeout=30000)
+        settle(qtbot, win)
+    assert dlg.new_ids.isChecked() and "already has objects 1, 2" in dlg.preview_text.toPlainText()
+    assert "renumbered 1 -> 3, 2 -> 4" in dlg.summary
+    assert {o: v.name for o, v in win.doc.state.objects.items()} == {1: "rider", 2: "board", 3: "rider",
+                                                                      4: "board"}

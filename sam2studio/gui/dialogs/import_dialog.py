@@ -140,7 +140,8 @@ class ImportDialog(QDialog):
         self.error = None
 
         def fn(ctx):
-            return ctx.session.read_annotations(path, fmt)
+            found = ctx.session.read_annotations(path, fmt)
+            return found, sorted(set(found.objects) & set(ctx.session.objects))
 
         self._preview_job = self.ctl.call(fn, f"reading {path.name}", on_done=self._previewed,
                                           on_error=self._preview_failed)
@@ -148,8 +149,14 @@ class ImportDialog(QDialog):
     def _previewed(self, job) -> None:
         if job is not self._preview_job:
             return  # an older preview
-        self.found = job.result
-        self.preview_text.setPlainText(self.found.describe())
+        self.found, taken = job.result
+        text = self.found.describe()
+        if taken:  # the project already has objects with these ids: renumber the imported ones
+            self.new_ids.setChecked(True)
+            listed = ", ".join(str(i) for i in taken)
+            text += (f"\n\nThe project already has object{'s' if len(taken) > 1 else ''} {listed}: "
+                     f"the imported objects get new ids.")
+        self.preview_text.setPlainText(text)
         self.status.setText("")
         self.import_button.setEnabled(not self._busy)
 
