@@ -614,3 +614,11 @@ def test_cli_segment_category_reaches_the_project_and_the_coco_export(clip_folde
     assert [c["name"] for c in d["categories"]] == ["person"]
     assert main(["segment", str(clip_folder), "--out", str(tmp_path / "n"), "--click", "1:0:20:20",
                  "--category", "1:", "--engine", "classic", "--quiet"]) == 2
+
+
+def test_an_object_brought_back_after_a_delete_keeps_its_class(source_session):
+    s = source_session
+    snap = s.snapshot(3)
+    s.remove_object(3)
+    assert s.restore(snap)
+    assert (s.objects[3].name, s.objects[3].category) == ("rider 2", "person")

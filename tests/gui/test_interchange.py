@@ -109,6 +109,16 @@ def test_file_import_annotations_previews_then_imports_into_the_open_project(mak
     win.undo.undo()
     settle(qtbot, win)
     assert win.session.objects[2].category == ""
+    # the import itself is one undoable step
+    assert win.undo.undoText() == "Import ann.json"
+    win.undo.undo()
+    settle(qtbot, win)
+    assert not win.session.objects and not win.doc.state.objects
+    win.undo.redo()
+    settle(qtbot, win)
+    assert {o: (v.name, v.category) for o, v in win.session.objects.items()} == \
+        {1: ("rider", "person"), 2: ("board", "")}
+    assert (win.session.masks.get(2, 1) == _mask(2, 1)).all() and not win.session.masks.get(3, 2).any()
 
 
 def test_import_dialog_refuses_a_file_for_another_video(make_window, qtbot, coco_file, tmp_path):

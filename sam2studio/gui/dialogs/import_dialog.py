@@ -3,7 +3,7 @@ frames and the size check against the open video), then add it to the project.
 
 Reading and importing run as controller jobs (the UI thread never decodes): the preview is
 :meth:`Session.read_annotations`, the import :meth:`Session.import_annotations` with the same
-options as ``sam2studio import``.
+options as ``sam2studio import``, as one undoable step.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ class ImportDialog(QDialog):
 
     imported = Signal(str)  # a one-line summary
 
-    def __init__(self, controller, start_dir: str = "", parent=None) -> None:
+    def __init__(self, controller, start_dir: str = "", parent=None, undo_stack=None) -> None:
         super().__init__(parent)
         self.setObjectName("importDialog")
         self.setWindowTitle("Import Annotations")
         self.setMinimumWidth(560)
         self.ctl = controller
+        self.undo_stack = undo_stack  # the import is one undoable step when given
         self.start_dir = start_dir or str(Path.home())
         self.found = None  # the Annotations of the last good preview
         self.error: str | None = None
@@ -171,22 +172,17 @@ class ImportDialog(QDialog):
     def run_import(self) -> None:
         if self.found is None or self._busy:
             return
-        found = self.found
-        keyframes = self.keyframes_box.currentData()
-        new_ids = self.new_ids.isChecked()
+        from ..commands import ImportAnnotationsCommand
 
-        def fn(ctx):
-            result = ctx.session.import_annotations(found, keyframes=keyframes, new_ids=new_ids)
-            for oid in result.objects.values():
-                for f in ctx.session.masks.frames(oid):
-                    ctx.changed(f, [oid])
-            return result
-
+        command = ImportAnnotationsCommand(self.ctl, self.found, self.keyframes_box.currentData(),
+                                           self.new_ids.isChecked(), on_done=self._done, on_error=self._failed)
         self._busy = True
         self.import_button.setEnabled(False)
         self.status.setText("Importing…")
-        self.ctl.call(fn, f"importing {found.source.name}", kind="edit", on_done=self._done,
-                      on_error=self._failed)
+        if self.undo_stack is not None:
+            self.undo_stack.push(command)  # runs it
+        else:
+            command.redo()
 
     def _done(self, job) -> None:
         self._busy = False

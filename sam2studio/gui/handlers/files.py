@@ -234,7 +234,7 @@ class FilesController:
 
         settings = w.settings
         start = settings.get("dirs/import") or settings.get("dirs/open")
-        dlg = ImportDialog(w.ctl, start, w)
+        dlg = ImportDialog(w.ctl, start, w, undo_stack=w.undo)
 
         def done(summary: str) -> None:
             source = dlg.source_edit.text().strip()
