@@ -1,4 +1,4 @@
-"""Edited-video export (export/video.py) and presence cuts (export/cut.py) on real footage.
+"""Edited-video export (export/render.py, effects.py, encode.py) and presence cuts (export/cut.py) on real footage.
 
 The source is ``02_cups.mp4`` (1280x720, 30000/1001 fps, 300 frames, H.264 + AAC) with
 synthetic masks: a disc that moves right by 3 px/frame and is present on frames 30..269 only.
@@ -30,8 +30,8 @@ from sam2studio.core.objects import TrackedObject
 from sam2studio.core.video import ArrayVideo, VideoSource, open_video
 from sam2studio.errors import Cancelled, UserError
 from sam2studio.export.cut import export_cut, plan_cut, spans_json_path
-from sam2studio.export.video import (Background, Blur, CutOut, Grade, MotionBlur, Overlay,
-                                     Pixelate, export_video)
+from sam2studio.export.effects import Background, Blur, CutOut, Grade, MotionBlur, Overlay, Pixelate
+from sam2studio.export.render import export_video
 
 DATA = Path("../shared/data")
 CUPS = DATA / "videos" / "02_cups.mp4"
