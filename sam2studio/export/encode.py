@@ -44,7 +44,7 @@ from .frames import Frame
 log = logging.getLogger(__name__)
 
 __all__ = ["VIDEO_SUFFIXES", "OutputFormat", "pick_format", "SourceInfo", "probe_source",
-           "audio_factory", "ContainerWriter", "PngWriter", "Span"]
+           "audio_factory", "ContainerWriter", "PngWriter", "Span", "transcode_clip"]
 
 Span = tuple[int, int]  # (first, last) source frames, inclusive
 
@@ -506,3 +506,32 @@ def audio_factory(video: VideoSource, info: SourceInfo, spans: Sequence[Span], m
             return None
 
     return make
+
+
+def transcode_clip(src: str | os.PathLike, dst: str | os.PathLike, frames: int,
+                   scale: float = 0.5) -> Path:
+    """The first ``frames`` frames of the video file ``src`` scaled by ``scale`` (to even
+    sizes), written to ``dst`` as H.264 yuv420p at the source's whole-number frame rate, no
+    audio: short test and benchmark clips cut from real footage."""
+    dst = Path(dst)
+    with av.open(str(src)) as inp:
+        stream = inp.streams.video[0]
+        rate = int(round(stream.average_rate or 30))
+        with av.open(str(dst), "w") as out:
+            enc = None
+            for i, frame in enumerate(inp.decode(stream)):
+                if i >= frames:
+                    break
+                if enc is None:
+                    enc = out.add_stream(_h264_encoder(), rate=rate)
+                    enc.width = int(frame.width * scale) // 2 * 2
+                    enc.height = int(frame.height * scale) // 2 * 2
+                    enc.pix_fmt = "yuv420p"
+                img = frame.reformat(width=enc.width, height=enc.height, format="yuv420p")
+                img.pts, img.time_base = i, Fraction(1, rate)
+                for packet in enc.encode(img):
+                    out.mux(packet)
+            if enc is not None:
+                for packet in enc.encode():
+                    out.mux(packet)
+    return dst
