@@ -343,7 +343,9 @@ def test_grade_saturation_zero_greys_the_object_only(cups, masks, tmp_path):
     assert n == 4
     for k, img in got.items():
         m, src = disc(120 + k), cups.get_frame(120 + k)
-        spread = lambda a: (a.max(-1).astype(int) - a.min(-1))[inside(m)]  # noqa: E731
+        def spread(a, m=m):
+            return (a.max(-1).astype(int) - a.min(-1))[inside(m)]
+
         assert spread(src).mean() > 15  # the source is coloured there...
         assert spread(img).mean() < 3  # ...the export is grey
         grey = cv2.cvtColor(cv2.cvtColor(src, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)

@@ -58,8 +58,8 @@ class Effect(ABC):
     def apply(self, frame: Frame, f: FrameContext) -> None:
         """Change ``frame`` (its pixels, or its alpha) in place."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - a hook; only effects that hold resources need it
+        """Release what ``prepare`` opened (called once after the pass, also on failure)."""
 
     @property
     def needs_alpha(self) -> bool:
@@ -172,7 +172,7 @@ class _BackgroundVideo:
                 self.video = open_video(Path(src))
             except UserError as e:
                 raise UserError(f"the background video {src} cannot be read: {e}.") from e
-            except Exception as e:  # noqa: BLE001 - any decoder failure is the file's fault
+            except Exception as e:  # any decoder failure is the file's fault
                 raise UserError(f"the background video {src} cannot be read: {e}.") from e
             self._own = True
         if len(self.video) == 0:

@@ -149,7 +149,7 @@ def render(video: VideoSource, masks: MaskStore, objects, out, effects: Sequence
         for e in ordered:
             try:
                 e.close()
-            except Exception:  # noqa: BLE001 - closing must not hide the real error
+            except Exception:  # closing must not hide the real error
                 log.exception("closing %r failed", e)
     return out
 

@@ -124,7 +124,8 @@ def _cut(job: ExportJob) -> Path:
 
 _DESCRIPTIONS = {
     "overlay": ("Overlay video", "coloured masks, outlines and labels over the video (H.264, audio kept)"),
-    "cutout": ("Cut-out with transparency", "only the objects, alpha elsewhere (.mov ProRes 4444, .webm VP9, or a PNG folder)"),
+    "cutout": ("Cut-out with transparency",
+               "only the objects, alpha elsewhere (.mov ProRes 4444, .webm VP9, or a PNG folder)"),
     "background": ("Background replacement", "everything but the objects becomes a colour, an image or another video"),
     "grade": ("Colour grade", "saturation, brightness and contrast inside the objects (or outside with invert)"),
     "blur": ("Privacy blur", "Gaussian blur over the objects (or the background with invert)"),

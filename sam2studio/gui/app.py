@@ -163,7 +163,7 @@ def install_excepthook(window_getter) -> None:
             msg = err.message_for(value, "working")
             if win is not None:
                 win.show_error(msg)
-        except Exception:  # pragma: no cover - never raise from the hook
+        except Exception:  # noqa: BLE001  # pragma: no cover - never raise from the hook
             pass
 
     def thread_hook(args):

@@ -18,10 +18,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QThread  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QSettings, QThread
+from PySide6.QtWidgets import QApplication
 
-from .helpers import CUPS  # noqa: E402
+from .helpers import CUPS
 
 # ---- thread-leak guard --------------------------------------------------------------------
 _STARTED: list[weakref.ref] = []

@@ -95,7 +95,8 @@ class ExportDialog(QDialog):
         for w in (QLabel("from"), self.first_box, QLabel("to"), self.last_box):
             fl.addWidget(w)
         fl.addStretch(1)
-        self.all_frames.toggled.connect(lambda on: (self.first_box.setEnabled(not on), self.last_box.setEnabled(not on)))
+        self.all_frames.toggled.connect(
+            lambda on: (self.first_box.setEnabled(not on), self.last_box.setEnabled(not on)))
         self.all_frames.toggled.emit(True)
         form.addRow("Frames", fr)
         self.options = ExportOptions()
