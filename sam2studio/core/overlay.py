@@ -12,8 +12,9 @@ An overlay is built in two steps:
 2. :func:`composite` blends a layer onto an RGB frame in place; the canvas instead hands
    :meth:`Layer.rgba` to Qt, which composites it over the frame pixmap.
 
-:func:`draw_overlay` does both on a copy of a frame, with optional name labels
-(:func:`draw_label`); it is what a caller wants for "this frame with its masks on it".
+:func:`paint_masks` does both onto an opaque frame, one object at a time (each object's
+work stays in its own box), and :func:`draw_overlay` does that on a copy of a frame, with
+optional name labels (:func:`draw_label`): "this frame with its masks on it".
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from .objects import default_color
 
-__all__ = ["Layer", "overlay_layer", "composite", "draw_overlay", "draw_label", "label_scale",
+__all__ = ["Layer", "overlay_layer", "composite", "paint_masks", "draw_overlay", "draw_label", "label_scale",
            "feather_alpha", "mask_bbox"]
 
 Box = tuple[int, int, int, int]  # (x0, y0, x1, y1), exclusive ends
@@ -106,35 +107,57 @@ def overlay_layer(masks: Mapping[int, np.ndarray | None], colors: Mapping[int, t
     y0 = max(0, min(b[1] for _, _, b in items) - pad)
     x1 = min(w, max(b[2] for _, _, b in items) + pad)
     y1 = min(h, max(b[3] for _, _, b in items) + pad)
-    rgb: np.ndarray | None = None
-    total: np.ndarray | None = None
-    for o, m, _ in items:
-        crop = m[y0:y1, x0:x1]
-        if crop.dtype != bool:
-            crop = crop > 0
-        if opacity > 0:
-            a = feather_alpha(crop, r) if r > 0 else crop.astype(np.float32)
-            if opacity < 1.0:
-                a *= np.float32(opacity)
-        else:
-            a = np.zeros(crop.shape, np.float32)
-        width = current_edge if (o == current and current_edge) else edge
-        if width and edge_opacity > 0:
-            a = np.maximum(a, _edge_coverage(crop, width) * np.float32(edge_opacity))
-        color = np.asarray(colors[o] if colors is not None else default_color(o), np.float32)[:3]
-        if total is None:  # the first object: its colour everywhere, its alpha
-            rgb = np.empty(crop.shape + (3,), np.float32)
-            rgb[...] = color
-            total = a
+    if len(items) == 1:  # one object: its colour everywhere, its alpha
+        o, m, _ = items[0]
+        a = _object_alpha(m[y0:y1, x0:x1], o, opacity, edge, edge_opacity, current, current_edge, r)
+        return Layer(_solid(a.shape, _color(colors, o)), a, (x0, y0))
+    rgb = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    total = np.zeros((y1 - y0, x1 - x0), np.float32)
+    for o, m, box in items:  # each object works only in its own box
+        bx0, by0 = max(x0, box[0] - pad), max(y0, box[1] - pad)
+        bx1, by1 = min(x1, box[2] + pad), min(y1, box[3] + pad)
+        a = _object_alpha(m[by0:by1, bx0:bx1], o, opacity, edge, edge_opacity, current, current_edge, r)
+        color = _color(colors, o)
+        sub = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
+        under = total[sub]
+        if not under.any():  # nothing below yet
+            rgb[sub] = _solid(a.shape, color)
+            total[sub] = a
             continue
-        # "over": the new object on top of what is there
-        below = total * (np.float32(1.0) - a)
+        # "over": this object on top of what is there (straight colour)
+        below = under * (np.float32(1.0) - a)
         new_total = a + below
         safe = np.where(new_total > 0, new_total, np.float32(1.0))
-        rgb = (color * a[..., None] + rgb * below[..., None]) / safe[..., None]
-        total = new_total
-    out = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
-    return Layer(out, np.ascontiguousarray(total, np.float32), (x0, y0))
+        mixed = (np.asarray(color, np.float32) * a[..., None] + rgb[sub] * below[..., None]) / safe[..., None]
+        rgb[sub] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        total[sub] = new_total
+    return Layer(rgb, total, (x0, y0))
+
+
+def _color(colors: Mapping[int, tuple] | None, obj: int) -> tuple[int, int, int]:
+    return tuple(int(c) for c in (colors[obj] if colors is not None else default_color(obj))[:3])
+
+
+def _solid(shape: tuple[int, int], color: tuple[int, int, int]) -> np.ndarray:
+    """An (h, w, 3) uint8 image of one colour (cv2.merge of flat planes: fast)."""
+    return cv2.merge([np.full(shape, v, np.uint8) for v in color])
+
+
+def _object_alpha(crop: np.ndarray, obj: int, opacity: float, edge: int, edge_opacity: float,
+                  current: int | None, current_edge: int | None, feather_px: int) -> np.ndarray:
+    """One object's float32 alpha over ``crop``: its fill, and its outline on top."""
+    if crop.dtype != bool:
+        crop = crop > 0
+    if opacity > 0:
+        a = feather_alpha(crop, feather_px) if feather_px > 0 else crop.astype(np.float32)
+        if opacity < 1.0:
+            a *= np.float32(opacity)
+    else:
+        a = np.zeros(crop.shape, np.float32)
+    width = current_edge if (obj == current and current_edge) else edge
+    if width and edge_opacity > 0:
+        a = np.maximum(a, _edge_coverage(crop, width) * np.float32(edge_opacity))
+    return a
 
 
 def composite(rgb: np.ndarray, layer: Layer | None) -> np.ndarray:
@@ -179,6 +202,17 @@ def draw_label(img: np.ndarray, text: str, color: tuple, box: Box, *, font_scale
     cv2.putText(img, text, (x + pad, y + pad + th), _FONT, font_scale, ink, font_thickness, cv2.LINE_AA)
 
 
+def paint_masks(rgb: np.ndarray, masks: Mapping[int, np.ndarray | None], colors: Mapping[int, tuple] | None = None,
+                *, boxes: Mapping[int, Box | None] | None = None, **style) -> np.ndarray:
+    """Composite every object's layer onto the opaque uint8 frame ``rgb`` in place, in id
+    order: the same picture as compositing :func:`overlay_layer` of them all, with each
+    object's work kept to its own box. ``style``: :func:`overlay_layer`'s keywords."""
+    for o in sorted(masks):
+        one = {o: masks[o]}
+        composite(rgb, overlay_layer(one, colors, boxes=None if boxes is None else {o: boxes.get(o)}, **style))
+    return rgb
+
+
 def draw_overlay(rgb: np.ndarray, masks: Mapping[int, np.ndarray | None],
                  colors: Mapping[int, tuple] | None = None, opacity: float = 0.5, *,
                  edge: int = 0, names: Mapping[int, str] | None = None, feather_px: int = 0,
@@ -189,7 +223,7 @@ def draw_overlay(rgb: np.ndarray, masks: Mapping[int, np.ndarray | None],
     out = rgb if in_place else rgb.copy()
     if colors is not None:
         colors = {o: colors.get(o) or default_color(o) for o in masks}
-    composite(out, overlay_layer(masks, colors, opacity=opacity, edge=edge, feather_px=feather_px))
+    paint_masks(out, masks, colors, opacity=opacity, edge=edge, feather_px=feather_px)
     if names:
         gap, font_scale, font_thickness = label_scale(*out.shape[:2])
         gap = max(gap, edge)

@@ -27,7 +27,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from ..core.overlay import composite, draw_label, feather_alpha, label_scale, overlay_layer
+from ..core.overlay import draw_label, feather_alpha, label_scale, paint_masks
 from ..core.video import VideoSource
 from ..errors import UserError
 from .frames import ExportContext, Frame, FrameContext, Region, blend_into
@@ -102,9 +102,8 @@ class Overlay(Effect):
                 colors[oid] = tuple(int(c) for c in f.ctx.objects[oid].color)
         if not masks:
             return
-        composite(frame.rgb, overlay_layer(masks, colors, opacity=self.opacity,
-                                           edge=self._thick if self.outline else 0,
-                                           feather_px=f.ctx.feather, boxes=boxes))
+        paint_masks(frame.rgb, masks, colors, boxes=boxes, opacity=self.opacity,
+                    edge=self._thick if self.outline else 0, feather_px=f.ctx.feather)
         if self.labels:
             for oid, box in boxes.items():
                 name = f.ctx.objects[oid].name
