@@ -32,7 +32,7 @@ class CliError(UserError):
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit code 2."""
 
-    def error(self, message: str):
+    def error(self, message: str):  # noqa: D102
         raise CliError(message)
 
 
