@@ -37,11 +37,6 @@ PROMPTS = {
 }
 
 
-def cut_clip(src: Path, dst: Path, frames: int = FRAMES, scale: float = 0.5) -> Path:
-    """The first ``frames`` frames of ``src`` at ``scale``, as an H.264 mp4."""
-    return transcode_clip(src, dst, frames, scale)
-
-
 def run_cli(*args, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sam2studio", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=None if env is None else {**os.environ, **env})
@@ -54,8 +49,8 @@ def material(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
     clips = root / "clips"
     clips.mkdir()
-    cut_clip(shared("videos", "01_dog.mp4"), clips / "dog.mp4")
-    cut_clip(shared("videos", "02_cups.mp4"), clips / "cups.mp4")
+    transcode_clip(shared("videos", "01_dog.mp4"), clips / "dog.mp4", FRAMES)
+    transcode_clip(shared("videos", "02_cups.mp4"), clips / "cups.mp4", FRAMES)
     (clips / "broken.mp4").write_bytes((clips / "dog.mp4").read_bytes()[:3000])  # truncated
 
     refs = {}
