@@ -1,4 +1,4 @@
-"""Mask exporters (export/masks.py) and the shared export helpers (export/common.py)."""
+"""Mask exporters (export/mask_formats.py) and the shared export helpers (export/common.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sam2studio.core.objects import TrackedObject
 from sam2studio.errors import Cancelled, UserError
 from sam2studio.export.common import (atomic_path, check_cancel, frame_range, resolve_frames,
                                       select_objects)
-from sam2studio.export.masks import (export_coco, export_npz, export_palette, export_png,
+from sam2studio.export.mask_formats import (export_coco, export_npz, export_palette, export_png,
                                      export_yolo, load_npz_masks, mask_to_polygons,
                                      object_png_name, read_palette_png)
 from sam2studio.export.report import export_report
@@ -354,7 +354,7 @@ def test_full_disk_while_writing_is_a_user_error_and_cleans_up(tmp_path):
 
 def test_disk_full_inside_a_worker_thread_is_a_user_error_and_leaves_nothing(
         scene, tmp_path, monkeypatch):
-    import sam2studio.export.masks as mod
+    import sam2studio.export.mask_formats as mod
     ms, objects = scene
     real = mod._encode_png
     calls = []
