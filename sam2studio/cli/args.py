@@ -20,7 +20,7 @@ class CliError(UserError):
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit code 2."""
 
-    def error(self, message: str):  # noqa: D102
+    def error(self, message: str):
         raise CliError(message)
 
 
