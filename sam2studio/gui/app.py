@@ -151,7 +151,7 @@ def setup_application(app) -> None:
 
 def install_excepthook(window_getter) -> None:
     """Unexpected exceptions on the UI thread (or any thread) are logged and shown as one sentence."""
-    from .dialogs import errors as err
+    from .dialogs import error_dialog as err
 
     def hook(etype, value, tb):
         if issubclass(etype, KeyboardInterrupt):

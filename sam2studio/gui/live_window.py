@@ -26,7 +26,7 @@ from ..core.prompts import FramePrompt
 from ..errors import UserError
 from ..live import FakeCamera, LiveFrame, LiveStats, LiveTracker, StreamEnded
 from .canvas import Canvas, compose_overlay, rgba_to_qimage
-from .dialogs.errors import message_for, sentence, show_error
+from .dialogs.error_dialog import message_for, sentence, show_error
 from .overlay_renderer import EMPTY, Overlay
 from .resources import icon
 

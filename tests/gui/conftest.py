@@ -76,7 +76,7 @@ def isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("SAM2STUDIO_DATA_DIR", str(data))
     cache = tmp_path / "model-cache"
     monkeypatch.setenv("SAM2STUDIO_CACHE_DIR", str(cache))
-    from sam2studio.gui.dialogs import errors
+    from sam2studio.gui.dialogs import error_dialog as errors
 
     errors.SHOWN.clear()
     yield ini

@@ -16,7 +16,7 @@ from ...engines import models
 from ...engines.sam2_memory import DEFAULT_BUDGET_MB
 from ...errors import Cancelled, UserError
 from ..settings import Settings
-from .errors import message_for, sentence
+from .error_dialog import message_for, sentence
 from .fields import PathField
 
 log = logging.getLogger(__name__)
