@@ -172,3 +172,19 @@ def parse_objects(text: str | None) -> list[int] | None:
     if any(i <= 0 for i in ids):
         raise UserError("object ids are positive integers")
     return ids
+
+
+def coerce_option(value: str):
+    """An option value given as text (``-o KEY=VALUE``, a manifest's options): integers and
+    numbers as such, true/yes/on and false/no/off as booleans, anything else as text."""
+    low = value.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
