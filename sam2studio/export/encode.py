@@ -56,6 +56,9 @@ _AV_ERRORS = (av.FFmpegError, OSError, ValueError, EOFError)
 
 @dataclass
 class OutputFormat:
+    """How the frames are written: a video ``container`` (encoder, pixel format, encoder
+    options) or a folder of ``png`` images; ``alpha`` when the output keeps transparency."""
+
     kind: str  # "container" or "png"
     encoder: str | None = None
     pix_fmt: str | None = None
@@ -123,6 +126,8 @@ def _encoder_format(encoder: str, alpha: bool, crf: int, preset: str) -> OutputF
 
 
 def pick_format(out: Path, codec: str | None, alpha: bool, crf: int, preset: str) -> OutputFormat:
+    """The output format for the path ``out`` (its suffix; none: a PNG folder), checked
+    against this PyAV build; ``codec`` overrides the encoder. Raises UserError."""
     suffix = out.suffix.lower()
     enc = None if codec is None else _CODEC_ALIASES.get(codec.lower(), codec.lower())
     if suffix == "":
@@ -166,6 +171,8 @@ _MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".we
 # =========================================================================================
 @dataclass
 class SourceInfo:
+    """The source's frame rate, time base, start time and first audio stream."""
+
     rate: Fraction
     time_base: Fraction
     video_start: float = 0.0  # seconds of the first video frame in the file's timeline
@@ -174,6 +181,7 @@ class SourceInfo:
 
 
 def probe_source(video: VideoSource) -> SourceInfo:
+    """:class:`SourceInfo` of ``video`` (read with PyAV when it is a file)."""
     fps = float(video.fps) if video.fps and video.fps > 0 else 30.0
     rate = Fraction(fps).limit_denominator(1001)
     info = SourceInfo(rate=rate, time_base=1 / rate)
@@ -384,6 +392,8 @@ def _audio_codec_for(oc) -> str | None:
 # Writers
 # =========================================================================================
 class ContainerWriter:
+    """Encodes frames into a video container, with the audio that ``audio(container)`` makes."""
+
     def __init__(self, path: Path, fmt: OutputFormat, width: int, height: int, rate: Fraction,
                  time_base: Fraction, audio: Callable | None) -> None:
         self.fmt = fmt
@@ -452,6 +462,8 @@ class ContainerWriter:
 
 
 class PngWriter:
+    """Writes frames as ``000000.png, 000001.png, ...`` (RGBA when ``alpha``)."""
+
     def __init__(self, folder: Path, alpha: bool) -> None:
         self.folder = folder
         self.alpha = alpha
@@ -481,7 +493,9 @@ class PngWriter:
 
 
 def audio_factory(video: VideoSource, info: SourceInfo, spans: Sequence[Span], mode: str,
-                   suffix: str) -> Callable | None:
+                  suffix: str) -> Callable | None:
+    """A function that adds the audio to an open output container: passed through (``mode``
+    "full", when the container takes the codec) or cut to ``spans`` and re-encoded."""
     path = Path(video.path)
 
     def make(oc):

@@ -47,12 +47,14 @@ __all__ = ["export_video", "render", "check_spans", "objects_dict", "PIPELINE_DE
 
 
 def objects_dict(objects) -> dict[int, TrackedObject]:
+    """``{id: TrackedObject}`` from such a mapping or from a list of objects."""
     if isinstance(objects, Mapping):
         return {int(k): v for k, v in objects.items()}
     return {int(o.id): o for o in objects}
 
 
 def check_spans(spans: Sequence[Span], num_frames: int) -> list[Span]:
+    """``spans`` as ``(first, last)`` int pairs, checked: inside the video, in order, apart."""
     out: list[Span] = []
     for s in spans:
         a, b = int(s[0]), int(s[1])
@@ -68,9 +70,9 @@ def check_spans(spans: Sequence[Span], num_frames: int) -> list[Span]:
 
 
 def render(video: VideoSource, masks: MaskStore, objects, out, effects: Sequence[Effect] | None,
-            spans: Sequence[Span], *, audio: str, object_ids=None, codec: str | None = None,
-            crf: int = 18, preset: str = "veryfast", feather: int = 0,
-            progress=None, cancel: threading.Event | None = None) -> Path:
+           spans: Sequence[Span], *, audio: str, object_ids=None, codec: str | None = None,
+           crf: int = 18, preset: str = "veryfast", feather: int = 0,
+           progress=None, cancel: threading.Event | None = None) -> Path:
     """Render ``spans`` of ``video`` through ``effects`` into ``out``.
 
     ``audio``: "full" (pass the source audio through), "cut" (re-encode exactly the spans'
