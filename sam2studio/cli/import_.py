@@ -23,7 +23,8 @@ EXAMPLES = """examples:
 def add_parser(sub) -> None:
     from ..importers import KEYFRAME_CHOICES, import_format_names
 
-    imp = sub.add_parser("import", help="import annotations (COCO, YouTube-VIS, CVAT, MOTS, DAVIS, PNG, ...) into a project",
+    imp = sub.add_parser("import",
+                         help="import annotations (COCO, YouTube-VIS, CVAT, MOTS, DAVIS, PNG, ...) into a project",
                          usage="sam2studio import SOURCE --video VIDEO --project OUT.s2s [options]",
                          description="Read masks, objects, names and classes from another tool's file or folder, "
                                      "check them against the video and save them as a project (or add them to one).",

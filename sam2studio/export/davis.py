@@ -60,7 +60,7 @@ def export_davis(masks: MaskStore, objects: dict[int, TrackedObject], num_frames
     ``video`` (a :class:`~sam2studio.core.video.VideoSource`) gives the frames for
     ``JPEGImages``; ``images=False`` (or no video) writes annotations only.
     """
-    from .masks import write_objects_json
+    from .mask_formats import write_objects_json
 
     out = Path(out)
     ids = select_objects(objects, object_ids)

@@ -58,7 +58,7 @@ def export_mots(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
                 categories: dict[int, str] | None = None, sequence: str = "0000",
                 first_frame: int = 0, overlaps: str = "resolve") -> Path:
     """Write the MOTS folder ``out`` (see the module docstring); returns ``out``."""
-    from .masks import write_objects_json
+    from .mask_formats import write_objects_json
 
     out = Path(out)
     ids = select_objects(objects, object_ids)

@@ -168,9 +168,10 @@ TRANSPORT: list[str] = ["first_frame", "prev_key", "prev_frame", "play", "next_f
 
 #: actions that need an open video (the others work without one)
 NEEDS_SESSION: tuple[str, ...] = (
-    "save", "save_as", "export", "import_annotations", "add_object", "delete_object", "clear_prompt", "propagate", "propagate_fwd",
-    "propagate_back", "rerun", "play", "next_frame", "prev_frame", "next_key", "prev_key", "first_frame",
-    "last_frame", "range_in", "range_out", "range_clear", "check_quality", "next_flag", "prev_flag", "report",
+    "save", "save_as", "export", "import_annotations", "add_object", "delete_object", "clear_prompt",
+    "propagate", "propagate_fwd", "propagate_back", "rerun", "play", "next_frame", "prev_frame", "next_key",
+    "prev_key", "first_frame", "last_frame", "range_in", "range_out", "range_clear", "check_quality",
+    "next_flag", "prev_flag", "report",
 )
 #: actions that start a propagation (disabled while one runs)
 STARTS_PROPAGATION: tuple[str, ...] = ("propagate", "propagate_fwd", "propagate_back", "rerun")

@@ -252,7 +252,7 @@ class ObjectPanel(QWidget):
         if obj_id in self._items and obj_id != self.current:
             self.list.setCurrentItem(self._items[obj_id])
 
-    def eventFilter(self, obj, e) -> bool:
+    def eventFilter(self, obj, e) -> bool:  # noqa: N802
         # clicking into a name field also makes its object the current one
         if e.type() == e.Type.FocusIn:
             for oid, row in self._rows.items():
