@@ -158,3 +158,29 @@ def test_import_dialog_gives_new_ids_when_the_project_has_the_files_ids(make_win
     assert "renumbered 1 -> 3, 2 -> 4" in dlg.summary
     assert {o: v.name for o, v in win.doc.state.objects.items()} == {1: "rider", 2: "board", 3: "rider",
                                                                       4: "board"}
+
+
+def test_export_dialog_offers_the_davis_resolution_and_writes_the_layout(make_window, qtbot, clip_folder,
+                                                                         coco_file, tmp_path):
+    win = make_window("classic")
+    open_clip(qtbot, win, str(clip_folder))
+    done = []
+    win.ctl.call(lambda ctx: ctx.session.import_annotations(coco_file), "import", kind="edit",
+                 on_done=lambda job: done.append(job))
+    qtbot.waitUntil(lambda: bool(done), timeout=30000)
+    settle(qtbot, win)
+    dlg = win.files.export_dialog()
+    dlg.set_format("davis")
+    assert set(dlg.options.fields) == {"resolution", "images"}
+    dlg.options.set_value("resolution", "full")
+    out = tmp_path / "davis"
+    dlg.out_edit.setText(str(out))
+    dlg.export_button.click()
+    qtbot.waitUntil(lambda: dlg.result_path is not None or dlg.error is not None, timeout=30000)
+    assert dlg.error is None
+    ann = out / "Annotations" / "Full-Resolution" / "clip"
+    assert sorted(p.name for p in ann.iterdir()) == [f"{f:05d}.png" for f in range(N)]
+    assert len(list((out / "JPEGImages" / "Full-Resolution" / "clip").glob("*.jpg"))) == N
+    dlg.set_format("youtube-vis")
+    assert set(dlg.options.fields) == {"rle"}
+    dlg.close()
