@@ -622,3 +622,20 @@ def test_an_object_brought_back_after_a_delete_keeps_its_class(source_session):
     s.remove_object(3)
     assert s.restore(snap)
     assert (s.objects[3].name, s.objects[3].category) == ("rider 2", "person")
+
+
+def test_batch_manifest_categories_reach_the_prompts(tmp_path, clip_folder):
+    from sam2studio.batch import load_manifest
+
+    m = tmp_path / "m.jsonl"
+    m.write_text(json.dumps({"video": str(clip_folder), "clicks": ["1:0:20:20"], "names": {"1": "rider"},
+                             "categories": {"1": "person"}}) + "\n")
+    csv = tmp_path / "m.csv"
+    csv.write_text(f"video,clicks,category\n{clip_folder},1:0:20:20;2:0:50:40,1:person;2:board\n")
+    (job,) = load_manifest(m)
+    assert job.prompts().categories == {1: "person"}
+    (job2,) = load_manifest(csv)
+    assert job2.categories == {1: "person", 2: "board"}
+    with fresh_session() as s:
+        s.segment(job.prompts(), direction="forward")
+        assert (s.objects[1].name, s.objects[1].category) == ("rider", "person")
