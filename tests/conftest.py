@@ -1,4 +1,4 @@
-"""Shared fixtures: test material from ../shared/data, random-weight SAM 2 predictors."""
+"""Shared fixtures: the repository's own test material, random-weight SAM 2 predictors."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import sam2studio  # noqa: E402,F401  (sets the OpenMP wait policy before any test imports torch)
 
-DATA = Path("../shared/data")
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"  # licences in tests/data/README.md
+SAMPLE = ROOT / "resources" / "sample" / "cups.mp4"  # the bundled clip: 150 frames, 1280x720, audio
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 
 
-def shared(*parts: str) -> Path:
-    """A file of the shared test material; skips the test cleanly when it is absent."""
+def data(*parts: str) -> Path:
+    """A file of the repository's test material (tests/data); it is always there."""
     path = DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"test material {path} is absent (see ../shared/data/README.md)")
+    assert path.exists(), f"test material {path} is missing from the repository"
     return path
 
 
