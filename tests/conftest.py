@@ -41,3 +41,30 @@ def random_predictor(image_size: int = 256, seed: int = 0):
     torch.manual_seed(seed)
     return build_sam2_video_predictor(SAM2_CONFIG, ckpt_path=None, device="cpu",
                                       hydra_overrides_extra=[f"++model.image_size={image_size}"])
+
+
+_GUI_TESTS = Path(__file__).resolve().parent / "gui"
+
+
+def pytest_itemcollected(item):
+    """With pytest-xdist (the README's ``-n auto``), the GUI tests share one worker and run one
+    after another: several of them time the event loop and cancellation, which other GUI tests
+    running beside them on a small machine would disturb. The other tests spread over the rest."""
+    if _GUI_TESTS in Path(str(item.fspath)).resolve().parents:
+        item.add_marker(pytest.mark.xdist_group("gui"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """pytest-xdist (3.8) groups ``xdist_group`` tests by writing ``item._nodeid``, which pytest
+    9.2 no longer reads, so the groups silently do nothing; give the node ids their group suffix
+    as xdist means to (on versions where xdist's own change works, it is there already)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid:
+            from _pytest.nodeid import coerce_node_id
+
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")
