@@ -91,3 +91,16 @@ def test_video_editing_renders_three_videos_of_the_same_length(tmp_path):
     run_example("video_editing", tmp_path, "--frames", "0:20")
     for name in ("background.mp4", "grade.mp4", "motion_blur.mp4"):
         assert frame_count(tmp_path / name) == 20, name
+
+
+def test_batch_manifests_list_clips_the_repository_ships():
+    """The README runs the JSON Lines manifest; both manifests name files that are in a clone."""
+    from sam2studio.batch import load_manifest
+
+    for name in ("batch_manifest.jsonl", "batch_manifest.csv"):
+        jobs = load_manifest(ROOT / "examples" / name)
+        assert len(jobs) >= 3, name
+        for job in jobs:
+            assert Path(job.video).exists(), (name, job.video)
+            for spec in job.masks:
+                assert Path(spec.path).is_file(), (name, spec)
