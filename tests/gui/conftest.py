@@ -124,7 +124,7 @@ def short_clip(cups_frames):
 
 @pytest.fixture(scope="session")
 def cups_mp4(cups_frames, tmp_path_factory) -> Path:
-    """A real 16-frame H.264 file cut from 02_cups.mp4 (saving and reopening need a path)."""
+    """A real 16-frame H.264 file cut from the sample clip (saving and reopening need a path)."""
     import av
 
     path = tmp_path_factory.mktemp("clips") / "cups16.mp4"
