@@ -74,3 +74,12 @@ def test_every_readme_command_runs_as_written(tmp_path):
     done = sorted(p.parent.name for p in (work / "runs" / "today").glob("*/_DONE"))
     assert done == ["cups-end", "cups-sam2", "cups-start", "judo"]
     shutil.rmtree(work / "runs")
+
+
+def test_the_readmes_links_to_files_lead_somewhere():
+    for doc in (ROOT / "README.md", ROOT / "docs" / "benchmarks.md"):
+        text = doc.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#]+)\)", text):
+            if "://" in target:
+                continue
+            assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which is missing"
