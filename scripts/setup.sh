@@ -103,7 +103,7 @@ fi
 
 # ---- 5. SAM2 Studio ----------------------------------------------------------------------------
 if [ "$DEV" = "1" ]; then
-  say "step 5/5: SAM2 Studio (editable) with the test tools: PySide6, OpenCV, PyAV, Ray and the rest (about 400 MB to download, 1.2 GB installed)"
+  say "step 5/5: SAM2 Studio (editable) with the test tools: PySide6, OpenCV, PyAV, Ray, matplotlib and the rest (about 400 MB to download, 1.2 GB installed)"
   pip_install -e ".[dev]"
 else
   say "step 5/5: SAM2 Studio (editable): PySide6, OpenCV, PyAV and the rest (about 250 MB to download, 900 MB installed)"
