@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Under pytest-xdist (the README's -n auto) each worker gets its share of the cores for torch's
+# thread pool (inherited by the processes tests start), so workers do not oversubscribe the CPU.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 import sam2studio  # noqa: E402,F401  (sets the OpenMP wait policy before any test imports torch)
 
 ROOT = Path(__file__).resolve().parent.parent
