@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from PIL import Image
 
 from conftest import SAMPLE, data
 from sam2studio.cli import main
+from sam2studio.export.encode import transcode_clip
 
 
 def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -55,27 +55,8 @@ def test_segment_the_sample_clip_with_the_classic_engine(tmp_path):
     assert proc.stderr.strip() == ""  # no progress bars when stderr is not a terminal
 
 
-def first_frames(src: Path, dst: Path, n: int) -> Path:
-    """The first ``n`` frames of ``src`` as an H.264 mp4 of the same size (PyAV)."""
-    import av
-
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        stream = None
-        for i, frame in enumerate(inp.decode(video=0)):
-            if i == n:
-                break
-            if stream is None:
-                stream = out.add_stream("libx264", rate=30)
-                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
-            img = frame.reformat(format="yuv420p")
-            img.pts, img.time_base = i, Fraction(1, 30)
-            out.mux(stream.encode(img))
-        out.mux(stream.encode())
-    return dst
-
-
 def test_segment_a_real_clip_with_sam2_random_weights(tmp_path):
-    video = first_frames(data("dog.mp4"), tmp_path / "dog16.mp4", 16)  # 16 real frames, 640x360
+    video = transcode_clip(data("dog.mp4"), tmp_path / "dog16.mp4", 16, scale=1.0)  # 16 real frames, 640x360
     out = tmp_path / "masks"
     proc = run_cli("segment", video, "--out", out, "--click", "1:0:300:215", "--engine", "sam2",
                    "--weights", "random", "--seed", "0", "--image-size", "256")

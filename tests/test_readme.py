@@ -28,7 +28,7 @@ def test_the_readme_has_the_two_setup_commands_and_says_why_blocks_are_skipped()
     setup = [body for lang, body, _ in found if "scripts/setup.sh" in body]
     assert len(setup) == 2 and all(len([ln for ln in b.splitlines() if not ln.startswith("#")]) == 1 for b in setup)
     assert "pip install 'sam2studio" not in README  # not on an index: install from the clone
-    for lang, body, why in found:
+    for _lang, _body, why in found:
         if why is not None:
             assert any(w in why for w in ("download", "window", "camera", "cluster")), why
 
@@ -63,7 +63,8 @@ def test_every_readme_command_runs_as_written(tmp_path):
         else:
             continue
         proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"README block failed:\n{body}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+        assert proc.returncode == 0, (f"README block failed:\n{body}\n"
+                                      f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
         assert "Traceback" not in proc.stderr, proc.stderr
         ran += 1
     assert ran >= 5
