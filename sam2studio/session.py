@@ -79,6 +79,7 @@ class Session:
     def close(self) -> None:
         self.engine.close()
         self.video.close()
+        self.project.close()  # lets go of the project file's write lock
 
     def __enter__(self) -> Session:
         return self
