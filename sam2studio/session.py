@@ -180,9 +180,12 @@ class Session:
                               f"{self.video.width}x{self.video.height}")
         return self._apply(frame, obj, FramePrompt.from_mask(mask))
 
-    def add_mask_file(self, frame: int, obj: int, path: str | Path) -> np.ndarray:
-        """Start or correct ``obj`` from a PNG (palette index ``obj``, else non-zero pixels)."""
-        return self.set_mask(frame, obj, read_mask_prompt(path, obj, self.video.width, self.video.height))
+    def add_mask_file(self, frame: int, obj: int, path: str | Path, *, resize: bool = False) -> np.ndarray:
+        """Start or correct ``obj`` from a PNG (palette index ``obj``, else non-zero pixels).
+        An empty mask, or one of another size, is refused; ``resize=True`` scales a mask whose
+        size is an exact multiple of the video's (see :func:`~sam2studio.core.prompts.read_mask_prompt`)."""
+        mask = read_mask_prompt(path, obj, self.video.width, self.video.height, resize=resize)
+        return self.set_mask(frame, obj, mask)
 
     def clear_prompt(self, frame: int, obj: int) -> None:
         """Remove ``obj``'s prompt on ``frame``; the engine forgets it too."""

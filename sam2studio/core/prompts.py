@@ -92,11 +92,15 @@ class PromptStore:
             return sum(len(fr) for fr in self._data.values())
 
 
-def read_mask_prompt(path, obj: int, width: int, height: int) -> np.ndarray:
+def read_mask_prompt(path, obj: int, width: int, height: int, *, resize: bool = False) -> np.ndarray:
     """A mask prompt from a PNG: in a palette PNG that holds index ``obj``, the pixels equal to
-    ``obj``; otherwise the non-zero pixels. A PNG of another size is resized (nearest) to
-    ``width`` x ``height`` with a warning."""
-    import logging
+    ``obj``; otherwise the non-zero pixels.
+
+    Refused with :class:`~sam2studio.errors.PromptError`: a mask with no foreground pixels, and
+    a mask whose size differs from ``width`` x ``height`` unless it is an exact integer multiple
+    (or fraction) of it with the same aspect ratio and ``resize`` is True (then it is scaled,
+    nearest neighbour). A mask is never stretched."""
+    from math import gcd
     from pathlib import Path
 
     import cv2
@@ -111,14 +115,30 @@ def read_mask_prompt(path, obj: int, width: int, height: int) -> np.ndarray:
         with Image.open(path) as img:
             mode = img.mode
             arr = np.asarray(img)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise PromptError(f"mask file {path} is not a readable image") from exc
+    if arr.ndim not in (2, 3) or arr.size == 0:
+        raise PromptError(f"mask file {path} is not a readable image")
     if mode == "P" and np.any(arr == obj):
         m = arr == obj
     else:
         m = (arr.max(axis=2) if arr.ndim == 3 else arr) > 0
-    if m.shape != (height, width):
-        logging.getLogger(__name__).warning(
-            "mask %s is %dx%d, the video is %dx%d: resized", path.name, m.shape[1], m.shape[0], width, height)
+    if not m.any():
+        raise PromptError(f"{path.name} has no foreground pixels")
+    mh, mw = m.shape
+    if (mh, mw) != (height, width):
+        size = f"{path.name} is {mw}x{mh} pixels but the video is {width}x{height}"
+        if mw * height != mh * width:
+            raise PromptError(f"{size}: a different aspect ratio (it would be stretched); "
+                              "give a mask of the video's size")
+        g = gcd(mw, width)
+        up, down = width // g, mw // g  # scale = up / down
+        if not (up == 1 or down == 1):
+            raise PromptError(f"{size}: not an exact multiple of it; give a mask of the video's size")
+        scale = f"{up}x" if down == 1 else f"1/{down}"
+        if not resize:
+            raise PromptError(f"{size} ({scale}): scale it with --mask-resize, or give a mask of the video's size")
         m = cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        if not m.any():
+            raise PromptError(f"{path.name} has no foreground pixels left at the video's size")
     return m
