@@ -36,7 +36,7 @@ class Trickle:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 rng = self.headers.get("Range")
                 outer.ranges.append(rng)
                 start = int(rng.split("=")[1].split("-")[0]) if rng else 0

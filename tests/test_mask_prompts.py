@@ -47,13 +47,15 @@ def test_a_palette_mask_without_the_object_index_and_no_pixels_is_refused(tmp_pa
 def test_a_mask_of_another_aspect_ratio_is_refused_even_with_resize(tmp_path):
     path = png(tmp_path / "wide.png", square(H, W * 2))
     for resize in (False, True):
-        with pytest.raises(PromptError, match=r"wide.png is 128x48 pixels but the video is 64x48: a different aspect ratio"):
+        with pytest.raises(PromptError,
+                           match=r"wide.png is 128x48 pixels but the video is 64x48: a different aspect ratio"):
             read_mask_prompt(path, 1, W, H, resize=resize)
 
 
 def test_an_exact_multiple_is_scaled_only_with_resize(tmp_path):
     half = png(tmp_path / "half.png", square(H // 2, W // 2))
-    with pytest.raises(PromptError, match=r"half.png is 32x24 pixels but the video is 64x48 \(2x\): scale it with --mask-resize"):
+    with pytest.raises(PromptError,
+                       match=r"half.png is 32x24 pixels but the video is 64x48 \(2x\): scale it with --mask-resize"):
         read_mask_prompt(half, 1, W, H)
     m = read_mask_prompt(half, 1, W, H, resize=True)
     assert m.shape == (H, W) and np.array_equal(m, square(H, W) > 0)

@@ -21,7 +21,8 @@ def test_a_full_disk_is_refused_before_any_work():
 
 def test_too_little_free_space_for_the_expected_output_is_refused():
     with tmpfs("512k") as fs:
-        with pytest.raises(OutputError, match=r"not enough free space for --project .*clip.s2s: .* free, about 50.0 MB needed"):
+        with pytest.raises(OutputError,
+                           match=r"not enough free space for --project .*clip.s2s: .* free, about 50.0 MB needed"):
             check_output(fs / "clip.s2s", label="--project", directory=False, need_bytes=50_000_000)
         check_output(fs / "clip.s2s", label="--project", directory=False, need_bytes=100_000)
 

@@ -213,7 +213,7 @@ class ProjectLock:
                 entry[1] += 1
                 return cls(project)
             lp = lock_path(project)
-            for attempt in range(3):  # a moment's grace for a reader looking at who holds it
+            for _attempt in range(3):  # a moment's grace for a reader looking at who holds it
                 try:
                     lock = _OsLock.try_open(lp, create=True)
                 except OSError as exc:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ProjectError, VideoError
-from .lock import ProjectLock, ProjectLockedError, lock_holder
+from .lock import ProjectLock, ProjectLockedError, lock_holder  # noqa: F401  (ProjectLockedError: re-exported)
 from .masks import DamagedMask, MaskStore, mask_checksum, prompt_checksum, rle_area, rle_is_valid
 from .objects import TrackedObject
 from .prompts import FramePrompt, PromptStore
