@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-__all__ = ["OutputError", "StagedOutputs", "check_output", "human_bytes"]
+__all__ = ["OutputError", "StagedOutputs", "check_output", "estimate_bytes", "human_bytes"]
 
 _PROBE_BYTES = 4096
 
@@ -36,6 +36,23 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"  # pragma: no cover
+
+
+def estimate_bytes(kind: str, width: int, height: int, frames: int, objects: int = 1) -> int:
+    """A low estimate of an output's size, for the free-space check (it must not refuse what
+    would fit): ``"masks"`` (binary PNGs, one per frame and object), ``"project"`` (RLE masks),
+    ``"video"`` (H.264 at the export quality), ``"frames"`` (JPEG frames of a recording)."""
+    px = max(int(width) * int(height), 1)
+    n = max(int(frames), 0)
+    if kind == "masks":
+        return n * max(int(objects), 1) * max(150, px // 400)
+    if kind == "project":
+        return 16_384 + n * max(int(objects), 1) * (int(width) + int(height)) // 4
+    if kind == "video":
+        return n * px // 300
+    if kind == "frames":
+        return n * px // 20
+    raise ValueError(f"unknown output kind {kind!r}")
 
 
 def _why(exc: OSError) -> str:

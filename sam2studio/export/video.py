@@ -75,6 +75,7 @@ from ..core.objects import TrackedObject
 from ..core.video import VideoSource
 from ..errors import UserError
 from .common import atomic_path, check_cancel, report_progress, resolve_frames, select_objects
+from .timing import output_timeline
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,10 @@ class FrameContext:
 
     @property
     def time(self) -> float:
-        """Output time of this frame in seconds."""
+        """Output time of this frame in seconds (its source time, see :mod:`.timing`)."""
+        tl = self.ctx.timeline
+        if tl is not None and self.out_index < len(tl.pts):
+            return tl.seconds(self.out_index)
         return self.out_index / float(self.ctx.rate)
 
     def bbox(self, obj: int) -> tuple[int, int, int, int] | None:
@@ -244,6 +248,7 @@ class ExportContext:
         self.objects = objects
         self.selected = selected
         self.rate = rate
+        self.timeline = None  # timing.Timeline of the export, set by the render pass
         self.feather = int(feather)
         self.cancel = cancel
         self.height, self.width = int(video.height), int(video.width)
@@ -1000,8 +1005,11 @@ def _audio_codec_for(oc) -> str | None:
 # Writers
 # =========================================================================================
 class _ContainerWriter:
+    """Encodes frames at the output times of ``timeline`` (each frame's source time)."""
+
     def __init__(self, path: Path, fmt: _Format, width: int, height: int, rate: Fraction,
-                 time_base: Fraction, audio: Callable | None) -> None:
+                 timeline, audio: Callable | None) -> None:
+        time_base = timeline.time_base
         self.fmt = fmt
         self.path = path
         self.pad = (height % 2, width % 2) if fmt.even else (0, 0)
@@ -1012,12 +1020,15 @@ class _ContainerWriter:
             st.width, st.height = width + self.pad[1], height + self.pad[0]
             st.pix_fmt = fmt.pix_fmt
             st.time_base = time_base
+            # the encoder's own clock too: left at 1/rate it would round every pts to a
+            # constant-rate grid and re-time a variable-frame-rate video
+            st.codec_context.time_base = time_base
             if fmt.options:
                 st.options = dict(fmt.options)
             self.st = st
             self.rate = rate
             self.tb = time_base
-            self.ticks = 1 / rate / time_base  # Fraction: time base ticks per frame
+            self.timeline = timeline
             self.k = 0
             if audio is not None:
                 self.audio = audio(self.oc)
@@ -1038,13 +1049,13 @@ class _ContainerWriter:
         if any(self.pad):
             arr = cv2.copyMakeBorder(arr, 0, self.pad[0], 0, self.pad[1], cv2.BORDER_REPLICATE)
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=pf)
-        vf.pts = int(round(self.k * self.ticks))
+        vf.pts = int(self.timeline.pts[self.k])
         vf.time_base = self.tb
         for p in self.st.encode(vf):
             self.oc.mux(p)
         self.k += 1
         if self.audio is not None:
-            self.audio.pump(self.k / float(self.rate) + 0.25)
+            self.audio.pump(self.timeline.seconds(self.k - 1) + 0.25)
 
     def close(self) -> None:
         for p in self.st.encode(None):
@@ -1149,6 +1160,8 @@ def _render(video: VideoSource, masks: MaskStore, objects, out, effects: Sequenc
 
     info = _probe_source(video)
     ctx = ExportContext(video, masks, objs, selected, info.rate, int(round(feather)), cancel)
+    timeline = output_timeline(video, spans, info.time_base, info.video_start)
+    ctx.timeline = timeline
 
     def rendered() -> Iterator[Frame]:
         """Decode and apply the effects, frame by frame (runs in the worker thread)."""
@@ -1169,14 +1182,14 @@ def _render(video: VideoSource, masks: MaskStore, objects, out, effects: Sequenc
             e.prepare(ctx)
         audio_factory = None
         if fmt.kind == "container" and audio != "none" and info.audio_index is not None:
-            audio_factory = _audio_factory(video, info, spans, audio, out.suffix.lower())
+            audio_factory = _audio_factory(video, info, timeline, audio, out.suffix.lower())
         check_cancel(cancel)
         with atomic_path(out, directory=fmt.kind == "png") as tmp:
             if fmt.kind == "png":
                 writer = _PngWriter(tmp, fmt.alpha)
             else:
                 writer = _ContainerWriter(tmp, fmt, ctx.width, ctx.height, info.rate,
-                                          info.time_base, audio_factory)
+                                          timeline, audio_factory)
             try:
                 frames = _in_thread(rendered) if PIPELINE_DEPTH > 0 else rendered()
                 try:
@@ -1258,7 +1271,7 @@ def _in_thread(make: Callable[[], Iterator], depth: int | None = None) -> Iterat
         worker.join()
 
 
-def _audio_factory(video: VideoSource, info: _SourceInfo, spans: Sequence[Span], mode: str,
+def _audio_factory(video: VideoSource, info: _SourceInfo, timeline, mode: str,
                    suffix: str) -> Callable | None:
     path = Path(video.path)
 
@@ -1272,13 +1285,8 @@ def _audio_factory(video: VideoSource, info: _SourceInfo, spans: Sequence[Span],
             if enc is None:
                 log.warning("no audio encoder fits %s; exporting without audio", suffix)
                 return None
-            pieces, k = [], 0
-            for a, b in spans:
-                n = b - a + 1
-                pieces.append((info.video_start + video.timestamp(a), float(k / info.rate),
-                               float((k + n) / info.rate)))
-                k += n
-            return _RecutAudio(oc, path, info.audio_index, enc, pieces)
+            # the kept spans' source times, placed where their frames are (see .timing)
+            return _RecutAudio(oc, path, info.audio_index, enc, list(timeline.pieces))
         except _AV_ERRORS as e:
             log.warning("cannot carry the audio of %s (%s); exporting without audio", path, e)
             return None
