@@ -206,3 +206,23 @@ def test_decoding_damaged_runs_raises_a_clear_error_with_frame_and_object():
     store.set_rle(3, 2, {"size": rle["size"], "counts": rle["counts"][:-1]})  # the last run is cut
     with pytest.raises(DamagedMaskError, match="frame 3, object 2: mask data is damaged"):
         store.get(3, 2)
+
+
+def test_the_rerun_plan_covers_every_damaged_frame_from_the_nearest_prompt(tmp_path):
+    p = make_project()
+    p.prompts.set(10, 1, FramePrompt([(40.0, 30.0)], [1]))  # object 1: keyframes 0 and 10
+    p.prompts.set(20, 3, FramePrompt([(60.0, 45.0)], [1]))  # object 3: keyframe 20 only
+    path = p.save(tmp_path / "clip.s2s")
+    p.close()
+    data = path.read_bytes()
+    for f, o in ((4, 1), (13, 1), (15, 1), (2, 3), (22, 3)):
+        flip(path, data.index(counts_of(p, f, o)) + 1, n=2, seed=f + o)
+    back = Project.load(path)
+    assert back.damaged_frames(1) == [4, 13, 15] and back.damaged_frames(3) == [2, 22]
+    from sam2studio.core.project import RerunStep
+
+    assert back.damaged_rerun_plan() == [
+        RerunStep(1, 0, "forward", (0, 15)),
+        RerunStep(3, 20, "forward", (20, 22)),
+        RerunStep(3, 20, "backward", (2, 20)),
+    ]

@@ -58,6 +58,17 @@ CREATE TABLE IF NOT EXISTS stale (obj INTEGER NOT NULL, frame INTEGER NOT NULL, 
 """
 
 
+@dataclass(frozen=True)
+class RerunStep:
+    """One propagation that re-makes damaged masks: ``Session.propagate(start, direction,
+    frame_range, objects=[obj])``."""
+
+    obj: int
+    start: int
+    direction: str
+    frame_range: tuple[int, int]
+
+
 class Project:
     """Everything a user made on one video. Qt-free; the GUI, CLI and batch share it."""
 
@@ -143,6 +154,29 @@ class Project:
         """Frames with a damaged mask (of ``obj``, or of any object), ascending."""
         return sorted({d.frame for d in self.damaged_masks()
                        if d.frame is not None and (obj is None or d.obj == int(obj))})
+
+    def damaged_rerun_plan(self) -> list[RerunStep]:
+        """Propagation runs that make every damaged mask again from the objects' prompts:
+        forward from the nearest keyframe before the damaged frames (to the last of them), and
+        backward from the first keyframe for damaged frames before it. Objects without any
+        prompt left cannot be re-run and are left out (their damaged frames stay listed)."""
+        steps: list[RerunStep] = []
+        by_obj: dict[int, list[int]] = {}
+        for d in self.damaged_masks():
+            if d.what == "mask" and d.frame is not None and d.obj is not None:
+                by_obj.setdefault(d.obj, []).append(d.frame)
+        for obj, frames in sorted(by_obj.items()):
+            keys = self.prompts.keyframes(obj)
+            if not keys:
+                continue
+            after = [f for f in frames if f >= keys[0]]
+            before = [f for f in frames if f < keys[0]]
+            if after:
+                start = max(k for k in keys if k <= min(after))
+                steps.append(RerunStep(obj, start, "forward", (start, max(after))))
+            if before:
+                steps.append(RerunStep(obj, keys[0], "backward", (min(before), keys[0])))
+        return steps
 
     # ---- locking -----------------------------------------------------------------------
     def close(self) -> None:
