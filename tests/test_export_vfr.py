@@ -22,13 +22,31 @@ PTS_MS = [0, 33, 66, 100, 133, 452, 485, 518, 700, 733, 766, 800, 833, 1200, 123
 W, H = 64, 48
 
 
-def write_vfr_clip(path: Path, pts_ms=PTS_MS) -> Path:
+BURST = (0.452, 0.552)  # seconds of a loud tone in the audio track: it starts with frame 5
+SR = 48000
+
+
+def write_vfr_clip(path: Path, pts_ms=PTS_MS, audio: bool = False) -> Path:
     out = av.open(str(path), "w")
     st = out.add_stream("libx264", rate=30)
     st.width, st.height, st.pix_fmt = W, H, "yuv420p"
     st.time_base = Fraction(1, 1000)
     st.codec_context.time_base = Fraction(1, 1000)  # else the encoder rounds pts to 1/30 s
     st.options = {"crf": "18", "bf": "0"}
+    if audio:
+        ast = out.add_stream("aac", rate=SR)
+        ast.layout = "mono"
+        n = int(SR * (pts_ms[-1] / 1000 + 0.2))
+        t = np.arange(n) / SR
+        wave = np.where((t >= BURST[0]) & (t < BURST[1]), 0.8 * np.sin(2 * np.pi * 1000 * t), 0.0)
+        for k in range(0, n, 1024):
+            chunk = wave[k:k + 1024].astype(np.float32)[None, :]
+            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = SR, k, Fraction(1, SR)
+            for p in ast.encode(af):
+                out.mux(p)
+        for p in ast.encode(None):
+            out.mux(p)
     for i, t in enumerate(pts_ms):
         f = av.VideoFrame.from_ndarray(np.full((H, W, 3), (i * 16) % 256, np.uint8), format="rgb24")
         f.pts, f.time_base = t, Fraction(1, 1000)
@@ -87,3 +105,31 @@ def test_a_presence_cut_keeps_the_timing_inside_each_kept_span(clip, tmp_path):
     span1 = (PTS_MS[3] - PTS_MS[1]) / 1000  # the first span lasts until the frame after it
     second = span1 + (np.array(PTS_MS[5:10]) - PTS_MS[5]) / 1000
     assert np.allclose(got, np.concatenate([first, second]), atol=1.5e-3), got
+
+
+def audio_onset(path: Path) -> float:
+    """Output time (s) of the first loud audio sample."""
+    with av.open(str(path)) as c:
+        s = c.streams.audio[0]
+        for fr in c.decode(s):
+            x = np.abs(fr.to_ndarray()).max(axis=0)
+            loud = np.nonzero(x > 0.3)[0]
+            if loud.size:
+                return float(fr.pts * fr.time_base) + loud[0] / fr.sample_rate
+    raise AssertionError("no loud sample")
+
+
+@pytest.mark.parametrize("frames", [None, range(3, 12)],
+                         ids=["full length, audio passed through", "sub-range, audio cut"])
+def test_the_audio_stays_with_its_frames(tmp_path, frames):
+    path = write_vfr_clip(tmp_path / "av.mp4", audio=True)
+    video = open_video(path)
+    masks = MaskStore(H, W)
+    masks.set(0, 1, np.zeros((H, W), bool))
+    out = export_video(video, masks, {1: TrackedObject(1, "x")}, tmp_path / "o.mp4", [Overlay()],
+                       frames=frames)
+    first = 0 if frames is None else frames.start
+    k5 = 5 - first  # frame 5 is where the tone starts
+    t5 = frame_times(out)[k5]
+    assert abs(t5 - (PTS_MS[5] - PTS_MS[first]) / 1000) < 1.5e-3
+    assert abs(audio_onset(out) - t5) < 0.03, (audio_onset(out), t5)
