@@ -55,7 +55,8 @@ def test_a_mask_of_another_aspect_ratio_is_refused_even_with_resize(tmp_path):
 def test_an_exact_multiple_is_scaled_only_with_resize(tmp_path):
     half = png(tmp_path / "half.png", square(H // 2, W // 2))
     with pytest.raises(PromptError,
-                       match=r"half.png is 32x24 pixels but the video is 64x48 \(2x\): scale it with --mask-resize"):
+                       match=r"half.png is 32x24 pixels but the video is 64x48 \(an exact 2x\): "
+                             r"scale it with --mask-resize"):
         read_mask_prompt(half, 1, W, H)
     m = read_mask_prompt(half, 1, W, H, resize=True)
     assert m.shape == (H, W) and np.array_equal(m, square(H, W) > 0)
@@ -67,3 +68,11 @@ def test_a_same_aspect_size_that_is_no_exact_multiple_is_refused(tmp_path):
     path = png(tmp_path / "odd.png", square(36, 48))  # 3/4 of 64x48
     with pytest.raises(PromptError, match="not an exact multiple"):
         read_mask_prompt(path, 1, W, H, resize=True)
+
+
+def test_a_mask_one_pixel_short_of_the_video_is_scaled_only_with_resize(tmp_path):
+    path = png(tmp_path / "short.png", square(H, W - 1))
+    with pytest.raises(PromptError,
+                       match=r"short.png is 63x48 pixels but the video is 64x48 \(a 1-pixel difference\)"):
+        read_mask_prompt(path, 1, W, H)
+    assert read_mask_prompt(path, 1, W, H, resize=True).shape == (H, W)

@@ -97,10 +97,9 @@ def read_mask_prompt(path, obj: int, width: int, height: int, *, resize: bool = 
     ``obj``; otherwise the non-zero pixels.
 
     Refused with :class:`~sam2studio.errors.PromptError`: a mask with no foreground pixels, and
-    a mask whose size differs from ``width`` x ``height`` unless it is an exact integer multiple
-    (or fraction) of it with the same aspect ratio and ``resize`` is True (then it is scaled,
-    nearest neighbour). A mask is never stretched."""
-    from math import gcd
+    a mask whose size differs from ``width`` x ``height`` unless it is an integer multiple (or
+    fraction) of it to the pixel and ``resize`` is True (then it is scaled, nearest neighbour).
+    A mask of another aspect ratio is never stretched."""
     from pathlib import Path
 
     import cv2
@@ -128,16 +127,21 @@ def read_mask_prompt(path, obj: int, width: int, height: int, *, resize: bool = 
     mh, mw = m.shape
     if (mh, mw) != (height, width):
         size = f"{path.name} is {mw}x{mh} pixels but the video is {width}x{height}"
-        if mw * height != mh * width:
+        # an integer factor up or down that lands on the video's size to the pixel (masks
+        # saved by other tools are sometimes a pixel short of an odd-sized frame)
+        k = max(1, round(width / mw)) if width >= mw else max(1, round(mw / width))
+        sw, sh = (mw * k, mh * k) if width >= mw else (mw / k, mh / k)
+        if abs(sw - width) <= 1 and abs(sh - height) <= 1:
+            if not resize:
+                what = ("a 1-pixel difference" if k == 1
+                        else f"an exact {k}x" if width >= mw else f"an exact 1/{k}")
+                raise PromptError(f"{size} ({what}): scale it with --mask-resize, "
+                                  "or give a mask of the video's size")
+        elif abs(mw * height - mh * width) > max(width, height):
             raise PromptError(f"{size}: a different aspect ratio (it would be stretched); "
                               "give a mask of the video's size")
-        g = gcd(mw, width)
-        up, down = width // g, mw // g  # scale = up / down
-        if not (up == 1 or down == 1):
+        else:
             raise PromptError(f"{size}: not an exact multiple of it; give a mask of the video's size")
-        scale = f"{up}x" if down == 1 else f"1/{down}"
-        if not resize:
-            raise PromptError(f"{size} ({scale}): scale it with --mask-resize, or give a mask of the video's size")
         m = cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
         if not m.any():
             raise PromptError(f"{path.name} has no foreground pixels left at the video's size")
