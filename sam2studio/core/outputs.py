@@ -72,25 +72,25 @@ def _existing_ancestor(path: Path) -> Path:
     return p
 
 
-def check_output(path: str | os.PathLike, *, label: str, directory: bool, need_bytes: int = 0,
+def check_output(path: str | os.PathLike, *, label: str, directory: bool | None, need_bytes: int = 0,
                  replace_ok: bool = True) -> None:
     """Raise :class:`OutputError` (one line naming ``label`` and ``path``) unless ``path`` can be
-    written: a folder (``directory=True``) or a file, whose missing parents can be created,
-    in a place that takes a small test write and has at least ``need_bytes`` free.
+    written: a folder (``directory=True``), a file (False) or either (None), whose missing parents
+    can be created, in a place that takes a small test write and has at least ``need_bytes`` free.
     ``replace_ok=False`` also refuses an existing file or a non-empty folder.
 
     Nothing is left behind: the test write is removed and no folder is created."""
     path = Path(path)
     where = f"{label} {path}"
     if path.exists() or path.is_symlink():
-        if directory and not path.is_dir():
+        if directory is True and not path.is_dir():
             raise OutputError(f"{where} is a file; give a folder")
-        if not directory and path.is_dir():
+        if directory is False and path.is_dir():
             raise OutputError(f"{where} is a folder; give a file name")
         if not replace_ok:
-            if not directory or any(path.iterdir()):
+            if not path.is_dir() or any(path.iterdir()):
                 raise OutputError(f"{where} already exists; choose a new name (nothing was written)")
-    base = _existing_ancestor(path if directory else path.parent)
+    base = _existing_ancestor(path if directory or path.is_dir() else path.parent)
     if not base.is_dir():
         raise OutputError(f"{where} cannot be created: {base} is a file")
     probe = base / f".sam2studio-probe-{secrets.token_hex(4)}"
