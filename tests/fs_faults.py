@@ -18,9 +18,10 @@ def _mount(args: list[str]) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def tmpfs(size: str = "1m", *, full: bool = False, read_only: bool = False):
+def tmpfs(size: str = "1m", *, full: bool = False, leave: int | None = None, read_only: bool = False):
     """A fresh tmpfs of ``size`` mounted on a temporary folder; ``full`` fills it up to the last
-    byte; ``read_only`` remounts it read-only. Skips the test when mounting is not possible."""
+    byte, ``leave`` up to that many bytes; ``read_only`` remounts it read-only. Skips the test
+    when mounting is not possible."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root on Linux")
     point = Path(tempfile.mkdtemp(prefix="s2s-tmpfs-"))
@@ -29,8 +30,8 @@ def tmpfs(size: str = "1m", *, full: bool = False, read_only: bool = False):
         point.rmdir()
         pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
     try:
-        if full:
-            fill(point)
+        if full or leave is not None:
+            fill(point, leave or 0)
         if read_only:
             r = _mount(["-o", "remount,ro", str(point)])
             if r.returncode != 0:

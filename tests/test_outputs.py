@@ -84,3 +84,13 @@ def test_a_full_disk_while_writing_leaves_nothing_that_looks_complete():
                         f.write(os.urandom(65536))
                         f.flush()
         assert list(fs.iterdir()) == []
+
+
+def test_an_error_about_a_staged_output_names_the_final_place(tmp_path):
+    from sam2studio.errors import UserError
+
+    with pytest.raises(UserError, match=r"^cannot write .*/masks: the disk is full$"):
+        with StagedOutputs() as out:
+            tmp = out.stage(tmp_path / "masks", directory=True)
+            raise UserError(f"cannot write {tmp}: the disk is full")
+    assert list(tmp_path.iterdir()) == []

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-__all__ = ["OutputError", "StagedOutputs", "check_output", "estimate_bytes", "human_bytes"]
+__all__ = ["OutputError", "StagedOutputs", "check_output", "estimate_bytes", "human_bytes", "os_error_reason"]
 
 _PROBE_BYTES = 4096
 
@@ -53,6 +53,13 @@ def estimate_bytes(kind: str, width: int, height: int, frames: int, objects: int
     if kind == "frames":
         return n * px // 20
     raise ValueError(f"unknown output kind {kind!r}")
+
+
+def os_error_reason(exc: BaseException) -> str:
+    """A few words for a person: "the disk is full", "permission denied", ..."""
+    if isinstance(exc, OSError):
+        return _why(exc)
+    return str(exc) or type(exc).__name__
 
 
 def _why(exc: OSError) -> str:
@@ -196,8 +203,13 @@ class StagedOutputs:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.discard()
+            return
+        renamed = str(exc) if isinstance(exc, UserError) else ""
+        for tmp, final, _directory in self._items:  # name the place the user gave, not ours
+            renamed = renamed.replace(str(tmp), str(final))
+        self.discard()
+        if isinstance(exc, UserError) and renamed != str(exc):
+            raise UserError(renamed) from None
 
 
 def _remove(path: Path) -> None:

@@ -377,7 +377,8 @@ class Project:
         if proj._damaged:
             from .masks import describe_damaged
 
-            log.warning("%s: %s", path.name, describe_damaged(proj._damaged.values()))
+            # callers report them (damaged_masks()): the CLI in its one error line, the app on the timeline
+            log.info("%s: %s", path.name, describe_damaged(proj._damaged.values()))
         return proj
 
     def _damage(self, frame, obj, what: str) -> None:
