@@ -270,6 +270,8 @@ class Session:
             if not Path(m.path).is_file():
                 raise PromptError(f"{'--mask file' if cli_flags else 'mask file'} {m.path} does not exist")
             validate_target(video, m.frame, m.obj)
+            # empty masks and masks of another shape are refused now, not after the engine is built
+            read_mask_prompt(m.path, m.obj, video.width, video.height, resize=prompts.mask_resize)
         if start is not None and not 0 <= start < len(video):
             raise PromptError(f"{'--start' if cli_flags else 'start'} {start} is out of range: the video has "
                               f"frames 0 to {len(video) - 1}")
@@ -292,7 +294,7 @@ class Session:
             else:
                 self.add_object(prompts.names.get(o), obj_id=o)
         for m in prompts.masks:
-            self.add_mask_file(m.frame, m.obj, m.path)
+            self.add_mask_file(m.frame, m.obj, m.path, resize=prompts.mask_resize)
         for frame, obj, p in prompts.grouped():
             self.set_points(frame, obj, p.points, p.labels, box=p.box)
         if start is None:
@@ -409,17 +411,36 @@ class Session:
     @staticmethod
     def export_project(path: str | Path, fmt: str, out: str | Path, *, video: str | Path | None = None,
                        objects: Sequence[int] | None = None, frames: str | range | None = None,
-                       smooth: bool = False, progress=None, cancel=None, **options) -> tuple[Path, int, int]:
+                       smooth: bool = False, skip_damaged: bool = False, progress=None, cancel=None,
+                       **options) -> tuple[Path, int, int]:
         """Export a saved project without building an engine (as ``sam2studio export``): the
         video is opened only for the formats that read frames (``video`` when it has moved).
-        ``frames`` is a range or ``"START:STOP"``. Returns ``(path written, objects, frames)``."""
+        ``frames`` is a range or ``"START:STOP"``. Returns ``(path written, objects, frames)``.
+
+        A project with damaged masks (:meth:`Project.damaged_masks`) is refused naming them,
+        unless ``skip_damaged`` (they are then exported as frames without a mask). The output
+        place is checked (writable, plausible free space) before a frame is decoded."""
+        from .core.masks import describe_damaged
+        from .core.outputs import check_output, estimate_bytes
         from .core.smoothing import smoothed_project
+        from .errors import ProjectError
         from .export.formats import ExportJob, get_format, parse_frames
 
         f = get_format(fmt)
-        project = Project.load(path)
+        project = Project.load(path, read_only=True)
+        damaged = project.damaged_masks()
+        if damaged and not skip_damaged:
+            raise ProjectError(f"{Path(path).name} has damaged mask data: {describe_damaged(damaged)}; "
+                               "re-run those frames in the app, or export without them (--skip-damaged)")
+        for d in damaged:
+            log.warning("%s: %s (skipped)", Path(path).name, d)
         if isinstance(frames, str) or frames is None:
             frames = parse_frames(frames, project.num_frames)
+        n = project.num_frames if frames is None else len(frames)
+        n_obj = len(project.objects) if objects is None else len(list(objects))
+        kind = "video" if f.needs_video else "masks" if f.output == "folder" else "project"
+        check_output(out, label="output", directory=True if f.output == "folder" else None,
+                     need_bytes=estimate_bytes(kind, project.width, project.height, n, n_obj))
         src = open_video(video if video else project.locate_video()) if f.needs_video else None
         try:
             if smooth:

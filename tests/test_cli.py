@@ -69,7 +69,8 @@ def test_segment_bedroom_with_sam2_random_weights(tmp_path):
 def test_segment_then_export_the_project(tmp_path):
     frames = shared("frames", "judo")
     proc = run_cli("segment", frames, "--out", tmp_path / "m", "--mask", f"1:0:{shared('masks', 'judo', '00000.png')}",
-                   "--mask", f"2:5:{shared('masks', 'judo', '00005.png')}", "--direction", "forward",
+                   "--mask", f"2:5:{shared('masks', 'judo', '00005.png')}", "--mask-resize",  # 853 px wide
+                   "--direction", "forward",
                    "--engine", "classic", "--project", tmp_path / "judo.s2s")
     assert proc.returncode == 0, proc.stderr
     check_segment_output(tmp_path / "m", 16, (854, 480), ids=(1, 2))

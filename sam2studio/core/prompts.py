@@ -260,6 +260,7 @@ class PromptSet:
     boxes: list[BoxArg] = field(default_factory=list)
     masks: list[MaskArg] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
+    mask_resize: bool = False  # scale mask files that are an exact multiple of the video's size
 
     @classmethod
     def parse(cls, clicks=(), boxes=(), masks=(), names=()) -> PromptSet:
