@@ -55,14 +55,16 @@ class Session:
     # ---- opening -----------------------------------------------------------------------
     @classmethod
     def open(cls, source, *, engine: str | Engine = "auto", prompts: PromptSet | None = None,
-             start: int | None = None, cli_flags: bool = False, **engine_options) -> Session:
+             start: int | None = None, cli_flags: bool = False, lock: bool = False, read_only: bool = False,
+             **engine_options) -> Session:
         """Open a video file, image folder, image, project file (``.s2s``) or VideoSource.
 
         With ``prompts`` (and ``start``), they are checked against the video (see
-        :meth:`check_prompts`) before the engine, the slow part, is built.
+        :meth:`check_prompts`) before the engine, the slow part, is built. ``lock`` and
+        ``read_only`` are for project files (see :meth:`load_project`).
         """
         if isinstance(source, (str, Path)) and Path(source).suffix.lower() == PROJECT_SUFFIX:
-            return cls.load_project(source, engine=engine, **engine_options)
+            return cls.load_project(source, engine=engine, lock=lock, read_only=read_only, **engine_options)
         video = source if isinstance(source, VideoSource) else open_video(source)
         try:
             if prompts is not None:
@@ -83,17 +85,26 @@ class Session:
 
     @classmethod
     def load_project(cls, path, *, engine: str | Engine = "auto", video: VideoSource | None = None,
-                     **engine_options) -> Session:
-        """Open a saved project with its video (found by :meth:`Project.locate_video`)."""
-        project = Project.load(path)
-        if video is None:
-            video = open_video(project.locate_video())
-        problems = project.check_video(video)
-        if any("content" not in p for p in problems):
-            raise UserError(f"{video.name} does not fit the project {Path(path).name}: " + "; ".join(problems))
-        for p in problems:
-            log.warning("%s: %s", video.name, p)
-        return cls(project, video, cls._engine(engine, engine_options))
+                     lock: bool = False, read_only: bool = False, **engine_options) -> Session:
+        """Open a saved project with its video (found by :meth:`Project.locate_video`).
+
+        ``lock=True`` takes the project's write lock now (an editor): another process writing it
+        raises :class:`~sam2studio.core.lock.ProjectLockedError`. ``read_only=True`` opens it
+        whoever writes it; it can then only be saved under another name. Damaged masks in the
+        file are listed by ``session.project.damaged_masks()`` (see :meth:`rerun_damaged`)."""
+        project = Project.load(path, lock=lock, read_only=read_only)
+        try:
+            if video is None:
+                video = open_video(project.locate_video())
+            problems = project.check_video(video)
+            if any("content" not in p for p in problems):
+                raise UserError(f"{video.name} does not fit the project {Path(path).name}: " + "; ".join(problems))
+            for p in problems:
+                log.warning("%s: %s", video.name, p)
+            return cls(project, video, cls._engine(engine, engine_options))
+        except BaseException:
+            project.close()
+            raise
 
     @staticmethod
     def _engine(engine, options) -> Engine:
@@ -365,6 +376,16 @@ class Session:
                 if st:
                     st.discard(frame)
             yield frame, result
+
+    def rerun_damaged(self, cancel: threading.Event | None = None) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
+        """Make the masks found damaged in the project file again (see
+        :meth:`Project.damaged_rerun_plan`): each damaged object propagates from its nearest
+        keyframe over its damaged frames; yields ``(frame, masks)`` as :meth:`propagate` does."""
+        for step in self.project.damaged_rerun_plan():
+            if cancel is not None and cancel.is_set():
+                return
+            yield from self.propagate(step.start, step.direction, step.frame_range, objects=[step.obj],
+                                      cancel=cancel)
 
     def run(self, start: int = 0, direction: str = "both", frame_range=None, objects=None, cancel=None,
             progress=None) -> int:

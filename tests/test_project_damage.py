@@ -226,3 +226,33 @@ def test_the_rerun_plan_covers_every_damaged_frame_from_the_nearest_prompt(tmp_p
         RerunStep(3, 20, "forward", (20, 22)),
         RerunStep(3, 20, "backward", (2, 20)),
     ]
+
+
+def test_session_re_runs_damaged_masks_from_the_prompts(tmp_path):
+    from PIL import Image
+
+    from sam2studio.session import Session
+
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    for i in range(8):
+        img = np.full((48, 64, 3), 30, np.uint8)
+        img[15:35, 5 + 3 * i:25 + 3 * i] = (220, 70, 40)
+        Image.fromarray(img).save(clip / f"{i:05d}.png")
+    with Session.open(clip, engine="classic") as s:
+        s.add_click(0, 1, 15, 25)
+        s.run(0, "forward")
+        path = s.save(tmp_path / "p.s2s")
+        saved = {f: s.mask(f, 1) for f in range(8)}
+    data = path.read_bytes()
+    counts = bytes(Project.load(path).masks.entry(6, 1).rle["counts"])
+    flip(path, data.index(counts) + 1, n=2)
+    with Session.load_project(path, engine="classic", lock=True) as s:
+        assert s.project.damaged_frames() == [6] and s.project.lock is not None
+        frames = [f for f, _ in s.rerun_damaged()]
+        assert frames == list(range(0, 7)) and s.project.damaged_masks() == []
+        m = s.mask(6, 1)
+        assert (m & saved[6]).sum() / (m | saved[6]).sum() > 0.9  # made again from the click
+    from sam2studio.core.lock import lock_path
+
+    assert not lock_path(path).exists()  # closing the session let go of the write lock
