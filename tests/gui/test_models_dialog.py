@@ -160,7 +160,7 @@ def test_a_stalled_download_shows_the_stall_error_and_keeps_the_part(make_window
     monkeypatch.setenv(models.STALL_ENV, "10000/1")  # the rule, with a 1 s window for the test
     serve(bytes(1024 * 1024), stall_after=3000)
     win = make_window("classic")
-    dlg = win.model_manager()
+    dlg = win.models.model_manager()
     ended = []
     dlg.download_finished.connect(lambda name, outcome: ended.append((name, outcome)))
     qtbot.mouseClick(dlg.download_button, Qt.MouseButton.LeftButton)
