@@ -52,6 +52,20 @@ def describe_damaged(damaged, limit: int = 3) -> str:
     return text
 
 
+def damaged_by_object(damaged, limit: int = 8) -> str:
+    """``"object 1 on frames 12, 13, 27; object 2 on frame 5"`` (at most ``limit`` frames each)."""
+    by_obj: dict = {}
+    for d in damaged:
+        if d.frame is not None and d.obj is not None:
+            by_obj.setdefault(d.obj, set()).add(d.frame)
+    parts = []
+    for obj, frames in sorted(by_obj.items()):
+        fs = sorted(frames)
+        shown = ", ".join(str(f) for f in fs[:limit]) + (f" and {len(fs) - limit} more" if len(fs) > limit else "")
+        parts.append(f"object {obj} on frame{'s' if len(fs) != 1 else ''} {shown}")
+    return "; ".join(parts) or "rows whose frame and object cannot be read"
+
+
 def mask_checksum(frame: int, obj: int, counts: bytes, area: int, score: float) -> int:
     """CRC32 of one stored mask row: its key, area, score and RLE bytes."""
     head = struct.pack("<qqqd", int(frame), int(obj), int(area), float(score))

@@ -62,7 +62,7 @@ def test_damaged_masks_are_red_on_the_timeline_and_re_run_on_request(make_window
 
     box = win.propagation.rerun_box
     qtbot.waitUntil(lambda: box.isVisible(), timeout=5000)
-    assert "frame 5, object 1: mask data is damaged" in box.text()
+    assert "damaged masks (object 1 on frame 5)" in box.text()
     box.accept_button.click()
     settle(qtbot, win)
     assert win.session.project.damaged_masks() == [] and win.session.masks.has(5, 1)

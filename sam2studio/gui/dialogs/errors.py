@@ -82,7 +82,7 @@ def _question(parent: QWidget | None, name: str, title: str, text: str, info: st
 def ask_rerun_damaged(parent: QWidget | None, name: str, damaged: str, frames: int, on_yes) -> QMessageBox:
     """Offer to re-run the frames whose masks were damaged in the project file."""
     return _question(parent, "rerunDamagedBox", "Damaged masks",
-                     f"Some masks in {name} are damaged and were left out: {damaged}.",
+                     f"The project file {name} has damaged masks ({damaged}); they were left out.",
                      f"Those {frames} frame{'s' if frames != 1 else ''} show no mask (red on the timeline). "
                      "Re-run them now from each object's nearest prompt? (Track → Re-run Damaged Frames "
                      "does it later.)", "Re-run Damaged Frames", on_yes)

@@ -102,15 +102,16 @@ class PropagationController(QObject):
         damaged = [d for d in session.project.damaged_masks() if d.what == "mask"]
         if not damaged:
             return
-        from ...core.masks import describe_damaged
+        from ...core.masks import damaged_by_object
 
         frames = sorted({d.frame for d in damaged if d.frame is not None})
+        where = damaged_by_object(damaged)
         self.w.status(f"{len(damaged)} damaged mask{'s' if len(damaged) != 1 else ''} in the project file "
-                      f"(red on the timeline): {describe_damaged(damaged)}", 15000)
+                      f"(red on the timeline): {where}", 15000)
         if self.w._clean_exit:  # closing
             return
-        self.rerun_box = err.ask_rerun_damaged(self.w, self.w.doc.display_name, describe_damaged(damaged),
-                                               len(frames), self.rerun_damaged)
+        self.rerun_box = err.ask_rerun_damaged(self.w, self.w.doc.display_name, where, len(frames),
+                                               self.rerun_damaged)
 
     def cancel(self) -> None:
         if self.w.ctl.cancel():
