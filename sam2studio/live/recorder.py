@@ -76,7 +76,7 @@ class Recorder:
                 if not ok:
                     raise OSError("JPEG encoding failed")
                 (self.staging / f"{index:06d}.jpg").write_bytes(buf.tobytes())
-            except BaseException as exc:  # reported by add() and finish()
+            except BaseException as exc:  # noqa: BLE001 - reported by add() and finish()
                 self._error = exc
 
     @property
