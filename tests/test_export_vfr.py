@@ -16,7 +16,8 @@ import pytest
 from sam2studio.core.masks import MaskStore
 from sam2studio.core.objects import TrackedObject
 from sam2studio.core.video import open_video
-from sam2studio.export.video import Overlay, export_video
+from sam2studio.export.effects import Overlay
+from sam2studio.export.render import export_video, render
 
 PTS_MS = [0, 33, 66, 100, 133, 452, 485, 518, 700, 733, 766, 800, 833, 1200, 1233]
 W, H = 64, 48
@@ -95,11 +96,9 @@ def test_a_sub_range_keeps_the_gaps_between_its_frames(clip, tmp_path):
 
 
 def test_a_presence_cut_keeps_the_timing_inside_each_kept_span(clip, tmp_path):
-    from sam2studio.export.video import _render
-
     video, masks, objects = clip
     spans = [(1, 2), (5, 9)]
-    out = _render(video, masks, objects, tmp_path / "cut.mp4", [Overlay()], spans, audio="none")
+    out = render(video, masks, objects, tmp_path / "cut.mp4", [Overlay()], spans, audio="none")
     got = np.array(frame_times(out))
     first = (np.array(PTS_MS[1:3]) - PTS_MS[1]) / 1000
     span1 = (PTS_MS[3] - PTS_MS[1]) / 1000  # the first span lasts until the frame after it

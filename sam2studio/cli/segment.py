@@ -39,7 +39,8 @@ def add_parser(sub) -> None:
     seg.add_argument("--direction", choices=("both", "forward", "backward"), default="both",
                      help="propagate from the start frame to the end (forward), to frame 0 (backward) "
                           "or both ways (default both)")
-    seg.add_argument("--start", type=int, default=None, help="frame to propagate from (default: the first prompted frame)")
+    seg.add_argument("--start", type=int, default=None,
+                     help="frame to propagate from (default: the first prompted frame)")
     seg.add_argument("--project", type=Path, help="also save a project file the app can open")
     seg.add_argument("--quality-report", type=Path, metavar="FILE",
                      help="write per-object flagged frames (low confidence, drift, flicker) as JSON")

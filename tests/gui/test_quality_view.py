@@ -168,7 +168,7 @@ def test_quality_thresholds_are_kept_and_used(make_window, qtbot, cups_clip):
 def test_a_running_quality_check_gives_way_to_a_click(make_window, qtbot, cups_clip):
     import threading
 
-    from sam2studio.gui import quality as gq
+    from sam2studio.gui import quality_flags as gq
 
     win = make_window("classic")
     _tracked(qtbot, win, cups_clip)
