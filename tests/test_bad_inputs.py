@@ -10,6 +10,7 @@ loopback HTTP server that trickles bytes."""
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -232,7 +233,7 @@ def _case_export_to_a_full_disk(c: Ctx):
 
 def _manifest(c: Ctx) -> Path:
     m = c.tmp / "m.jsonl"
-    m.write_text('{"id": "a", "video": "%s", "clicks": ["1:0:20:20"]}\n' % c.frames)
+    m.write_text(json.dumps({"id": "a", "video": str(c.frames), "clicks": ["1:0:20:20"]}) + "\n")
     return m
 
 
