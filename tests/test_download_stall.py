@@ -20,12 +20,12 @@ SIZE = 200_000
 
 
 class Trickle:
-    """Serves SIZE bytes: ``burst`` at once, then one byte every ``every`` seconds (or nothing
-    when ``every`` is None). Honours Range requests. Records each request's Range header."""
+    """Serves SIZE bytes: ``burst`` at once, then ``step`` bytes every ``every`` seconds (or
+    nothing when ``every`` is None). Honours Range requests. Records each request's Range header."""
 
-    def __init__(self, burst: int, every: float | None, size: int = SIZE) -> None:
+    def __init__(self, burst: int, every: float | None, size: int = SIZE, step: int = 1) -> None:
         self.data = (bytes(range(256)) * (size // 256 + 1))[:size]
-        self.burst, self.every = burst, every
+        self.burst, self.every, self.step = burst, every, step
         self.ranges: list[str | None] = []
         self.stop = threading.Event()
         outer = self
@@ -53,10 +53,10 @@ class Trickle:
                         return
                     self.wfile.write(body[:outer.burst])
                     self.wfile.flush()
-                    for i in range(outer.burst, len(body)):
+                    for i in range(outer.burst, len(body), outer.step):
                         if outer.stop.wait(outer.every if outer.every is not None else 3600):
                             return
-                        self.wfile.write(body[i:i + 1])
+                        self.wfile.write(body[i:i + outer.step])
                         self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
@@ -79,8 +79,8 @@ class Trickle:
 def trickle():
     servers = []
 
-    def start(burst: int, every: float | None, size: int = SIZE) -> Trickle:
-        servers.append(Trickle(burst, every, size))
+    def start(burst: int, every: float | None, size: int = SIZE, step: int = 1) -> Trickle:
+        servers.append(Trickle(burst, every, size, step))
         return servers[-1]
 
     yield start
@@ -132,7 +132,7 @@ def test_a_silent_server_stalls_after_the_window(trickle, short_rule):
 
 def test_a_slow_but_steady_download_is_not_a_stall(trickle, monkeypatch):
     monkeypatch.setenv(models.STALL_ENV, "500/1")
-    srv = trickle(burst=0, every=0.0005, size=4000)  # about 1-2 KB a second, steadily
+    srv = trickle(burst=0, every=0.02, size=12_000, step=100)  # up to 5 KB a second, steadily
     path = models.download(TINY, url=srv.url)
     assert path.read_bytes() == srv.data
 

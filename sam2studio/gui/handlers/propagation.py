@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Slot
 
 from ..controller import propagate as propagate_job
 from ..controller import rerun_damaged as rerun_damaged_job
-from ..dialogs import errors as err
+from ..dialogs import error_dialog as err
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
