@@ -166,11 +166,14 @@ class Session:
         return bool(getattr(self.engine, "is_random_weights", False))
 
     # ---- objects -----------------------------------------------------------------------
-    def add_object(self, name: str | None = None, color=None, obj_id: int | None = None) -> TrackedObject:
+    def add_object(self, name: str | None = None, color=None, obj_id: int | None = None, *,
+                   category: str | None = None) -> TrackedObject:
+        """A new object (next free id unless ``obj_id``); ``category`` is its class ("person"),
+        shared with other objects and used by the exports that have classes."""
         oid = self.project.next_object_id() if obj_id is None else int(obj_id)
         if oid <= 0:
             raise PromptError(f"object id must be a positive integer, got {oid}")
-        obj = TrackedObject(oid, name or "", tuple(color) if color else (0, 0, 0))
+        obj = TrackedObject(oid, name or "", tuple(color) if color else (0, 0, 0), category=category or "")
         return self.project.add_object(obj)
 
     def _ensure_object(self, obj: int) -> TrackedObject:
@@ -186,6 +189,15 @@ class Session:
     def rename_object(self, obj: int, name: str) -> None:
         self.project.objects[int(obj)].name = name
         self.project.touch()
+
+    def set_object_category(self, obj: int, category: str | None) -> None:
+        """Set ``obj``'s class (``""`` or None: none); a new class joins the project's list."""
+        self.project.set_category(int(obj), category)
+
+    @property
+    def categories(self) -> list[str]:
+        """The project's class names, in class-id order."""
+        return self.project.class_names()
 
     def set_object_color(self, obj: int, rgb) -> None:
         self.project.objects[int(obj)].color = tuple(int(c) for c in rgb)
@@ -328,7 +340,7 @@ class Session:
 
     def segment(self, prompts: PromptSet, start: int | None = None, direction: str = "both",
                 objects: Sequence[int] | None = None, progress=None, cancel: threading.Event | None = None) -> int:
-        """A whole headless run: add ``prompts`` (objects with their names, then mask files,
+        """A whole headless run: add ``prompts`` (objects with their names and classes, then mask files,
         then clicks and boxes per frame and object), and propagate from ``start`` (default:
         the first prompted frame) in ``direction``; ``objects`` limits the run to some objects.
         ``progress(done, total)`` follows the propagation. Returns the start frame.
@@ -341,8 +353,10 @@ class Session:
             if o in self.objects:
                 if prompts.names.get(o):
                     self.rename_object(o, prompts.names[o])
+                if prompts.categories.get(o):
+                    self.set_object_category(o, prompts.categories[o])
             else:
-                self.add_object(prompts.names.get(o), obj_id=o)
+                self.add_object(prompts.names.get(o), obj_id=o, category=prompts.categories.get(o))
         for m in prompts.masks:
             self.add_mask_file(m.frame, m.obj, m.path, resize=prompts.mask_resize)
         for frame, obj, p in prompts.grouped():
@@ -514,6 +528,38 @@ class Session:
                 src.close()
         n_obj = len(project.objects) if ids is None else len(ids)
         return Path(written), n_obj, project.num_frames if frames is None else len(frames)
+
+    # ---- import ------------------------------------------------------------------------
+    def read_annotations(self, source: str | Path, fmt: str = "auto", **options):
+        """Read annotations made elsewhere (see :mod:`sam2studio.importers`), checked against
+        this session's video, without changing the project: for a preview. Returns an
+        :class:`~sam2studio.importers.Annotations` to pass to :meth:`import_annotations`."""
+        from .importers import VideoFacts, read_annotations
+
+        name = self.video.path.stem if self.video.path is not None else ""
+        facts = VideoFacts(self.video.width, self.video.height, len(self.video), name)
+        return read_annotations(source, facts, fmt, **options)
+
+    def import_annotations(self, source, fmt: str = "auto", *, keyframes: str = "auto",
+                           new_ids: bool = False, **options):
+        """Add the objects, names, classes and masks of ``source`` (a path, or what
+        :meth:`read_annotations` returned) to the project. Frames the file covers where an
+        object is absent get an empty mask; ``keyframes`` (``auto``, ``all``, ``first``,
+        ``none``) says which imported masks become prompts, so a later propagation starts
+        from them. Returns an :class:`~sam2studio.importers.ImportResult`."""
+        from .importers import Annotations, apply_annotations
+
+        ann = source if isinstance(source, Annotations) else self.read_annotations(source, fmt, **options)
+        had_prompts = len(self.project.prompts) > 0
+        result = apply_annotations(self.project, ann, keyframes=keyframes, new_ids=new_ids)
+        if result.keyframes:
+            if had_prompts and self._synced:  # the engine holds the old prompts: add the new ones
+                for oid in result.objects.values():
+                    for f in self.keyframes(oid):
+                        self._feed(f, oid, self.prompt(f, oid))
+            else:  # the engine learns every prompt before its next job
+                self._synced = False
+        return result
 
     # ---- saving ------------------------------------------------------------------------
     def _model_label(self) -> str | None:

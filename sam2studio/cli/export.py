@@ -13,8 +13,9 @@ def add_parser(sub) -> None:
                          description="Export a saved project in one of the formats below.")
     exp.add_argument("project", type=Path, help="a project file (.s2s)")
     exp.add_argument("--format", required=True,
-                     help="export format: png, palette, coco, yolo, npz, report, quality, project, overlay, "
-                          "cutout, background, grade, blur, pixelate, motionblur or cut")
+                     help="export format: png, palette, davis, coco, youtube-vis, cvat-video, mots, yolo, npz, "
+                          "report, quality, project, overlay, cutout, background, grade, blur, pixelate, "
+                          "motionblur or cut")
     exp.add_argument("--out", type=Path, required=True, help="output file or folder")
     exp.add_argument("--objects", help="object ids to export, e.g. 1,3 (default: all)")
     exp.add_argument("--frames", help="frame range START:STOP, STOP exclusive (default: all)")

@@ -36,6 +36,8 @@ def add_parser(sub) -> None:
                      help="scale --mask PNGs whose size is an exact multiple of the video's (e.g. half "
                           "size); a mask of another aspect ratio is always refused")
     seg.add_argument("--name", action="append", default=[], metavar="OBJ:NAME", help="label an object")
+    seg.add_argument("--category", action="append", default=[], metavar="OBJ:CLASS",
+                     help="an object's class (e.g. 1:person), used by the exports with classes; repeatable")
     seg.add_argument("--direction", choices=("both", "forward", "backward"), default="both",
                      help="propagate from the start frame to the end (forward), to frame 0 (backward) "
                           "or both ways (default both)")
@@ -95,7 +97,7 @@ def run(args) -> int:
     from ..core.video import open_video
     from ..session import Session
 
-    prompts = PromptSet.parse(args.click, args.box, args.mask, args.name)
+    prompts = PromptSet.parse(args.click, args.box, args.mask, args.name, args.category)
     prompts.mask_resize = args.mask_resize
     if not prompts:
         raise CliError("give at least one --click, --box or --mask")

@@ -36,7 +36,7 @@ from pathlib import Path
 from ..errors import ProjectError, VideoError
 from .lock import ProjectLock, ProjectLockedError, lock_holder  # noqa: F401  (ProjectLockedError: re-exported)
 from .masks import DamagedMask, MaskStore, mask_checksum, prompt_checksum, rle_area, rle_is_valid
-from .objects import TrackedObject
+from .objects import TrackedObject, clean_category
 from .prompts import FramePrompt, PromptStore
 
 FORMAT_VERSION = 2  # 2: CRC32 per mask and prompt row
@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS masks (frame INTEGER NOT NULL, obj INTEGER NOT NULL, 
                                   area INTEGER NOT NULL, score REAL NOT NULL, crc INTEGER NOT NULL,
                                   PRIMARY KEY (frame, obj));
 CREATE TABLE IF NOT EXISTS stale (obj INTEGER NOT NULL, frame INTEGER NOT NULL, PRIMARY KEY (obj, frame));
+"""
+# Object classes live in tables of their own, so project files written before classes existed
+# still load (the tables are simply missing) and older versions still read newer files.
+_CLASS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS categories (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS object_categories (obj INTEGER PRIMARY KEY, category TEXT NOT NULL);
 """
 
 
@@ -82,6 +88,8 @@ class Project:
         self.prompts = PromptStore()
         self.masks = MaskStore(height, width)
         self.stale: dict[int, set[int]] = {}
+        #: the project's classes, class id -> name (ids are what COCO, MOTS... write)
+        self.categories: dict[int, str] = {}
         self.settings: dict = {}
         self.path: Path | None = None
         self._token = uuid.uuid4().hex  # who last wrote a file, for incremental writes
@@ -124,8 +132,45 @@ class Project:
         if obj.id in self.objects:
             raise ProjectError(f"object {obj.id} already exists")
         self.objects[obj.id] = obj
+        if obj.category:
+            self.add_category(obj.category)
         self.touch()
         return obj
+
+    def add_category(self, name: str, class_id: int | None = None) -> int:
+        """The id of class ``name``, added to :attr:`categories` (with ``class_id``, or the next
+        free id) when it is new. Raises :class:`ProjectError` for an empty name or an id taken
+        by another class."""
+        name = clean_category(name)
+        if not name:
+            raise ProjectError("a class needs a name")
+        for cid, cname in self.categories.items():
+            if cname == name:
+                return cid
+        cid = max(self.categories, default=0) + 1 if class_id is None else int(class_id)
+        if cid <= 0:
+            raise ProjectError(f"class ids are positive integers, got {cid}")
+        if cid in self.categories:
+            raise ProjectError(f"class id {cid} is already {self.categories[cid]!r}")
+        self.categories[cid] = name
+        self.touch()
+        return cid
+
+    def set_category(self, obj_id: int, category: str | None) -> None:
+        """Give object ``obj_id`` the class ``category`` (``""``/None: no class)."""
+        obj = self.objects.get(int(obj_id))
+        if obj is None:
+            raise ProjectError(f"object {obj_id} does not exist")
+        obj.category = clean_category(category)
+        if obj.category:
+            self.add_category(obj.category)
+        self.touch()
+
+    def class_names(self) -> list[str]:
+        """Every class of the project (its list and its objects' categories), by class id."""
+        seen = list(self.categories.values())
+        seen += sorted({o.category for o in self.objects.values() if o.category} - set(seen))
+        return seen
 
     def remove_object(self, obj_id: int) -> TrackedObject | None:
         obj = self.objects.pop(int(obj_id), None)
@@ -271,6 +316,7 @@ class Project:
             db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             if incremental_from is None:
                 db.executescript(_SCHEMA)
+            db.executescript(_CLASS_SCHEMA)
             with db:  # one transaction
                 meta = {
                     "format_version": FORMAT_VERSION,
@@ -289,6 +335,11 @@ class Project:
                 db.executemany("INSERT INTO objects VALUES (?, ?, ?, ?, ?)", [
                     (o.id, o.name, json.dumps(list(o.color)), int(o.visible), int(o.locked))
                     for o in self.objects.values()])
+                db.execute("DELETE FROM categories")
+                db.executemany("INSERT INTO categories VALUES (?, ?)", sorted(self.categories.items()))
+                db.execute("DELETE FROM object_categories")
+                db.executemany("INSERT INTO object_categories VALUES (?, ?)",
+                               [(o.id, o.category) for o in self.objects.values() if o.category])
                 db.execute("DELETE FROM prompts")
                 db.executemany("INSERT INTO prompts VALUES (?, ?, ?, ?, ?)", [
                     _prompt_row(f, o, p) for f, o, p in self.prompts.items()])
@@ -364,6 +415,13 @@ class Project:
                 proj._video_relpath = meta.get("video_relpath", "")
                 for oid, name, color, visible, locked in db.execute("SELECT * FROM objects ORDER BY id"):
                     proj.objects[oid] = TrackedObject(oid, name, tuple(json.loads(color)), bool(visible), bool(locked))
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if "categories" in tables:  # absent in projects saved before classes
+                    proj.categories = {int(i): n for i, n in db.execute("SELECT id, name FROM categories ORDER BY id")}
+                if "object_categories" in tables:
+                    for oid, cat in db.execute("SELECT obj, category FROM object_categories"):
+                        if oid in proj.objects:
+                            proj.objects[oid].category = cat
                 proj._read_prompts(db)
                 proj._read_masks(db)
                 for o, f in db.execute("SELECT * FROM stale"):

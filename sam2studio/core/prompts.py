@@ -3,7 +3,7 @@ per object. The frames that hold a prompt for an object are its keyframes.
 
 Also the text form of prompts that the command line and batch manifests share
 (``OBJ:FRAME:X:Y[:LABEL]`` and friends): :func:`parse_click`, :func:`parse_box`,
-:func:`parse_mask`, :func:`parse_name` and :class:`PromptSet`."""
+:func:`parse_mask`, :func:`parse_name`, :func:`parse_category` and :class:`PromptSet`."""
 
 from __future__ import annotations
 
@@ -251,29 +251,45 @@ def parse_name(spec: str) -> tuple[int, str]:
     return o, name
 
 
+def parse_category(spec: str) -> tuple[int, str]:
+    """``"OBJ:CLASS"`` → ``(obj, class)`` (``--category 1:person``)."""
+    obj, sep, name = spec.partition(":")
+    name = " ".join(name.split())
+    if not sep or not name:
+        raise PromptSpecError(f"--category {spec!r} must be OBJ:CLASS")
+    o = _int(obj, "OBJ", spec, "--category")
+    if o <= 0:
+        raise PromptSpecError(f"--category {spec!r}: object ids are positive integers, got {o}")
+    return o, name
+
+
 @dataclass
 class PromptSet:
     """The prompts of a headless run (``segment``, one batch video): clicks, boxes, mask
-    files and object names. Clicks and boxes on the same frame and object make one prompt."""
+    files, object names and classes. Clicks and boxes on the same frame and object make one
+    prompt."""
 
     clicks: list[ClickArg] = field(default_factory=list)
     boxes: list[BoxArg] = field(default_factory=list)
     masks: list[MaskArg] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
+    categories: dict[int, str] = field(default_factory=dict)
     mask_resize: bool = False  # scale mask files that are an exact multiple of the video's size
 
     @classmethod
-    def parse(cls, clicks=(), boxes=(), masks=(), names=()) -> PromptSet:
-        """From spec strings (``--click``, ``--box``, ``--mask``, ``--name`` values)."""
+    def parse(cls, clicks=(), boxes=(), masks=(), names=(), categories=()) -> PromptSet:
+        """From spec strings (``--click``, ``--box``, ``--mask``, ``--name``, ``--category``
+        values)."""
         return cls([parse_click(s) for s in clicks], [parse_box(s) for s in boxes],
-                   [parse_mask(s) for s in masks], dict(parse_name(s) for s in names))
+                   [parse_mask(s) for s in masks], dict(parse_name(s) for s in names),
+                   dict(parse_category(s) for s in categories))
 
     def __bool__(self) -> bool:
         return bool(self.clicks or self.boxes or self.masks)
 
     def object_ids(self) -> list[int]:
         return sorted({c.obj for c in self.clicks} | {b.obj for b in self.boxes}
-                      | {m.obj for m in self.masks} | set(self.names))
+                      | {m.obj for m in self.masks} | set(self.names) | set(self.categories))
 
     def grouped(self) -> list[tuple[int, int, FramePrompt]]:
         """Clicks and boxes as one :class:`FramePrompt` per (frame, object), in that order."""

@@ -69,6 +69,7 @@ class ViewState:
     lanes_key: tuple = ()  # (project, masks revision, frames, objects) the lanes were computed for
     damaged: dict = field(default_factory=dict)  # id -> frozenset(frames) whose stored mask was damaged
     read_only: bool = False  # opened read-only (another process writes the file): save under a new name
+    classes: tuple = ()  # the project's class names (the object panel's class box)
 
 
 @dataclass(eq=False)
@@ -425,6 +426,7 @@ def view_state(session, previous: ViewState | None = None, refresh_lanes: bool =
         lanes_key=key,
         damaged={i: frozenset(f) for i in p.objects if (f := p.damaged_frames(i))},
         read_only=p.read_only,
+        classes=tuple(p.class_names()),
     )
 
 

@@ -344,10 +344,10 @@ class MainWindow(QMainWindow):
         self.editing.on_state(state)
         if self.current_obj not in state.objects and self.current_obj not in self.editing.pending_add:
             self.current_obj = objs[0].id if objs else None
-        key = tuple((o.id, o.name, o.color, o.visible, o.locked) for o in objs)
+        key = (tuple((o.id, o.name, o.category, o.color, o.visible, o.locked) for o in objs), state.classes)
         if key != self._objects_key or self.objects_panel.current != self.current_obj:
             self._objects_key = key
-            self.objects_panel.set_objects(objs, self.current_obj)
+            self.objects_panel.set_objects(objs, self.current_obj, list(state.classes))
             self.refresh_overlay()
         cur = state.objects.get(self.current_obj)
         if cur is not None:

@@ -28,6 +28,7 @@ class FilesController:
         self.live_windows: list = []
         self.recovery_dialog = None
         self.export_dialog_widget = None
+        self.import_dialog_widget = None
         self.locked_box = None  # the offer to open a project another process writes, read-only
 
     def handlers(self) -> dict[str, Callable]:
@@ -40,6 +41,7 @@ class FilesController:
             "save": self.save,
             "save_as": self.save_as_dialog,
             "export": self.export_dialog,
+            "import_annotations": self.import_dialog,
             "quit": self.w.close,
         }
 
@@ -232,5 +234,28 @@ class FilesController:
                                         settings.set("export/format", dlg.format.name),
                                         w.status(f"Exported {p}", 8000)))
         self.export_dialog_widget = dlg
+        dlg.open()
+        return dlg
+
+    # ---- import ----
+    def import_dialog(self):
+        """File → Import Annotations...: preview a file or folder, then add it to the project."""
+        w = self.w
+        if w.session is None:
+            return None
+        from ..dialogs.import_dialog import ImportDialog
+
+        settings = w.settings
+        start = settings.get("dirs/import") or settings.get("dirs/open")
+        dlg = ImportDialog(w.ctl, start, w, undo_stack=w.undo)
+
+        def done(summary: str) -> None:
+            source = dlg.source_edit.text().strip()
+            if source:
+                settings.set("dirs/import", str(Path(source).resolve().parent))
+            w.status(summary[:1].upper() + summary[1:], 8000)
+
+        dlg.imported.connect(done)
+        self.import_dialog_widget = dlg
         dlg.open()
         return dlg
