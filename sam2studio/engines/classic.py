@@ -136,6 +136,8 @@ class _Object:
     id: int
     keyframes: dict[int, _Keyframe] = field(default_factory=dict)
     cache: OrderedDict[int, _Snapshot] = field(default_factory=OrderedDict)
+    # candidate masks of the latest click prompt per frame: [(RLE internal res., score, kind)]
+    candidates: dict[int, list[tuple[dict, float, str]]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -297,11 +299,83 @@ class ClassicEngine(Engine):
             elif frame in o.cache:
                 base = o.cache[frame].vis
             others = self._other_masks_small(frame, obj)
-            small = classic_click.segment(fr, pos, neg, sbox, None if base is None else _unrle(base), others)
+            o.candidates.pop(frame, None)
+            if base is None and sbox is None and pos:
+                # a fresh click: several candidates, the most likely first
+                cands = classic_click.click_candidates(fr, pos, neg, others, self._motion(frame))
+                if cands:
+                    o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
+                    small = cands[0].mask
+                else:
+                    small = classic_click.segment(fr, pos, neg, None, None, others)
+            else:
+                small = classic_click.segment(fr, pos, neg, sbox, None if base is None else _unrle(base), others)
             full = self._to_full(small)
             score = self._prompt_score(fr, small)
             self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)
             return self._frame_result(frame)
+
+    def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
+        """The candidate masks offered for ``obj``'s latest click prompt on ``frame``, the
+        engine's default first (the mask :meth:`add_prompt` returned); ``[]`` when there are
+        none (no click there, or a box, a mask or a click that edited an existing mask).
+        Scores rank the candidates (0..1)."""
+        with self._lock:
+            o = self._objects.get(int(obj))
+            if o is None or int(frame) not in o.candidates:
+                return []
+            fr = self._frame(int(frame))
+            out = []
+            for rle, _score, _kind in o.candidates[int(frame)]:
+                small = _unrle(rle)
+                out.append(ObjectMask(self._to_full(small), self._prompt_score(fr, small)))
+            return out
+
+    def candidate_kinds(self, frame: int, obj: int) -> list[str]:
+        """How each of :meth:`candidates` was made (``"colour region"``, ``"box 0.11x2.2"``...)."""
+        with self._lock:
+            o = self._objects.get(int(obj))
+            return [] if o is None else [k for _r, _s, k in o.candidates.get(int(frame), [])]
+
+    def choose_candidate(self, frame: int, obj: int, k: int) -> FrameResult:
+        """Make candidate ``k`` of :meth:`candidates` ``obj``'s mask on ``frame`` (further
+        clicks there edit it) and return that frame's masks, as :meth:`add_mask` would."""
+        from ..errors import PromptError
+
+        with self._lock:
+            frame, obj = int(frame), int(obj)
+            o = self._objects.get(obj)
+            cands = [] if o is None else o.candidates.get(frame, [])
+            if not 0 <= int(k) < len(cands):
+                raise PromptError(f"object {obj} has {len(cands)} candidate masks on frame {frame}, "
+                                  f"not a candidate {k}")
+            kf = o.keyframes[frame]
+            fr = self._frame(frame)
+            small = _unrle(cands[int(k)][0])
+            full = self._to_full(small)
+            kf.mask, kf.small, kf.hist = _rle(full), _rle(small), _hist(fr.bins, small)
+            kf.base, kf.score = _rle(small), self._prompt_score(fr, small)
+            o.cache.pop(frame, None)
+            return self._frame_result(frame)
+
+    def add_absent(self, frame: int, obj: int) -> FrameResult:
+        """``obj`` is not visible on ``frame``: its mask there is empty, and propagation from
+        there keeps it empty until its appearance model finds it again (or a new prompt)."""
+        return self.add_mask(frame, obj, np.zeros((self.video.height, self.video.width), bool))
+
+    def _motion(self, frame: int) -> np.ndarray | None:
+        """Residual motion (beyond the camera's) of ``frame`` against a frame two steps away,
+        for ranking click candidates; None for a single image."""
+        n = len(self.video)
+        other = frame + 2 if frame + 2 < n else frame - 2
+        if not 0 <= other < n:
+            other = frame + 1 if frame + 1 < n else frame - 1
+        if not 0 <= other < n or other == frame:
+            return None
+        try:
+            return classic_click.residual_motion(self._frame(frame), self._frame(other), self._dis)
+        except (cv2.error, OSError, ValueError):
+            return None
 
     def add_mask(self, frame, obj, mask) -> FrameResult:
         """Set ``obj``'s mask on ``frame`` as given (a colour mask counts any non-zero
@@ -314,6 +388,7 @@ class ClassicEngine(Engine):
             full = np.asarray(mask)
             full = (full.any(axis=-1) if full.ndim == 3 else full).astype(bool)
             small = self._to_small(full)
+            o.candidates.pop(frame, None)
             # a mask prompt is taken as given; an empty one marks the object absent there
             self._set_keyframe(o, frame, fr, full, small, None, None, None, None, 1.0 if full.any() else 0.0)
             return self._frame_result(frame)

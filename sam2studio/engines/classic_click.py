@@ -5,6 +5,8 @@ See :mod:`sam2studio.engines.classic` for how it fits in the engine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import cv2
 import numpy as np
 
@@ -13,6 +15,7 @@ from .classic_util import (
     _component_at,
     _dilate,
     _disk,
+    _erode,
     _fill_holes,
     _Frame,
     _hist,
@@ -135,20 +138,31 @@ def segment(fr: _Frame, pos, neg, box, base: np.ndarray | None, others: np.ndarr
     return _fill_holes(gc)
 
 def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
+    """GrabCut around ``region`` (probably foreground) within ``allowed`` (probably
+    background elsewhere); clicks are sure foreground / background. Large crops run at a
+    reduced size (longest side :data:`_GC_SIDE` x 1.4) and are scaled back."""
     h, w = region.shape
     bb = _bbox(allowed | region)
     if bb is None:
         return region
     m = max(6, int(0.15 * max(bb[2] - bb[0], bb[3] - bb[1])))
     x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(w, bb[2] + m), min(h, bb[3] + m)
-    gm = np.full((y1 - y0, x1 - x0), cv2.GC_BGD, np.uint8)
-    al = allowed[y0:y1, x0:x1]
-    gm[al] = cv2.GC_PR_BGD
-    gm[region[y0:y1, x0:x1]] = cv2.GC_PR_FGD
+    s = min(1.0, 1.4 * _GC_SIDE / max(x1 - x0, y1 - y0))
+    cw, ch = max(4, int(round((x1 - x0) * s))), max(4, int(round((y1 - y0) * s)))
+
+    def small(a: np.ndarray) -> np.ndarray:
+        a = np.ascontiguousarray(a[y0:y1, x0:x1])
+        if s == 1.0:
+            return a
+        return cv2.resize(a.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
+
+    gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
+    gm[small(allowed)] = cv2.GC_PR_BGD
+    gm[small(region)] = cv2.GC_PR_FGD
     for x, y in pos:
-        gm[_disk((y1 - y0, x1 - x0), x - x0, y - y0, 2)] = cv2.GC_FGD
+        cv2.circle(gm, (int((x - x0) * s), int((y - y0) * s)), 2, int(cv2.GC_FGD), -1)
     for x, y in neg:
-        gm[_disk((y1 - y0, x1 - x0), x - x0, y - y0, 2)] = cv2.GC_BGD
+        cv2.circle(gm, (int((x - x0) * s), int((y - y0) * s)), 2, int(cv2.GC_BGD), -1)
     fgc = np.count_nonzero((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD))
     bgc = np.count_nonzero((gm == cv2.GC_BGD) | (gm == cv2.GC_PR_BGD))
     if fgc < 10 or bgc < 10:
@@ -156,10 +170,190 @@ def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
+    if s != 1.0:
+        img = cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA)
     try:
         cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return region
+    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
+    if s != 1.0:
+        fg = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     out = np.zeros((h, w), bool)
-    out[y0:y1, x0:x1] = (gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)
+    out[y0:y1, x0:x1] = fg >= 0.5
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# several candidates for a click
+# ---------------------------------------------------------------------------------------
+#: box extents tried around a click: (half-width, aspect = height / width), the half-width as
+#: a fraction of the frame's longest side
+BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2), (0.17, 1.0))
+#: a click's default mask never covers more of the frame than this (larger candidates are
+#: still offered, after it)
+MAX_DEFAULT_SHARE = 0.4
+_GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
+
+
+@dataclass
+class Candidate:
+    """One candidate mask for a click (internal resolution) and why it was kept."""
+
+    mask: np.ndarray
+    score: float
+    kind: str
+    features: dict = field(default_factory=dict)
+
+
+def residual_motion(cur: _Frame, other: _Frame, flow) -> np.ndarray:
+    """How far each pixel of ``cur`` moves to ``other`` beyond the camera's motion: the dense
+    flow minus a homography fitted (RANSAC) to it over a grid, in internal pixels."""
+    h, w = cur.gray.shape
+    fl = flow.calc(cur.gray, other.gray, None)
+    ys, xs = np.mgrid[4:h:8, 4:w:8]
+    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    dst = src + fl[ys.ravel(), xs.ravel()]
+    hm, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+    if hm is None:
+        return np.zeros((h, w), np.float32)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid = np.stack([gx, gy], -1)
+    cam = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(h, w, 2) - grid
+    res = np.linalg.norm(fl - cam, axis=-1).astype(np.float32)
+    return cv2.GaussianBlur(res, (0, 0), 2.0)
+
+
+def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndarray, float]:
+    """GrabCut inside ``box`` (probably foreground) with the positive clicks as sure
+    foreground; returns the connected part at the clicks and how much of the box's inner
+    sides it covers (0: well inside the box, 1: a whole side)."""
+    h, w = fr.bins.shape
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    out = np.zeros((h, w), bool)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return out, 0.0
+    m = max(6, int(0.3 * max(x1 - x0, y1 - y0)))
+    cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+    s = min(1.0, _GC_SIDE / max(cx1 - cx0, cy1 - cy0))
+    cw, ch = max(4, int(round((cx1 - cx0) * s))), max(4, int(round((cy1 - cy0) * s)))
+    img = cv2.resize(np.ascontiguousarray(fr.rgb[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
+    gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
+    gm[int((y0 - cy0) * s):int(np.ceil((y1 - cy0) * s)), int((x0 - cx0) * s):int(np.ceil((x1 - cx0) * s))] = cv2.GC_PR_FGD
+    fb = cv2.resize(forbid[cy0:cy1, cx0:cx1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
+    gm[fb] = cv2.GC_BGD
+    for x, y in neg:
+        cv2.circle(gm, (int((x - cx0) * s), int((y - cy0) * s)), 2, int(cv2.GC_BGD), -1)
+    for x, y in pos:
+        cv2.circle(gm, (int((x - cx0) * s), int((y - cy0) * s)), 2, int(cv2.GC_FGD), -1)
+    if np.count_nonzero(gm == cv2.GC_BGD) < 10:
+        return out, 0.0
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return out, 0.0
+    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
+    fg = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR) >= 0.5
+    out[cy0:cy1, cx0:cx1] = fg
+    out &= ~forbid
+    out = _component_at(out, pos)
+    sides = []
+    if x0 > 0:
+        sides.append(out[y0:y1, x0].mean())
+    if x1 < w:
+        sides.append(out[y0:y1, x1 - 1].mean())
+    if y0 > 0:
+        sides.append(out[y0, x0:x1].mean())
+    if y1 < h:
+        sides.append(out[y1 - 1, x0:x1].mean())
+    return _fill_holes(out), float(max(sides) if sides else 0.0)
+
+
+def _edge_ratio(grad: np.ndarray, m: np.ndarray) -> float:
+    """Mean gradient on the mask's outline over the mean around it (> 1: the outline follows
+    image edges)."""
+    if not m.any():
+        return 0.0
+    line = m & ~_erode(m, 1)
+    around = _dilate(m, 6) & ~_erode(m, 6)
+    return float(grad[line].mean() / (grad[around].mean() + 1e-3))
+
+
+def _features(fr: _Frame, grad: np.ndarray, m: np.ndarray, motion: np.ndarray | None, pos) -> dict:
+    h, w = m.shape
+    f = {"share": float(np.count_nonzero(m)) / (h * w), "contrast": _objectness(fr, m),
+         "edge": _edge_ratio(grad, m)}
+    if motion is not None and m.any() and pos:
+        rc = float(np.median([motion[min(h - 1, int(y)), min(w - 1, int(x))] for x, y in pos]))
+        if rc > 1.5:
+            t = max(1.0, 0.4 * rc)
+            ring = _ring(m, 2, max(6.0, 0.35 * np.sqrt(np.count_nonzero(m))))
+            f["motion"] = float(np.mean(motion[m] > t) - (np.mean(motion[ring] > t) if ring.any() else 0.0))
+    return f
+
+
+def candidate_score(f: dict, touch: float = 0.0) -> float:
+    """How likely a candidate is the object: colour contrast with its surroundings, an outline
+    on image edges, agreement with the object's own motion; a candidate that runs out of its
+    box, covers most of the frame or is tiny scores less."""
+    s = f["contrast"] + 0.05 * min(4.0, f["edge"]) + 2.0 * f.get("motion", 0.0)
+    s += 0.1 * np.log(max(f["share"], 1e-4))  # a larger region explains more, slightly
+    s -= 0.5 * max(0.0, touch - 0.25)
+    if f["share"] > MAX_DEFAULT_SHARE:
+        s -= 1.0
+    if f["share"] < 0.0015:
+        s -= 0.5
+    return float(s)
+
+
+def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, motion: np.ndarray | None = None) -> list[Candidate]:
+    """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
+    earlier mask for the object: the colour region grown from the clicks and refined by
+    GrabCut (:func:`segment`), and GrabCut in boxes of a few extents around the clicks
+    (:data:`BOX_EXTENTS`), ranked by :func:`candidate_score`; near-duplicates are dropped.
+    The first one never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
+    candidate does not."""
+    h, w = fr.bins.shape
+    grad = cv2.magnitude(cv2.Sobel(fr.gray, cv2.CV_32F, 1, 0), cv2.Sobel(fr.gray, cv2.CV_32F, 0, 1))
+    forbid = others.copy()
+    for x, y in pos:
+        forbid &= ~_disk((h, w), x, y, 3)
+    raw: list[tuple[np.ndarray, str, float]] = [(segment(fr, pos, neg, None, None, others), "colour region", 0.0)]
+    if pos:
+        xs, ys = [p[0] for p in pos], [p[1] for p in pos]
+        L = max(h, w)
+        for r, asp in BOX_EXTENTS:
+            hw, hh = r * L, r * L * asp
+            box = (min(xs) - hw, min(ys) - 0.8 * hh, max(xs) + hw, max(ys) + 1.2 * hh)
+            m, touch = _box_grabcut(fr, pos, neg, forbid, box)
+            if m.any():
+                raw.append((m, f"box {r:g}x{asp:g}", touch))
+    cands: list[Candidate] = []
+    for m, kind, touch in raw:
+        if not m.any() or any(_iou(m, c.mask) > 0.9 for c in cands):
+            continue
+        f = _features(fr, grad, m, motion, pos)
+        f["touch"] = touch
+        cands.append(Candidate(m, candidate_score(f, touch), kind, f))
+    cands.sort(key=lambda c: -c.score)
+    if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
+        small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE]
+        if small:
+            cands.insert(0, cands.pop(small[0]))
+        else:  # every candidate ran into the background: offer it cut to a box around the clicks
+            xs, ys, r = [p[0] for p in pos], [p[1] for p in pos], BOX_EXTENTS[-1][0] * max(h, w)
+            clip = np.zeros((h, w), bool)
+            clip[max(0, int(min(ys) - r)):int(max(ys) + r) + 1, max(0, int(min(xs) - r)):int(max(xs) + r) + 1] = True
+            m = _component_at(cands[0].mask & clip, pos)
+            if m.any():
+                f = _features(fr, grad, m, motion, pos)
+                cands.insert(0, Candidate(m, candidate_score(f), "clipped", f))
+    return cands
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    u = np.count_nonzero(a | b)
+    return 1.0 if u == 0 else float(np.count_nonzero(a & b)) / u
+

@@ -110,15 +110,21 @@ def _component_at(m: np.ndarray, points: Sequence[tuple[float, float]]) -> np.nd
     return np.isin(lab, list(keep))
 
 
-def _fill_holes(m: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+def _fill_holes(m: np.ndarray, allowed: np.ndarray | None = None, max_hole: float = 0.05) -> np.ndarray:
     """Fill the holes of ``m`` (background regions not connected to the border), only where
-    ``allowed``."""
+    ``allowed`` and only those smaller than ``max_hole`` times the mask's area: the open
+    spaces of a thin object (a wheel's inside, the gap between legs) stay open."""
     inv = np.pad(~m, 1, constant_values=True).astype(np.uint8)
     ff = inv.copy()
     cv2.floodFill(ff, None, (0, 0), 2)
     holes = (ff == 1)[1:-1, 1:-1]
     if allowed is not None:
         holes &= allowed
+    if holes.any():
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+        big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] > max_hole * max(1, np.count_nonzero(m))]
+        if big:
+            holes &= ~np.isin(lab, big)
     return m | holes
 
 
