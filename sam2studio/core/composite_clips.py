@@ -212,7 +212,7 @@ def exit_return(background: Sequence[np.ndarray], obj: Cutout, out_frames: int |
     (default: a fifth of the clip) and walks back in."""
     w, h, n = _size(background)
     out_frames = max(2, n // 5) if out_frames is None else int(out_frames)
-    ow, oh = obj.size
+    ow = obj.size[0]
     gone = w + ow / 2.0 + 2.0  # centre where the object is fully out
     walk = max(2, (n - out_frames) // 2 - 2)
     t_out = walk
@@ -230,7 +230,7 @@ def entering(background: Sequence[np.ndarray], obj: Cutout, start: int | None = 
     half the frame in the rest of the clip)."""
     w, h, n = _size(background)
     start = max(1, n // 6) if start is None else int(start)
-    ow, oh = obj.size
+    ow = obj.size[0]
     speed = 0.5 * w / max(1, n - 1 - start) if speed is None else float(speed)
     x_out = -ow / 2.0 - 1.0
     y = 0.58 * h
@@ -244,7 +244,6 @@ def riding(background: Sequence[np.ndarray], thin: Cutout, rider: Cutout,
     from the bicycle's centre, pixels) move together across the frame, left to right with a
     gentle bounce; the rider is in front."""
     w, h, n = _size(background)
-    tw, th = thin.size
     x0, x1 = 0.2 * w, 0.8 * w
     y = 0.6 * h
 
@@ -263,10 +262,6 @@ def riding(background: Sequence[np.ndarray], thin: Cutout, rider: Cutout,
     return [Actor(1, thin, _Offset(0.0, 0.0), z=1), Actor(2, rider, _Offset(*rider_offset), z=2)]
 
 
-__all__ = [
-    "Cutout", "Actor", "background_frames", "render_frame", "composite_clip", "first_clear_frame",
-    "crossing", "exit_return", "entering", "riding", "TrackScore", "score_tracking", "click_and_track",
-]
 
 
 # ---------------------------------------------------------------------------------------
@@ -326,11 +321,14 @@ def score_tracking(clip: SyntheticClip, results: dict[int, dict], obj: int, min_
     return TrackScore(obj, float(np.mean(ious)), absent, absent_empty, refind)
 
 
-def click_and_track(engine, clip: SyntheticClip) -> dict[int, dict]:
+def click_and_track(engine, clip: SyntheticClip, timing: dict | None = None) -> dict[int, dict]:
     """The benchmark's user: one positive click per object, at the point deepest inside it on
     its :func:`first_clear_frame`, then a propagation both ways from each click frame (for
     the objects clicked there). ``engine`` must be open on ``clip.video()``. Returns
-    ``{frame: {obj: ObjectMask}}``."""
+    ``{frame: {obj: ObjectMask}}``; ``timing``, when given, receives the propagation's wall
+    and CPU seconds (``"wall"``, ``"cpu"``) and its object-frames (``"object_frames"``)."""
+    import time
+
     by_frame: dict[int, list[int]] = {}
     for k in sorted(clip.gt):
         f = first_clear_frame(clip, k)
@@ -340,7 +338,29 @@ def click_and_track(engine, clip: SyntheticClip) -> dict[int, dict]:
         for k in objs:
             engine.add_prompt(f, k, points=[interior_point(clip.gt[k][f])], labels=[1])
     results: dict[int, dict] = {f: {} for f in range(len(clip))}
+    w0, c0, n = time.perf_counter(), time.process_time(), 0
     for f, objs in sorted(by_frame.items()):
         for g, res in engine.propagate(f, "both", objects=objs):
+            if g != f:  # the start frame is yielded in both directions
+                n += len(objs)
             results[g].update({k: v for k, v in res.items() if k in objs})
+    if timing is not None:
+        timing.update(wall=time.perf_counter() - w0, cpu=time.process_time() - c0, object_frames=n)
     return results
+
+
+__all__ = [
+    "Actor",
+    "Cutout",
+    "TrackScore",
+    "background_frames",
+    "click_and_track",
+    "composite_clip",
+    "crossing",
+    "entering",
+    "exit_return",
+    "first_clear_frame",
+    "render_frame",
+    "riding",
+    "score_tracking",
+]

@@ -302,7 +302,7 @@ class ClassicEngine(Engine):
             o.candidates.pop(frame, None)
             if base is None and sbox is None and pos:
                 # a fresh click: several candidates, the most likely first
-                cands = classic_click.click_candidates(fr, pos, neg, others, self._motion(frame))
+                cands = classic_click.click_candidates(fr, pos, neg, others)
                 if cands:
                     o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
                     small = cands[0].mask
@@ -362,20 +362,6 @@ class ClassicEngine(Engine):
         """``obj`` is not visible on ``frame``: its mask there is empty, and propagation from
         there keeps it empty until its appearance model finds it again (or a new prompt)."""
         return self.add_mask(frame, obj, np.zeros((self.video.height, self.video.width), bool))
-
-    def _motion(self, frame: int) -> np.ndarray | None:
-        """Residual motion (beyond the camera's) of ``frame`` against a frame two steps away,
-        for ranking click candidates; None for a single image."""
-        n = len(self.video)
-        other = frame + 2 if frame + 2 < n else frame - 2
-        if not 0 <= other < n:
-            other = frame + 1 if frame + 1 < n else frame - 1
-        if not 0 <= other < n or other == frame:
-            return None
-        try:
-            return classic_click.residual_motion(self._frame(frame), self._frame(other), self._dis)
-        except (cv2.error, OSError, ValueError):
-            return None
 
     def add_mask(self, frame, obj, mask) -> FrameResult:
         """Set ``obj``'s mask on ``frame`` as given (a colour mask counts any non-zero

@@ -206,24 +206,6 @@ class Candidate:
     features: dict = field(default_factory=dict)
 
 
-def residual_motion(cur: _Frame, other: _Frame, flow) -> np.ndarray:
-    """How far each pixel of ``cur`` moves to ``other`` beyond the camera's motion: the dense
-    flow minus a homography fitted (RANSAC) to it over a grid, in internal pixels."""
-    h, w = cur.gray.shape
-    fl = flow.calc(cur.gray, other.gray, None)
-    ys, xs = np.mgrid[4:h:8, 4:w:8]
-    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
-    dst = src + fl[ys.ravel(), xs.ravel()]
-    hm, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
-    if hm is None:
-        return np.zeros((h, w), np.float32)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    grid = np.stack([gx, gy], -1)
-    cam = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(h, w, 2) - grid
-    res = np.linalg.norm(fl - cam, axis=-1).astype(np.float32)
-    return cv2.GaussianBlur(res, (0, 0), 2.0)
-
-
 def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndarray, float]:
     """GrabCut inside ``box`` (probably foreground) with the positive clicks as sure
     foreground; returns the connected part at the clicks and how much of the box's inner
@@ -281,26 +263,19 @@ def _edge_ratio(grad: np.ndarray, m: np.ndarray) -> float:
     return float(grad[line].mean() / (grad[around].mean() + 1e-3))
 
 
-def _features(fr: _Frame, grad: np.ndarray, m: np.ndarray, motion: np.ndarray | None, pos) -> dict:
+def _features(fr: _Frame, grad: np.ndarray, m: np.ndarray) -> dict:
     h, w = m.shape
-    f = {"share": float(np.count_nonzero(m)) / (h * w), "contrast": _objectness(fr, m),
-         "edge": _edge_ratio(grad, m)}
-    if motion is not None and m.any() and pos:
-        rc = float(np.median([motion[min(h - 1, int(y)), min(w - 1, int(x))] for x, y in pos]))
-        if rc > 1.5:
-            t = max(1.0, 0.4 * rc)
-            ring = _ring(m, 2, max(6.0, 0.35 * np.sqrt(np.count_nonzero(m))))
-            f["motion"] = float(np.mean(motion[m] > t) - (np.mean(motion[ring] > t) if ring.any() else 0.0))
-    return f
+    return {"share": float(np.count_nonzero(m)) / (h * w), "contrast": _objectness(fr, m),
+            "edge": _edge_ratio(grad, m)}
 
 
 def candidate_score(f: dict, touch: float = 0.0) -> float:
-    """How likely a candidate is the object: colour contrast with its surroundings, an outline
-    on image edges, agreement with the object's own motion; a candidate that runs out of its
-    box, covers most of the frame or is tiny scores less."""
-    s = f["contrast"] + 0.05 * min(4.0, f["edge"]) + 2.0 * f.get("motion", 0.0)
-    s += 0.1 * np.log(max(f["share"], 1e-4))  # a larger region explains more, slightly
-    s -= 0.5 * max(0.0, touch - 0.25)
+    """How likely a candidate is the object: colour contrast with its surroundings, the
+    number of other extents whose GrabCut found (nearly) the same region (a stable outline),
+    slightly its size; a candidate that runs out of its box, covers most of the frame or is
+    tiny scores less. (Weights chosen on the benchmark's first clicks; see benchmarks/README.md.)"""
+    s = 0.5 * f["contrast"] + 0.4 * f.get("support", 0.0) + 0.1 * np.log(max(f["share"], 1e-4))
+    s -= 1.0 * max(0.0, touch - 0.25)
     if f["share"] > MAX_DEFAULT_SHARE:
         s -= 1.0
     if f["share"] < 0.0015:
@@ -308,12 +283,17 @@ def candidate_score(f: dict, touch: float = 0.0) -> float:
     return float(s)
 
 
-def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, motion: np.ndarray | None = None) -> list[Candidate]:
+#: among candidates scoring within this of the best, the smallest is the default
+DEFAULT_MARGIN = 0.1
+
+
+def click_candidates(fr: _Frame, pos, neg, others: np.ndarray) -> list[Candidate]:
     """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
     earlier mask for the object: the colour region grown from the clicks and refined by
     GrabCut (:func:`segment`), and GrabCut in boxes of a few extents around the clicks
     (:data:`BOX_EXTENTS`), ranked by :func:`candidate_score`; near-duplicates are dropped.
-    The first one never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
+    The first one (the default) is the smallest of those scoring within
+    :data:`DEFAULT_MARGIN` of the best; it never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
     candidate does not."""
     h, w = fr.bins.shape
     grad = cv2.magnitude(cv2.Sobel(fr.gray, cv2.CV_32F, 1, 0), cv2.Sobel(fr.gray, cv2.CV_32F, 0, 1))
@@ -330,14 +310,22 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, motion: np.ndarra
             m, touch = _box_grabcut(fr, pos, neg, forbid, box)
             if m.any():
                 raw.append((m, f"box {r:g}x{asp:g}", touch))
+    raw = [r for r in raw if r[0].any()]
+    # stability: a boundary that several extents agree on is more likely the object's
+    pair = np.array([[_iou(a[0], b[0]) if i != j else 0.0 for j, b in enumerate(raw)] for i, a in enumerate(raw)])
     cands: list[Candidate] = []
-    for m, kind, touch in raw:
-        if not m.any() or any(_iou(m, c.mask) > 0.9 for c in cands):
+    for i, (m, kind, touch) in enumerate(raw):
+        if any(_iou(m, c.mask) > 0.9 for c in cands):
             continue
-        f = _features(fr, grad, m, motion, pos)
+        f = _features(fr, grad, m)
         f["touch"] = touch
+        f["support"] = float(np.sum(pair[i] > 0.7)) if len(raw) > 1 else 0.0
         cands.append(Candidate(m, candidate_score(f, touch), kind, f))
     cands.sort(key=lambda c: -c.score)
+    if cands:
+        near = [i for i, c in enumerate(cands) if c.score >= cands[0].score - DEFAULT_MARGIN]
+        smallest = min(near, key=lambda i: cands[i].features["share"])
+        cands.insert(0, cands.pop(smallest))
     if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
         small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE]
         if small:
@@ -348,7 +336,7 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, motion: np.ndarra
             clip[max(0, int(min(ys) - r)):int(max(ys) + r) + 1, max(0, int(min(xs) - r)):int(max(xs) + r) + 1] = True
             m = _component_at(cands[0].mask & clip, pos)
             if m.any():
-                f = _features(fr, grad, m, motion, pos)
+                f = _features(fr, grad, m)
                 cands.insert(0, Candidate(m, candidate_score(f), "clipped", f))
     return cands
 
