@@ -129,6 +129,7 @@ class _Track:
     score: float = 1.0
     lut: np.ndarray | None = None
     realign: bool = False  # the template was moved by a re-detection: align it widely
+    anchor_area: float = 0.0  # visible area on the prompt (or restart) frame
 
 
 @dataclass
@@ -163,6 +164,7 @@ class ClassicEngine(Engine):
     SHAPE_RATE = 0.25  # how fast the amodal template follows the visible mask
     REDETECT_AFTER = 15  # hidden frames after which the whole frame is searched
     REDETECT_SIMILARITY = 0.8  # colour-histogram similarity a re-detection needs
+    RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
 
     def __init__(self, max_side: int = 427, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -517,13 +519,16 @@ class ClassicEngine(Engine):
             fg = 0.5 * _smooth_hist(o.keyframes[f].hist) + 0.5 * fg_anchor
         bg = self._ring_hist(fr, vis if vis.any() else (None if tmpl is None else _paste(tmpl >= 0.5, pos, vis.shape)))
         return _Track(vis=vis, tmpl=tmpl, pos=pos, vel=vel, vel_known=known, hidden=hidden, ref_area=ref,
-                      fg=fg, fg_anchor=fg_anchor, bg=bg, score=score)
+                      fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref)
 
-    def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray) -> tuple[float, float] | None:
+    def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray, better_than: float | None = None
+                  ) -> tuple[float, float] | None:
         """Where the hidden object ``t`` reappears on ``fr``: the template-sized window with the
         highest mean colour log-likelihood ratio (object model against the whole frame),
         accepted when its colour histogram is similar enough to the object's (Bhattacharyya
-        coefficient). Returns the template's new top-left corner, or None."""
+        coefficient). Returns the template's new top-left corner, or None. With
+        ``better_than`` (a lost object that is still partly seen), the window must also score
+        that much more than the template's current place and lie clear of it."""
         tm = t.tmpl >= 0.5
         bb = _bbox(tm)
         if bb is None:
@@ -539,6 +544,12 @@ class ClassicEngine(Engine):
         if S[y, x] <= 0.3:
             return None
         x0, y0 = x - tw // 2, y - th // 2
+        if better_than is not None:
+            cx = int(round(t.pos[0] + bb[0] + tw // 2))
+            cy = int(round(t.pos[1] + bb[1] + th // 2))
+            here = float(S[min(h - 1, max(0, cy)), min(w - 1, max(0, cx))])
+            if S[y, x] < here + better_than or (abs(x - cx) < 0.5 * tw and abs(y - cy) < 0.5 * th):
+                return None
         win = _paste(tm, (x0, y0), (h, w)) & ~exclude
         if np.count_nonzero(win) < 0.25 * tm.size:
             return None
@@ -628,6 +639,24 @@ class ClassicEngine(Engine):
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
                         t.realign = True
+            elif t.tmpl is not None and np.count_nonzero(t.vis) < 0.6 * max(t.ref_area, 0.8 * t.anchor_area):
+                # seen, but much smaller than it should be, clear of other objects: the mask
+                # may have been left behind (a fast move); look for a far
+                # better place over the whole frame, and move there
+                tm = t.tmpl >= 0.5
+                inside = float(np.count_nonzero(_paste(tm, t.pos, (h, w)))) / (float(np.count_nonzero(tm)) or 1.0)
+                exclude = np.zeros((h, w), bool)
+                for k2 in ids:
+                    if k2 != k and warped[k2] is not None:
+                        exclude |= warped[k2] > 0.5
+                if inside >= 0.5 and not (_dilate(t.vis, 4) & exclude).any():
+                    found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
+                    if found is not None:
+                        t.pos, step = found, (0.0, 0.0)
+                        t.vel, t.vel_known = (0.0, 0.0), False
+                        t.hidden = 1
+                        t.realign = True
+                        warped[k] = W = None
             steps[k] = step
             if t.tmpl is not None:
                 t.pos = (t.pos[0] + step[0], t.pos[1] + step[1])

@@ -26,6 +26,16 @@ from .classic_util import (
 )
 
 
+#: box extents tried around a click: (half-width, aspect = height / width), the half-width as
+#: a fraction of the frame's longest side
+BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2), (0.17, 1.0))
+#: a click's default mask never covers more of the frame than this (larger candidates are
+#: still offered, after it)
+MAX_DEFAULT_SHARE = 0.4
+_GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
+GRABCUT_SEED = 12345
+
+
 def grow(fr: _Frame, x: float, y: float, forbid: np.ndarray | None = None) -> np.ndarray:
     """Region of similar colour around ``(x, y)`` (internal resolution).
 
@@ -172,6 +182,7 @@ def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
     img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
     if s != 1.0:
         img = cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA)
+    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
     try:
         cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
@@ -187,13 +198,6 @@ def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # several candidates for a click
 # ---------------------------------------------------------------------------------------
-#: box extents tried around a click: (half-width, aspect = height / width), the half-width as
-#: a fraction of the frame's longest side
-BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2), (0.17, 1.0))
-#: a click's default mask never covers more of the frame than this (larger candidates are
-#: still offered, after it)
-MAX_DEFAULT_SHARE = 0.4
-_GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
 
 
 @dataclass
@@ -232,6 +236,7 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndar
     if np.count_nonzero(gm == cv2.GC_BGD) < 10:
         return out, 0.0
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
     try:
         cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
