@@ -7,12 +7,18 @@ surroundings in colour and move smoothly; SAM 2 is far better on real footage.
 How it works (all at a reduced internal resolution, longest side ``max_side``; masks are
 scaled back to the video's size):
 
-* **Prompt frame.** A click grows a region of similar colour around it (an iterated
-  colour-histogram likelihood, smoothed, keeping the connected part under the click); a box
-  starts as "probably foreground" inside. :func:`cv2.grabCut` then refines the region with
-  positive clicks as sure foreground and negative clicks as sure background; the region
-  grown around a negative click is cut out. A click on a frame where the object already has
-  a propagated mask edits that mask (adds or removes the region under the click).
+* **Prompt frame** (:mod:`.classic_click`). A fresh click gets several *candidate* masks:
+  a region of similar colour grown around it (an iterated colour-histogram likelihood,
+  smoothed, keeping the connected part under the click) refined by :func:`cv2.grabCut`, and
+  GrabCut in boxes of five extents around the click. They are ranked by colour contrast with
+  their surroundings, by how many extents agree on the outline, and by size; the default is
+  the smallest of those within a small margin of the best, and never covers more than 40% of
+  the frame (larger candidates are only alternatives). :meth:`ClassicEngine.candidates` lists
+  them, :meth:`ClassicEngine.choose_candidate` picks another. A box starts as "probably
+  foreground" inside; negative clicks are sure background and the region grown around one
+  is cut out. A click on a frame where the object already has a propagated mask (or a chosen
+  candidate) edits that mask. GrabCut's random start is seeded: the same click gives the
+  same masks.
 * **Propagation.** Dense DIS optical flow between consecutive frames (both ways) warps
   every object's previous mask onto the new frame; where the two flows disagree
   (disocclusions, motion boundaries) the warp is not trusted. Each object keeps an appearance
@@ -27,7 +33,11 @@ scaled back to the video's size):
   the last velocity, and pixels that match its appearance near the predicted place grow it
   back when it re-emerges (the template is then re-aligned on what is seen). An object that
   left the frame, or stayed hidden for long, is searched for over the whole frame
-  (a template-sized window whose colours match its model).
+  (a template-sized window whose colours match its model). An object still seen but far
+  smaller than on its prompt, or far less like itself, clear of other objects, is searched
+  for too, and moved to a window that matches much better (a mask left behind by a fast move
+  must not stay on the background). :meth:`ClassicEngine.add_absent` marks an object not
+  visible on a frame; it stays empty from there until found again.
 * **Anchors.** Every prompt is kept as a keyframe; a propagation starts from the prompt on
   the start frame, or else from the state this engine computed on that frame in an earlier
   run (a bounded cache of compressed masks and motion states, no frames). Reaching another
@@ -130,6 +140,7 @@ class _Track:
     lut: np.ndarray | None = None
     realign: bool = False  # the template was moved by a re-detection: align it widely
     anchor_area: float = 0.0  # visible area on the prompt (or restart) frame
+    anchor_score: float = 0.0  # score there
 
 
 @dataclass
@@ -164,6 +175,7 @@ class ClassicEngine(Engine):
     SHAPE_RATE = 0.25  # how fast the amodal template follows the visible mask
     REDETECT_AFTER = 15  # hidden frames after which the whole frame is searched
     REDETECT_SIMILARITY = 0.8  # colour-histogram similarity a re-detection needs
+    LOST_SCORE = 0.65  # score / the prompt's score under which a mask may have been left behind
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
 
     def __init__(self, max_side: int = 427, cache_frames: int = 20000) -> None:
@@ -519,7 +531,8 @@ class ClassicEngine(Engine):
             fg = 0.5 * _smooth_hist(o.keyframes[f].hist) + 0.5 * fg_anchor
         bg = self._ring_hist(fr, vis if vis.any() else (None if tmpl is None else _paste(tmpl >= 0.5, pos, vis.shape)))
         return _Track(vis=vis, tmpl=tmpl, pos=pos, vel=vel, vel_known=known, hidden=hidden, ref_area=ref,
-                      fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref)
+                      fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref,
+                      anchor_score=score)
 
     def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray, better_than: float | None = None
                   ) -> tuple[float, float] | None:
@@ -639,9 +652,11 @@ class ClassicEngine(Engine):
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
                         t.realign = True
-            elif t.tmpl is not None and np.count_nonzero(t.vis) < 0.6 * max(t.ref_area, 0.8 * t.anchor_area):
-                # seen, but much smaller than it should be, clear of other objects: the mask
-                # may have been left behind (a fast move); look for a far
+            elif t.tmpl is not None and (np.count_nonzero(t.vis) < 0.6 * max(t.ref_area, 0.8 * t.anchor_area)
+                                         or t.score < self.LOST_SCORE * t.anchor_score):
+                # seen, but much smaller than it should be or much less like itself, clear of
+                # other objects: the mask may have been left behind (a fast move) and hold
+                # on to the background; look for a far
                 # better place over the whole frame, and move there
                 tm = t.tmpl >= 0.5
                 inside = float(np.count_nonzero(_paste(tm, t.pos, (h, w)))) / (float(np.count_nonzero(tm)) or 1.0)
