@@ -312,11 +312,11 @@ class ClassicEngine(Engine):
                 base = old.small if (old.points is None and old.box is None) else old.base
             elif frame in o.cache:
                 base = o.cache[frame].vis
-            others = self._other_masks_small(frame, obj)
+            others, claimed = self._other_masks_small(frame, obj, claim=pos)
             o.candidates.pop(frame, None)
             if base is None and sbox is None and pos:
                 # a fresh click: several candidates, the most likely first
-                cands = classic_click.click_candidates(fr, pos, neg, others)
+                cands = classic_click.click_candidates(fr, pos, neg, others, self._moving(frame, pos))
                 if cands:
                     o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
                     small = cands[0].mask
@@ -327,6 +327,7 @@ class ClassicEngine(Engine):
             full = self._to_full(small)
             score = self._prompt_score(fr, small)
             self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)
+            self._give_up(frame, fr, claimed, small)
             return self._frame_result(frame)
 
     def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
@@ -377,6 +378,20 @@ class ClassicEngine(Engine):
         there keeps it empty until its appearance model finds it again (or a new prompt)."""
         return self.add_mask(frame, obj, np.zeros((self.video.height, self.video.width), bool))
 
+    def _moving(self, frame: int, pos) -> np.ndarray | None:
+        """The region moving with the clicks between ``frame`` and a frame two steps away
+        (:func:`.classic_click.comoving_region`); None for a single image or a still point."""
+        n = len(self.video)
+        for other in (frame + 2, frame - 2, frame + 1, frame - 1):
+            if 0 <= other < n:
+                break
+        else:
+            return None
+        try:
+            return classic_click.comoving_region(self._frame(frame), self._frame(other), self._dis, pos)
+        except cv2.error:
+            return None
+
     def add_mask(self, frame, obj, mask) -> FrameResult:
         """Set ``obj``'s mask on ``frame`` as given (a colour mask counts any non-zero
         channel); an empty mask marks the object absent on that frame."""
@@ -398,17 +413,40 @@ class ClassicEngine(Engine):
                                        hist=_hist(fr.bins, small), base=base, score=float(score))
         o.cache.pop(frame, None)
 
-    def _other_masks_small(self, frame: int, obj: int) -> np.ndarray:
+    def _other_masks_small(self, frame: int, obj: int, claim=()) -> tuple[np.ndarray, list[int]]:
+        """Union of the other objects' masks on ``frame`` (internal resolution), and the ids
+        of those under one of the points ``claim`` (left out of the union: a positive click
+        on another object's mask claims that region for ``obj``)."""
         w, h = self._small
         acc = np.zeros((h, w), bool)
+        claimed = []
         for k, o in self._objects.items():
             if k == obj:
                 continue
             if frame in o.keyframes:
-                acc |= _unrle(o.keyframes[frame].small)
+                m = _unrle(o.keyframes[frame].small)
             elif frame in o.cache:
-                acc |= _unrle(o.cache[frame].vis)
-        return acc
+                m = _unrle(o.cache[frame].vis)
+            else:
+                continue
+            if any(m[min(h - 1, int(y)), min(w - 1, int(x))] for x, y in claim):
+                claimed.append(k)
+            else:
+                acc |= m
+        return acc, claimed
+
+    def _give_up(self, frame: int, fr: _Frame, ids: list[int], taken: np.ndarray) -> None:
+        """Remove ``taken`` (internal resolution) from the masks of objects ``ids`` on ``frame``."""
+        for k in ids:
+            o = self._objects[k]
+            if frame in o.keyframes:
+                kf = o.keyframes[frame]
+                small = _unrle(kf.small) & ~taken
+                full = _unrle(kf.mask) & ~self._to_full(taken)
+                kf.small, kf.mask, kf.hist = _rle(small), _rle(full), _hist(fr.bins, small)
+            elif frame in o.cache:
+                sn = o.cache[frame]
+                sn.vis = _rle(_unrle(sn.vis) & ~taken)
 
     def _frame_result(self, frame: int) -> FrameResult:
         """Masks of every object on ``frame`` that has a prompt or a computed mask there."""

@@ -25,7 +25,6 @@ from .classic_util import (
     _smooth_hist,
 )
 
-
 #: box extents tried around a click: (half-width, aspect = height / width), the half-width as
 #: a fraction of the frame's longest side
 BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2), (0.17, 1.0))
@@ -34,6 +33,7 @@ BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.1
 MAX_DEFAULT_SHARE = 0.4
 _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
 GRABCUT_SEED = 12345
+MOVING = "moving with the click"
 
 
 def grow(fr: _Frame, x: float, y: float, forbid: np.ndarray | None = None) -> np.ndarray:
@@ -210,6 +210,34 @@ class Candidate:
     features: dict = field(default_factory=dict)
 
 
+def comoving_region(cur: _Frame, other: _Frame, flow, pos) -> np.ndarray | None:
+    """The region that moves with the clicked point between ``cur`` and ``other`` (a frame or
+    two away), beyond the camera's motion: dense flow minus a homography fitted to it
+    (RANSAC), pixels whose relative motion is close to the clicks', connected to them. None
+    when the clicked point does not move against the background (the cue says nothing)."""
+    h, w = cur.gray.shape
+    if not pos:
+        return None
+    fl = flow.calc(cur.gray, other.gray, None)
+    ys, xs = np.mgrid[4:h:8, 4:w:8]
+    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    dst = src + fl[ys.ravel(), xs.ravel()]
+    hm, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+    if hm is None:
+        return None
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid = np.stack([gx, gy], -1)
+    rel = fl - (cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(h, w, 2) - grid)
+    rel = cv2.GaussianBlur(rel, (0, 0), 1.5)
+    v = np.median([rel[min(h - 1, int(y)), min(w - 1, int(x))] for x, y in pos], axis=0)
+    speed = float(np.linalg.norm(v))
+    if speed < 1.0:
+        return None
+    region = (np.linalg.norm(rel - v, axis=-1) < max(0.8, 0.35 * speed)) & (np.linalg.norm(rel, axis=-1) > 0.5 * speed)
+    region = _component_at(region, pos)
+    return region if region.any() else None
+
+
 def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndarray, float]:
     """GrabCut inside ``box`` (probably foreground) with the positive clicks as sure
     foreground; returns the connected part at the clicks and how much of the box's inner
@@ -277,9 +305,11 @@ def _features(fr: _Frame, grad: np.ndarray, m: np.ndarray) -> dict:
 def candidate_score(f: dict, touch: float = 0.0) -> float:
     """How likely a candidate is the object: colour contrast with its surroundings, the
     number of other extents whose GrabCut found (nearly) the same region (a stable outline),
-    slightly its size; a candidate that runs out of its box, covers most of the frame or is
-    tiny scores less. (Weights chosen on the benchmark's first clicks; see benchmarks/README.md.)"""
-    s = 0.5 * f["contrast"] + 0.4 * f.get("support", 0.0) + 0.1 * np.log(max(f["share"], 1e-4))
+    whether it was seeded by the region moving with the click, slightly its size; a candidate
+    that runs out of its box, covers most of the frame or is tiny scores less. (Weights chosen
+    on the benchmark's first clicks; see benchmarks/README.md.)"""
+    s = 0.5 * f["contrast"] + 0.2 * f.get("support", 0.0) + 0.1 * np.log(max(f["share"], 1e-4))
+    s += 0.2 * f.get("moving", 0.0)
     s -= 1.0 * max(0.0, touch - 0.25)
     if f["share"] > MAX_DEFAULT_SHARE:
         s -= 1.0
@@ -288,17 +318,13 @@ def candidate_score(f: dict, touch: float = 0.0) -> float:
     return float(s)
 
 
-#: among candidates scoring within this of the best, the smallest is the default
-DEFAULT_MARGIN = 0.1
-
-
-def click_candidates(fr: _Frame, pos, neg, others: np.ndarray) -> list[Candidate]:
+def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None) -> list[Candidate]:
     """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
     earlier mask for the object: the colour region grown from the clicks and refined by
     GrabCut (:func:`segment`), and GrabCut in boxes of a few extents around the clicks
-    (:data:`BOX_EXTENTS`), ranked by :func:`candidate_score`; near-duplicates are dropped.
-    The first one (the default) is the smallest of those scoring within
-    :data:`DEFAULT_MARGIN` of the best; it never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
+    (:data:`BOX_EXTENTS`), and, given the region ``moving`` with the clicks (see
+    :func:`comoving_region`), GrabCut seeded by it; ranked by :func:`candidate_score`; near-duplicates are dropped.
+    The first one (the default) never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
     candidate does not."""
     h, w = fr.bins.shape
     grad = cv2.magnitude(cv2.Sobel(fr.gray, cv2.CV_32F, 1, 0), cv2.Sobel(fr.gray, cv2.CV_32F, 0, 1))
@@ -306,6 +332,11 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray) -> list[Candidate
     for x, y in pos:
         forbid &= ~_disk((h, w), x, y, 3)
     raw: list[tuple[np.ndarray, str, float]] = [(segment(fr, pos, neg, None, None, others), "colour region", 0.0)]
+    if moving is not None and moving.any() and pos:
+        seed = moving & ~forbid
+        allowed = _dilate(seed, max(4, int(0.25 * np.sqrt(max(1, np.count_nonzero(seed)))))) & ~forbid
+        m = grabcut(fr, seed, allowed, pos, neg, False) & ~forbid
+        raw.append((_fill_holes(_component_at(m, pos)), MOVING, 0.0))
     if pos:
         xs, ys = [p[0] for p in pos], [p[1] for p in pos]
         L = max(h, w)
@@ -325,12 +356,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray) -> list[Candidate
         f = _features(fr, grad, m)
         f["touch"] = touch
         f["support"] = float(np.sum(pair[i] > 0.7)) if len(raw) > 1 else 0.0
+        f["moving"] = float(kind == MOVING)
         cands.append(Candidate(m, candidate_score(f, touch), kind, f))
     cands.sort(key=lambda c: -c.score)
-    if cands:
-        near = [i for i, c in enumerate(cands) if c.score >= cands[0].score - DEFAULT_MARGIN]
-        smallest = min(near, key=lambda i: cands[i].features["share"])
-        cands.insert(0, cands.pop(smallest))
     if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
         small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE]
         if small:
