@@ -139,8 +139,8 @@ def test_click_offers_candidates_with_the_object_among_them(clips):
             defaults.append(iou(res[k].mask, clip.gt[k][f]))
             bests.append(max(iou(c.mask, clip.gt[k][f]) for c in cands))
     print(f"\nfirst click: default mean IoU {np.mean(defaults):.3f}, best candidate {np.mean(bests):.3f}")
-    assert np.mean(bests) >= 0.75
-    assert np.mean(defaults) >= 0.6
+    assert np.mean(bests) >= 0.8
+    assert np.mean(defaults) >= 0.75
 
 
 def test_no_click_default_covers_more_than_40_percent_of_the_frame(background):
@@ -208,13 +208,13 @@ def test_candidates_are_empty_without_a_click():
 def test_crossing_clip_j(clips, tracked):
     j = [cc.score_tracking(clips["crossing"], tracked["crossing"], k).j for k in (1, 2)]
     print(f"\ncrossing J {j}")
-    assert np.mean(j) >= 0.70 and min(j) >= 0.6
+    assert np.mean(j) >= 0.72 and min(j) >= 0.65
 
 
 def test_entering_object_is_empty_before_it_enters_and_tracked_after(clips, tracked):
     s = cc.score_tracking(clips["entering"], tracked["entering"], 1)
     print(f"\nentering J {s.j:.3f}, absent empty {s.absent_empty}/{s.absent}")
-    assert s.j >= 0.70
+    assert s.j >= 0.72
     assert s.absent_empty >= s.absent - 1
 
 
@@ -222,7 +222,8 @@ def test_object_leaving_the_frame_is_empty_while_out(clips, tracked):
     s = cc.score_tracking(clips["exit"], tracked["exit"], 1)
     print(f"\nexit J {s.j:.3f}, absent empty {s.absent_empty}/{s.absent}, re-found after {s.refind}")
     assert s.absent_empty >= 0.95 * s.absent
-    assert s.j >= 0.5
+    assert s.refind and s.refind[0] is not None and s.refind[0] <= 5  # found again within 5 frames
+    assert s.j >= 0.72
 
 
 def test_thin_object_and_its_rider(clips, tracked):
@@ -230,7 +231,7 @@ def test_thin_object_and_its_rider(clips, tracked):
     rider = cc.score_tracking(clips["thin"], tracked["thin"], 2).j
     print(f"\nthin: bicycle J {bike:.3f}, rider J {rider:.3f}")
     assert rider >= 0.25
-    assert bike >= 0.03
+    assert bike >= 0.2
 
 
 def test_add_absent_keeps_the_object_empty_until_it_comes_back(clips):
@@ -260,3 +261,16 @@ def test_propagate_objects_limits_the_results(clips):
         eng.add_prompt(0, k, points=[clip.clicks[k]], labels=[1])
     for f, res in eng.propagate(0, "forward", frame_range=(0, 5), objects=[2]):
         assert set(res) == {2}
+
+
+def test_click_on_another_objects_mask_claims_that_region(clips):
+    # the bicycle and its rider move together: the bicycle's click may take the rider too;
+    # a click on the rider then takes the rider's region back from the bicycle
+    clip = clips["thin"]
+    eng = ClassicEngine()
+    eng.open(clip.video())
+    eng.add_prompt(0, 1, points=[clip.clicks[1]], labels=[1])
+    res = eng.add_prompt(0, 2, points=[clip.clicks[2]], labels=[1])
+    assert res[2].mask.any() and res[1].mask.any()
+    assert not (res[1].mask & res[2].mask).any()
+    assert iou(res[2].mask, clip.gt[2][0]) > 0.2

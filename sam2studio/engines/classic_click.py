@@ -34,6 +34,8 @@ MAX_DEFAULT_SHARE = 0.4
 _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
+#: among candidates scoring within this of the best, the smallest is the default
+DEFAULT_MARGIN = 0.1
 
 
 def grow(fr: _Frame, x: float, y: float, forbid: np.ndarray | None = None) -> np.ndarray:
@@ -324,7 +326,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     GrabCut (:func:`segment`), and GrabCut in boxes of a few extents around the clicks
     (:data:`BOX_EXTENTS`), and, given the region ``moving`` with the clicks (see
     :func:`comoving_region`), GrabCut seeded by it; ranked by :func:`candidate_score`; near-duplicates are dropped.
-    The first one (the default) never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
+    The first one (the default) is the smallest of those scoring within
+    :data:`DEFAULT_MARGIN` of the best; it never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
     candidate does not."""
     h, w = fr.bins.shape
     grad = cv2.magnitude(cv2.Sobel(fr.gray, cv2.CV_32F, 1, 0), cv2.Sobel(fr.gray, cv2.CV_32F, 0, 1))
@@ -359,6 +362,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         f["moving"] = float(kind == MOVING)
         cands.append(Candidate(m, candidate_score(f, touch), kind, f))
     cands.sort(key=lambda c: -c.score)
+    if cands:  # of the candidates about as likely as the best, the tightest
+        near = [i for i, c in enumerate(cands) if c.score >= cands[0].score - DEFAULT_MARGIN]
+        cands.insert(0, cands.pop(min(near, key=lambda i: cands[i].features["share"])))
     if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
         small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE]
         if small:
