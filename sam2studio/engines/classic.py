@@ -175,6 +175,7 @@ class ClassicEngine(Engine):
     SHAPE_RATE = 0.25  # how fast the amodal template follows the visible mask
     REDETECT_AFTER = 15  # hidden frames after which the whole frame is searched
     REDETECT_SIMILARITY = 0.8  # colour-histogram similarity a re-detection needs
+    GROW_LIMIT = 1.3  # visible area / the prompt's above which a mask is held to its template
     LOST_SCORE = 0.65  # score / the prompt's score under which a mask may have been left behind
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
 
@@ -763,6 +764,17 @@ class ClassicEngine(Engine):
             t = tracks[k]
             R = new_vis[k]
             a = float(np.count_nonzero(R))
+            leaky = False
+            if (t.anchor_area > 0 and a > self.GROW_LIMIT * t.anchor_area and k in raw_shapes
+                    and t.hidden == 0):
+                # much larger than on its prompt: a leak into similar colours (or a trail
+                # left on what it uncovers) is likelier than the object growing that fast;
+                # keep what lies near its template
+                near_shape = _dilate(raw_shapes[k] > 0.5, max(1, int(0.05 * np.sqrt(t.anchor_area))))
+                leaky = True  # the shape and appearance models do not learn from this frame
+                if np.count_nonzero(R & near_shape) >= 0.5 * t.anchor_area:
+                    R = R & near_shape
+                    a = float(np.count_nonzero(R))
             prev_a = float(np.count_nonzero(t.vis))
             if t.ref_area > 0 and a < self.HIDE_FRACTION * t.ref_area:
                 R = np.zeros((h, w), bool)
@@ -805,7 +817,7 @@ class ClassicEngine(Engine):
             near = _dilate(R, 2)
             bb = _bbox(R)
             at_border = bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h
-            free = not (near & others).any() and not at_border
+            free = not (near & others).any() and not at_border and not leaky
             if free and (t.tmpl is None or a >= 0.5 * t.ref_area):
                 # the shape follows what is seen, slowly (a leak on one frame must not
                 # become the object's shape)
