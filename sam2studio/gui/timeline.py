@@ -15,6 +15,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
+from .controller import ABSENT_STATE, PRESENT  # lane states, computed on the controller thread
+
 LANE_ROWS = 10  # image rows per lane: 1 gap, 2 stale band, 5 presence, 2 quality flags
 BG = np.array([22, 27, 34, 255], np.uint8)
 BG_CURRENT = np.array([32, 40, 52, 255], np.uint8)
@@ -22,20 +24,6 @@ ABSENT = np.array([50, 58, 70, 255], np.uint8)
 STALE_BAND = np.array([255, 179, 71, 255], np.uint8)
 FLAG = np.array([255, 255, 255, 255], np.uint8)  # white: stands out on every object colour
 GAP = np.array([16, 20, 26, 255], np.uint8)
-
-NONE, ABSENT_STATE, PRESENT = 0, 1, 2
-
-
-def lane_states(masks, obj: int, num_frames: int) -> np.ndarray:
-    """Per frame: 0 = never computed, 1 = computed and absent, 2 = present."""
-    st = np.zeros(num_frames, np.uint8)
-    f = np.asarray([i for i in masks.frames(obj) if i < num_frames], dtype=np.int64)
-    if f.size:
-        st[f] = ABSENT_STATE
-    p = np.asarray([i for i in masks.present_frames(obj) if i < num_frames], dtype=np.int64)
-    if p.size:
-        st[p] = PRESENT
-    return st
 
 
 def timecode(seconds: float) -> str:
