@@ -175,6 +175,7 @@ class ClassicEngine(Engine):
     SHAPE_RATE = 0.25  # how fast the amodal template follows the visible mask
     REDETECT_AFTER = 15  # hidden frames after which the whole frame is searched
     REDETECT_SIMILARITY = 0.8  # colour-histogram similarity a re-detection needs
+    MAX_HOLE = 0.5  # holes up to this share of the mask's area are filled (a wheel's inside is larger)
     GROW_LIMIT = 1.3  # visible area / the prompt's above which a mask is held to its template
     LOST_SCORE = 0.65  # score / the prompt's score under which a mask may have been left behind
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
@@ -315,8 +316,11 @@ class ClassicEngine(Engine):
                 base = o.cache[frame].vis
             others, claimed = self._other_masks_small(frame, obj, claim=pos)
             o.candidates.pop(frame, None)
-            if base is None and sbox is None and pos:
-                # a fresh click: several candidates, the most likely first
+            live = getattr(self.video, "kind", "") == "stream"
+            if base is None and sbox is None and pos and not live:
+                # a fresh click: several candidates, the most likely first (not on a live
+                # stream: there a click must be answered within a frame or two, nobody picks
+                # among candidates, and the frames ahead do not exist yet)
                 cands = classic_click.click_candidates(fr, pos, neg, others, self._moving(frame, pos))
                 if cands:
                     o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
@@ -390,7 +394,7 @@ class ClassicEngine(Engine):
             return None
         try:
             return classic_click.comoving_region(self._frame(frame), self._frame(other), self._dis, pos)
-        except cv2.error:
+        except (cv2.error, IndexError):
             return None
 
     def add_mask(self, frame, obj, mask) -> FrameResult:
@@ -758,7 +762,7 @@ class ClassicEngine(Engine):
                         keep.append(c)
                 R = np.isin(lab, keep) if keep else np.zeros((h, w), bool)
                 if R.any():
-                    R = _fill_holes(R, allowed=~owned | (label == j))
+                    R = _fill_holes(R, allowed=~owned | (label == j), max_hole=self.MAX_HOLE)
             new_vis[k] = R
         for k in ids:
             t = tracks[k]
