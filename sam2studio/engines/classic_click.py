@@ -31,7 +31,7 @@ BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.1
 #: a click's default mask never covers more of the frame than this (larger candidates are
 #: still offered, after it)
 MAX_DEFAULT_SHARE = 0.4
-_GC_SIDE = 110  # GrabCut runs on crops no longer than this (pixels)
+_GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
 #: among candidates scoring within this of the best, the smallest is the default
@@ -186,7 +186,7 @@ def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
         img = cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA)
     cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
     try:
-        cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return region
     fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
@@ -268,7 +268,7 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndar
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
     try:
-        cv2.grabCut(img, gm, None, bgd, fgd, 2, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return out, 0.0
     fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
