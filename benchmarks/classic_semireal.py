@@ -100,9 +100,8 @@ def build_clips(data: str, frames: int = 90) -> dict[str, tuple[cc.SyntheticClip
 def first_clicks(data: str, engine_factory=ClassicEngine) -> list[dict]:
     """One click at the point deepest inside each annotated object, on its annotated frame."""
     rows = []
-    for name in ANNOTATED:
-        img, m = load_annotation(data, name)
-        seq, frame, _ = ANNOTATED[name]
+    for name, (seq, frame, _) in ANNOTATED.items():
+        _, m = load_annotation(data, name)
         folder = os.path.join(data, "frames", seq)
         frames = [np.array(Image.open(os.path.join(folder, f)).convert("RGB")) for f in sorted(os.listdir(folder))]
         f = int(frame)

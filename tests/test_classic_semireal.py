@@ -274,3 +274,22 @@ def test_click_on_another_objects_mask_claims_that_region(clips):
     assert res[2].mask.any() and res[1].mask.any()
     assert not (res[1].mask & res[2].mask).any()
     assert iou(res[2].mask, clip.gt[2][0]) > 0.2
+
+
+def test_a_click_editing_a_huge_mask_is_cut_around_the_click_with_the_whole_offered():
+    # a flat grey wall with a darker strip: the mask given covers the wall, 90% of the frame
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal(150, 4, (H, W, 3)), 0, 255).astype(np.uint8) for _ in range(3)]
+    for fr in frames:
+        fr[:, int(0.9 * W):] = 40
+    eng = ClassicEngine()
+    eng.open(ArrayVideo(frames))
+    huge = np.zeros((H, W), bool)
+    huge[:, : int(0.9 * W)] = True
+    eng.add_mask(0, 1, huge)
+    dict(eng.propagate(0, "forward", frame_range=(0, 1)))
+    res = eng.add_prompt(1, 1, points=[(W // 2, H // 2)], labels=[1])  # edits the propagated mask
+    assert 0 < res[1].mask.mean() <= MAX_DEFAULT_SHARE
+    cands = eng.candidates(1, 1)
+    assert len(cands) == 2 and np.array_equal(cands[0].mask, res[1].mask)
+    assert cands[1].mask.mean() > MAX_DEFAULT_SHARE

@@ -329,6 +329,13 @@ class ClassicEngine(Engine):
                     small = classic_click.segment(fr, pos, neg, None, None, others)
             else:
                 small = classic_click.segment(fr, pos, neg, sbox, None if base is None else _unrle(base), others)
+                if sbox is None and pos and small.mean() > classic_click.MAX_DEFAULT_SHARE:
+                    # a click that edits a mask must not spill over most of the frame either:
+                    # the part around the clicks first, the whole region as the alternative
+                    cut = classic_click.clip_to_clicks(small, pos)
+                    if cut.any() and cut.mean() <= classic_click.MAX_DEFAULT_SHARE:
+                        o.candidates[frame] = [(_rle(cut), 0.0, "clipped"), (_rle(small), 0.0, "whole region")]
+                        small = cut
             full = self._to_full(small)
             score = self._prompt_score(fr, small)
             self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)

@@ -370,14 +370,23 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         if small:
             cands.insert(0, cands.pop(small[0]))
         else:  # every candidate ran into the background: offer it cut to a box around the clicks
-            xs, ys, r = [p[0] for p in pos], [p[1] for p in pos], BOX_EXTENTS[-1][0] * max(h, w)
-            clip = np.zeros((h, w), bool)
-            clip[max(0, int(min(ys) - r)):int(max(ys) + r) + 1, max(0, int(min(xs) - r)):int(max(xs) + r) + 1] = True
-            m = _component_at(cands[0].mask & clip, pos)
+            m = clip_to_clicks(cands[0].mask, pos)
             if m.any():
                 f = _features(fr, grad, m)
                 cands.insert(0, Candidate(m, candidate_score(f), "clipped", f))
     return cands
+
+
+def clip_to_clicks(mask: np.ndarray, pos) -> np.ndarray:
+    """``mask`` cut to a box around the positive clicks (the widest of :data:`BOX_EXTENTS`),
+    keeping the part connected to them: what a click that ran into the background meant."""
+    h, w = mask.shape
+    if not pos:
+        return np.zeros((h, w), bool)
+    xs, ys, r = [p[0] for p in pos], [p[1] for p in pos], BOX_EXTENTS[-1][0] * max(h, w)
+    clip = np.zeros((h, w), bool)
+    clip[max(0, int(min(ys) - r)):int(max(ys) + r) + 1, max(0, int(min(xs) - r)):int(max(xs) + r) + 1] = True
+    return _component_at(mask & clip, pos)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
