@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
                      help="format option (e.g. -o opacity=0.6, -o color=#00ff00); repeatable")
     exp.add_argument("--smooth", action="store_true",
                      help="export temporally smoothed masks (less flicker; the project is not changed)")
+    exp.add_argument("--skip-damaged", action="store_true",
+                     help="export a project whose file has damaged masks (see 'sam2studio check'): those "
+                          "frames are exported without a mask; without it such a project is refused")
 
 
 def run(args) -> int:
@@ -36,7 +39,7 @@ def run(args) -> int:
     with Progress(f"export {fmt.name}", None, args.quiet) as bar:
         path, n_obj, n_frames = Session.export_project(
             args.project, fmt.name, args.out, video=args.video, objects=objects, frames=args.frames,
-            smooth=args.smooth, progress=bar, **options)
+            smooth=args.smooth, skip_damaged=args.skip_damaged, progress=bar, **options)
     if not args.quiet:
         print(f"export: {fmt.name} of {plural(n_obj, 'object')}, {plural(n_frames, 'frame')} -> {path}", flush=True)
     return 0

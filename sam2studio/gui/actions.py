@@ -84,6 +84,9 @@ SPECS: list[Spec] = [
          "Propagate every object backward from this frame"),
     Spec("rerun", "Propagate from &Here", ("Ctrl+R",), "rerun",
          "Re-run the corrected objects forward from this frame, keeping everything else (Ctrl+R)"),
+    Spec("rerun_damaged", "Re-run &Damaged Frames", (), "rerun",
+         "Make the masks that were damaged in the project file again, from each object's nearest prompt "
+         "(red on the timeline)"),
     Spec("cancel", "&Cancel", ("Esc",), "cancel", "Stop the running propagation or export (Esc)"),
     Spec("range_in", "Set Range &Start", ("I",), "", "Propagation range starts at this frame (I)"),
     Spec("range_out", "Set Range &End", ("Shift+I",), "", "Propagation range ends at this frame (Shift+I)"),
@@ -145,7 +148,7 @@ MENUS: list[tuple[str, list[str]]] = [
     ("&Tools", [TOOL_ACTIONS, SEPARATOR, "brush_bigger", "brush_smaller"]),
     ("&View", ["zoom_fit", "zoom_100", "zoom_in", "zoom_out", SEPARATOR,
                "outline", "smooth", "opacity_up", "opacity_down", "follow"]),
-    ("T&rack", ["propagate", "propagate_fwd", "propagate_back", "rerun", "cancel", SEPARATOR,
+    ("T&rack", ["propagate", "propagate_fwd", "propagate_back", "rerun", "rerun_damaged", "cancel", SEPARATOR,
                 "range_in", "range_out", "range_clear", SEPARATOR,
                 "check_quality", "next_flag", "prev_flag", "quality_thresholds", "auto_quality", SEPARATOR,
                 "report"]),
@@ -170,7 +173,7 @@ NEEDS_SESSION: tuple[str, ...] = (
     "last_frame", "range_in", "range_out", "range_clear", "check_quality", "next_flag", "prev_flag", "report",
 )
 #: actions that start a propagation (disabled while one runs)
-STARTS_PROPAGATION: tuple[str, ...] = ("propagate", "propagate_fwd", "propagate_back", "rerun")
+STARTS_PROPAGATION: tuple[str, ...] = ("propagate", "propagate_fwd", "propagate_back", "rerun", "rerun_damaged")
 
 Handlers = Mapping[str, Callable]
 
