@@ -259,7 +259,7 @@ def test_propagate_objects_limits_the_results(clips):
     eng.open(clip.video())
     for k in (1, 2):
         eng.add_prompt(0, k, points=[clip.clicks[k]], labels=[1])
-    for f, res in eng.propagate(0, "forward", frame_range=(0, 5), objects=[2]):
+    for _f, res in eng.propagate(0, "forward", frame_range=(0, 5), objects=[2]):
         assert set(res) == {2}
 
 

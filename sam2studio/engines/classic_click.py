@@ -256,7 +256,9 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndar
     cw, ch = max(4, int(round((cx1 - cx0) * s))), max(4, int(round((cy1 - cy0) * s)))
     img = cv2.resize(np.ascontiguousarray(fr.rgb[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
     gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
-    gm[int((y0 - cy0) * s):int(np.ceil((y1 - cy0) * s)), int((x0 - cx0) * s):int(np.ceil((x1 - cx0) * s))] = cv2.GC_PR_FGD
+    by0, by1 = int((y0 - cy0) * s), int(np.ceil((y1 - cy0) * s))
+    bx0, bx1 = int((x0 - cx0) * s), int(np.ceil((x1 - cx0) * s))
+    gm[by0:by1, bx0:bx1] = cv2.GC_PR_FGD
     fb = cv2.resize(forbid[cy0:cy1, cx0:cx1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
     gm[fb] = cv2.GC_BGD
     for x, y in neg:
