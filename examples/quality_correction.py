@@ -3,7 +3,7 @@ re-propagate from there, and see fewer flags.
 
     python examples/quality_correction.py                        # a generated clip with ground truth
     python examples/quality_correction.py --rounds 5
-    python examples/quality_correction.py --video ../shared/data/videos/02_cups.mp4 --click 640,400
+    python examples/quality_correction.py --video resources/sample/cups.mp4 --click 640,400
 
 By default it runs on a generated clip (an object leaves the frame and comes back; the classic
 engine is slow to pick it up again) whose ground truth stands in for you: each round the worst
@@ -62,7 +62,8 @@ def main(argv=None) -> int:
         click = clip.click(1, 0)
     else:
         session = Session.open(args.video, engine=args.engine)
-        click = tuple(float(v) for v in (args.click or f"{session.video.width / 2},{session.video.height / 2}").split(","))
+        centre = f"{session.video.width / 2},{session.video.height / 2}"
+        click = tuple(float(v) for v in (args.click or centre).split(","))
     with session as s:
         obj = s.add_object("target").id
         s.add_click(0, obj, *click)
@@ -72,7 +73,8 @@ def main(argv=None) -> int:
         def accuracy() -> str:
             if clip is None:
                 return ""
-            return f", mIoU vs ground truth {np.mean([iou(s.masks.get_or_empty(f, obj), clip.gt[obj][f]) for f in range(n)]):.3f}"
+            miou = np.mean([iou(s.masks.get_or_empty(f, obj), clip.gt[obj][f]) for f in range(n)])
+            return f", mIoU vs ground truth {miou:.3f}"
 
         flags = s.quality()  # keyframes (your corrections) are trusted
         s.export("quality", out / "quality_before.json")

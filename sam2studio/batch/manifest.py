@@ -12,15 +12,16 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core.prompts import PromptSpecError, parse_box, parse_click, parse_mask, parse_name
+from ..core.prompts import PromptSpecError, parse_box, parse_category, parse_click, parse_mask, parse_name
 from ..errors import UserError
 from .job import DONE_MARKER, LOCK_FILE, MASKS_DIR, PROJECT_FILE, SUMMARY_FILE, ExportSpec, VideoJob
 
-MANIFEST_KEYS = ("id", "video", "clicks", "boxes", "masks", "names", "engine", "model", "checkpoint",
+MANIFEST_KEYS = ("id", "video", "clicks", "boxes", "masks", "names", "categories", "engine", "model", "checkpoint",
                  "weights", "seed", "image_size", "device", "memory_budget", "fast", "direction", "start", "exports")
-_ALIASES = {"click": "clicks", "box": "boxes", "mask": "masks", "name": "names", "export": "exports",
+_ALIASES = {"click": "clicks", "box": "boxes", "mask": "masks", "name": "names", "category": "categories",
+            "export": "exports",
             "image-size": "image_size", "memory-budget": "memory_budget", "path": "video", "file": "video"}
-_LIST_KEYS = ("clicks", "boxes", "masks", "names", "exports")
+_LIST_KEYS = ("clicks", "boxes", "masks", "names", "categories", "exports")
 ENGINE_OPTION_KEYS = ("engine", "model", "checkpoint", "weights", "seed", "image_size", "device", "memory_budget",
                       "fast")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -169,7 +170,7 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
             return [s.strip() for s in v.split(";") if s.strip()] if csv_cells else ([v.strip()] if v.strip() else [])
         if isinstance(v, list):
             return v
-        if key == "names" and isinstance(v, dict):
+        if key in ("names", "categories") and isinstance(v, dict):
             return [f"{k}:{n}" for k, n in v.items()]
         fail(f"{key} must be a list of strings, got {json.dumps(v)}")
 
@@ -216,6 +217,7 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
         boxes = [parse_box(s) for s in strings("boxes")]
         masks = [parse_mask(s) for s in strings("masks")]
         names = dict(parse_name(s) for s in strings("names"))
+        categories = dict(parse_category(s) for s in strings("categories"))
     except PromptSpecError as exc:
         fail(str(exc))
     for m in masks:
@@ -285,7 +287,7 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
     exports = [e for e in exports if e.out not in (MASKS_DIR, PROJECT_FILE)]  # always written
 
     return VideoJob(key=key, video=str(video_path), line=line, clicks=clicks, boxes=boxes, masks=masks, names=names,
-               engine=engine, model=opts.get("model") or None,
+               categories=categories, engine=engine, model=opts.get("model") or None,
                checkpoint=None if not checkpoint else str(resolve(checkpoint)), weights=weights,
                seed=int(opts.get("seed") or 0), image_size=opts.get("image_size"), device=device,
                memory_budget=None if budget is None else float(budget), fast=bool(opts.get("fast")),
@@ -300,6 +302,8 @@ def _export_formats() -> list[str]:
 
 def _parse_export(item, fail: Callable[[str], None], resolve: Callable) -> ExportSpec:
     """``"coco"``, ``"overlay opacity=0.6 out=preview.mp4"`` or ``{"format": ..., "options": {...}}``."""
+    from ..export.formats import coerce_option
+
     if isinstance(item, str):
         try:
             tokens = shlex.split(item)
@@ -317,7 +321,7 @@ def _parse_export(item, fail: Callable[[str], None], resolve: Callable) -> Expor
             if k in ("out", "objects", "frames"):
                 spec[k] = v
             else:
-                spec["options"][k] = coerce(v.strip())
+                spec["options"][k] = coerce_option(v.strip())
     elif isinstance(item, dict):
         spec = dict(item)
         bad = sorted(set(spec) - {"format", "out", "objects", "frames", "options"})
@@ -378,20 +382,3 @@ def _default_export_name(name: str) -> str:
 
     fmt = get_format(name)
     return name if fmt.output == "folder" else name + fmt.output
-
-
-
-def coerce(value: str):
-    """Option values in manifests: integers and numbers as such, true/false as booleans,
-    else text (as ``-o KEY=VALUE`` on the command line)."""
-    low = value.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value

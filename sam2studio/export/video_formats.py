@@ -54,6 +54,20 @@ OPTION_SPECS: dict[str, tuple] = {
     "effect": (("", *EFFECT_OPTIONS), "", "An effect to apply to the kept frames (empty: none)"),
     "crf": ("int", 18, "H.264 quality (lower is better and bigger; 18 is visually lossless)"),
     "feather": ("int", 0, "Soften mask edges over this many pixels"),
+    # annotation formats
+    "resolution": (("480p", "full"), "480p", "DAVIS frames 480 pixels high, or the original size (exact masks)"),
+    "images": ("bool", True, "Also write the video frames (JPEGImages)"),
+    "rle": (("uncompressed", "compressed"), "uncompressed",
+            "Masks as the YouTube-VIS annotation files have them (uncompressed), or compressed as result files"),
+    "first_frame": (("0", "1"), "0", "Number of the first frame: 0 for KITTI MOTS, 1 for MOTSChallenge"),
+    "overlaps": (("resolve", "keep"), "resolve", "MOTS forbids overlapping masks: the higher id keeps the pixel"),
+}
+
+#: the options of the annotation formats (see docs/formats.md)
+ANNOTATION_OPTIONS: dict[str, list[str]] = {
+    "davis": ["resolution", "images"],
+    "youtube-vis": ["rle"],
+    "mots": ["first_frame", "overlaps"],
 }
 
 
@@ -63,7 +77,7 @@ def format_options(name: str) -> list[str]:
         return ["merge_gap_s", "min_span_s", "mode", "effect", "crf", "feather"]
     if name in EFFECT_OPTIONS:
         return [*EFFECT_OPTIONS[name], "crf", "feather"]
-    return []
+    return list(ANNOTATION_OPTIONS.get(name, []))
 
 
 def _check_options(name: str, options: dict, allowed: tuple[str, ...]) -> None:
@@ -74,7 +88,7 @@ def _check_options(name: str, options: dict, allowed: tuple[str, ...]) -> None:
 
 def make_effect(name: str, options: dict, object_ids):
     """The effect object for an effect format name and its options."""
-    from . import video as v
+    from . import effects as v
 
     opts = {k: options[k] for k in EFFECT_OPTIONS[name] if k in options}
     if "color" in opts and isinstance(opts["color"], str) and "," in opts["color"]:
@@ -93,7 +107,7 @@ def _encode_kwargs(options: dict) -> dict:
 
 def _effect_runner(name: str):
     def run(job: ExportJob) -> Path:
-        from .video import export_video
+        from .render import export_video
 
         _check_options(name, job.options, EFFECT_OPTIONS[name] + ENCODE_OPTIONS)
         effect = make_effect(name, job.options, job.object_ids)
@@ -124,7 +138,8 @@ def _cut(job: ExportJob) -> Path:
 
 _DESCRIPTIONS = {
     "overlay": ("Overlay video", "coloured masks, outlines and labels over the video (H.264, audio kept)"),
-    "cutout": ("Cut-out with transparency", "only the objects, alpha elsewhere (.mov ProRes 4444, .webm VP9, or a PNG folder)"),
+    "cutout": ("Cut-out with transparency",
+               "only the objects, alpha elsewhere (.mov ProRes 4444, .webm VP9, or a PNG folder)"),
     "background": ("Background replacement", "everything but the objects becomes a colour, an image or another video"),
     "grade": ("Colour grade", "saturation, brightness and contrast inside the objects (or outside with invert)"),
     "blur": ("Privacy blur", "Gaussian blur over the objects (or the background with invert)"),

@@ -9,15 +9,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from sam2studio.errors import VideoError
-from sam2studio.gui.dialogs import errors
+from sam2studio.gui.dialogs import error_dialog as errors
 
 from .helpers import CUPS
 
 
 @pytest.fixture
 def camera():
-    if not CUPS.exists():
-        pytest.skip(f"test material {CUPS} is absent (see ../shared/data/README.md)")
     from sam2studio.live import FakeCamera
 
     return FakeCamera(CUPS, realtime=True, loop=True)

@@ -11,7 +11,7 @@ from sam2studio.gui.timeline import FLAG, LANE_ROWS
 
 from .helpers import click_canvas, open_clip, settle
 
-CUP = (650, 450)  # the middle red cup on the first frames of 02_cups.mp4
+CUP = (650, 450)  # the middle red cup on the first frames of the sample clip
 CUP2 = (915, 450)  # the right cup
 BAD = 10  # the frame that gets a broken mask
 
@@ -168,7 +168,7 @@ def test_quality_thresholds_are_kept_and_used(make_window, qtbot, cups_clip):
 def test_a_running_quality_check_gives_way_to_a_click(make_window, qtbot, cups_clip):
     import threading
 
-    from sam2studio.gui import quality as gq
+    from sam2studio.gui import quality_flags as gq
 
     win = make_window("classic")
     _tracked(qtbot, win, cups_clip)
