@@ -26,7 +26,7 @@ from .masks import MaskStore
 from .objects import TrackedObject
 from .prompts import FramePrompt, PromptStore
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: absence marks among the prompts (a file without them is written as 1)
 PROJECT_SUFFIX = ".s2s"
 APPLICATION_ID = 0x53325332  # "S2S2": marks the SQLite file as ours
 
@@ -167,7 +167,8 @@ class Project:
                 db.executescript(_SCHEMA)
             with db:  # one transaction
                 meta = {
-                    "format_version": FORMAT_VERSION,
+                    # a project without absence marks stays readable by versions that read format 1
+                    "format_version": FORMAT_VERSION if any(p.absent for _, _, p in self.prompts.items()) else 1,
                     "writer": self._token,
                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "video_path": "" if self.video_path is None else str(self.video_path),
