@@ -325,7 +325,8 @@ class Session:
         if not self.project.prompts.objects():
             raise UserError("there is nothing to propagate: click an object, draw a box or give a mask first")
         ids = self.project.prompts.objects() if objects is None else [int(o) for o in objects]
-        return plan_run(self.num_frames, start, direction, frame_range, ids, self.keyframes, self.objects)
+        return plan_run(self.num_frames, start, direction, frame_range, ids, self.keyframes, self.objects,
+                        resume=self.engine.resume_point)
 
     def propagate(self, start: int = 0, direction: str = "both", frame_range: tuple[int, int] | None = None,
                   objects: Sequence[int] | None = None,

@@ -192,6 +192,16 @@ def test_an_object_prompted_before_the_start_is_tracked_from_its_prompt_like_a_r
     assert all(np.array_equal(s.mask(f, 1), ref.mask(f, 1)) for f in range(12))
     assert any(s.mask(f, 1).any() for f in range(8, 12))
 
+    # after an unbroken run up to frame 7 the engine resumes at 8: same masks, less work
+    part = Session.open(ArrayVideo(frames), engine=Sam2Engine(predictor256))
+    part.add_click(0, 1, 15, 30)
+    part.run(0, "forward", frame_range=(0, 7))
+    resumed = part.run(8, "forward")
+    assert resumed.objects[1].runs == [("forward", 8, 11)] and resumed.line() == "object 1: frames 8-11"
+    assert all(np.array_equal(part.mask(f, 1), ref.mask(f, 1)) for f in range(12))
+    part.add_click(0, 1, 16, 31)  # a changed prompt: tracked from it again
+    assert part.plan_run(8, "forward").groups == [("forward", 0, [1])]
+
 
 def classic_square_session(n=40, step=2):
     s = Session.open(ArrayVideo(square_on_noise(n, h=72, w=128, step=step), fps=10.0), engine="classic")

@@ -7,6 +7,10 @@ directions (``"both"``) an object is tracked from one of its prompts (the neares
 ``S``, else the first after it) to both ends. An object with no prompt on the requested side,
 or locked, is not tracked, and the plan says so by name; it is never counted as done.
 
+Where the engine still holds what tracking from ``K`` up to ``S`` would give (an earlier
+unbroken run since the object's prompts changed), the run starts at ``S`` instead: same masks,
+less work (``resume``).
+
 Objects that start from the same frame in the same direction run together (one engine run).
 """
 
@@ -109,9 +113,12 @@ class RunPlan:
 
 def plan_run(num_frames: int, start: int, direction: str, frame_range: tuple[int, int] | None,
              objects: Iterable[int], keyframes: Callable[[int], list[int]],
-             info: dict[int, TrackedObject]) -> RunPlan:
+             info: dict[int, TrackedObject],
+             resume: Callable[[int, str, int, int], int] | None = None) -> RunPlan:
     """Plan a run from ``start`` for ``objects`` (see the module docstring). ``keyframes(obj)``
-    gives an object's prompt frames, ``info`` its name and lock. Raises
+    gives an object's prompt frames, ``info`` its name and lock, ``resume(obj, direction,
+    keyframe, start)`` the frame a run from ``keyframe`` can start at instead (see
+    :meth:`Engine.resume_point <sam2studio.engines.base.Engine.resume_point>`). Raises
     :class:`~sam2studio.errors.PromptError` for a bad direction or start frame."""
     if direction not in DIRECTIONS:
         raise PromptError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
@@ -151,6 +158,8 @@ def plan_run(num_frames: int, start: int, direction: str, frame_range: tuple[int
             else:
                 r.skipped.append(f"{r.name} has no prompt on or after frame {start}: nothing to track backward")
         for d, k in todo:
+            if resume is not None and (d == "forward") == (k <= start) and k != start:
+                k = int(resume(o, d, k, start))
             r.runs.append((d, k, hi if d == "forward" else lo))
             groups.setdefault((d, k), []).append(o)
     order = sorted(groups, key=lambda g: (g[0] != "forward", g[1] if g[0] == "forward" else -g[1]))

@@ -118,6 +118,13 @@ class Engine(ABC):
         result[int(obj)] = ObjectMask(empty, 0.0)
         return result
 
+    def resume_point(self, obj: int, direction: str, keyframe: int, start: int) -> int:
+        """Where a run of ``obj`` toward ``direction`` that should start from its prompt on
+        ``keyframe`` can start instead and give the same masks: ``start`` when the engine still
+        holds what tracking from ``keyframe`` up to ``start`` would give (e.g. an earlier run
+        since the object's prompts last changed), else ``keyframe`` (the default)."""
+        return keyframe
+
     def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
         """The candidate masks of ``obj``'s prompt on ``frame`` when it is ambiguous (a single
         click: the object, a part of it, or it with what it holds), best first: index 0 is

@@ -306,6 +306,9 @@ class Sam2Engine(Engine):
         self._template: dict | None = None
         self._states: dict[int, _ObjectState] = {}
         self._candidates: dict[tuple[int, int], _Candidates] = {}  # (obj, frame) -> its click's candidates
+        # obj -> direction -> (first, last): frames tracked in one unbroken run since the
+        # object's prompts last changed (a run resumed inside it gives the same masks)
+        self._chains: dict[int, dict[str, tuple[int, int]]] = {}
         self._lock = threading.RLock()
 
     # ---- construction ------------------------------------------------------------------
@@ -364,6 +367,7 @@ class Sam2Engine(Engine):
     def _clear(self) -> None:
         self._states.clear()
         self._candidates.clear()
+        self._chains.clear()
         self.features.clear()
         self.spill.close()
         if self.images is not None:
@@ -446,6 +450,7 @@ class Sam2Engine(Engine):
         pts, lab, bx = self.check_prompt(frame, obj, points, labels, box)
         frame, obj = int(frame), int(obj)
         with self._lock, self._autocast():
+            self._chains.pop(obj, None)
             st = self._around(obj, frame)
             before = self._frame_output(st, frame)
             prev = None if before is None else before.get("pred_masks")
@@ -477,6 +482,7 @@ class Sam2Engine(Engine):
             raise PromptError(f"object {obj} has {n} candidate masks on frame {frame}: there is no candidate {k}")
         pts, lab, bx = c.prompt
         with self._lock, self._autocast():
+            self._chains.pop(obj, None)
             st = self._around(obj, frame)
             # give the decoder the mask input the click had (the frame's mask before it)
             tracked = st.get("frames_tracked_per_obj", {}).get(0, {})
@@ -537,6 +543,7 @@ class Sam2Engine(Engine):
     def add_mask(self, frame, obj, mask) -> FrameResult:
         self.check_prompt(frame, obj, mask=mask)
         self._candidates.pop((int(obj), int(frame)), None)
+        self._chains.pop(int(obj), None)
         with self._lock, self._autocast():
             st = self._around(obj, int(frame))
             _, _, masks = self.predictor.add_new_mask(st, frame_idx=int(frame), obj_id=int(obj),
@@ -546,6 +553,7 @@ class Sam2Engine(Engine):
     def remove_object(self, obj: int) -> None:
         with self._lock:
             self._states.pop(int(obj), None)
+            self._chains.pop(int(obj), None)
             self.spill.forget(int(obj))
             for key in [k for k in self._candidates if k[0] == int(obj)]:
                 del self._candidates[key]
@@ -579,9 +587,38 @@ class Sam2Engine(Engine):
             if cancel is not None and cancel.is_set():
                 return
 
+    def resume_point(self, obj: int, direction: str, keyframe: int, start: int) -> int:
+        """``start`` when a run of ``obj`` since its prompts last changed went unbroken from
+        ``keyframe`` (or before it) to the frame before ``start``: the outputs that tracking
+        from ``start`` reads are then exactly those tracking from ``keyframe`` would make on
+        the way, so the masks are the same. Otherwise ``keyframe``."""
+        chain = self._chains.get(int(obj), {}).get(direction)
+        if chain is None or start == keyframe:
+            return keyframe
+        first, last = chain
+        step = -1 if direction == "backward" else 1
+        prev = start - step
+        if step * (keyframe - first) >= 0 and step * (prev - first) >= 0 and step * (last - prev) >= 0:
+            return start
+        return keyframe
+
+    def _is_prompted(self, obj: int, frame: int) -> bool:
+        st = self._states[obj]
+        return (frame in st["point_inputs_per_obj"].get(0, {}) or frame in st["mask_inputs_per_obj"].get(0, {}))
+
     def _run(self, objs, start, span, reverse, cancel) -> Iterator[tuple[int, FrameResult]]:
         step = -1 if reverse else 1
         gens = {}
+        dirname = "backward" if reverse else "forward"
+        chain_from: dict[int, int | None] = {}
+        for o in objs:
+            chain = self._chains.get(o, {}).get(dirname)
+            if self._is_prompted(o, start):
+                chain_from[o] = start
+            elif chain is not None and step * (start - step - chain[0]) >= 0 and step * (chain[1] - start + step) >= 0:
+                chain_from[o] = chain[0]  # continues that run
+            else:
+                chain_from[o] = None
         with self._lock:
             for o in objs:
                 self.spill.keep_only(o, self._states[o], *self.spill.window_for(start, reverse))
@@ -605,6 +642,8 @@ class Sam2Engine(Engine):
                             return
                         frame = f
                         result.update(self._result(o, f, masks))
+                        if chain_from[o] is not None:
+                            self._chains.setdefault(o, {})[dirname] = (chain_from[o], f)
                         # outputs this run will not read again leave the state (bounded memory)
                         self.spill.keep_only(o, self._states[o], *self.spill.window_for(f, reverse))
                 yield frame, result
