@@ -208,8 +208,13 @@ class Session:
     def clear_prompt(self, frame: int, obj: int) -> None:
         """Remove ``obj``'s prompt on ``frame``; the engine forgets it too."""
         self._check_unlocked(obj)
+        before = self.absent_ranges(obj)
         if self.project.prompts.remove(frame, obj) is None:
             return
+        freed = {f for a, b in before for f in range(a, b + 1)}
+        freed -= {f for a, b in self.absent_ranges(obj) for f in range(a, b + 1)}
+        if freed:  # no longer marked absent: those frames need a run again
+            self.stale.setdefault(int(obj), set()).update(freed - set(self.keyframes(obj)))
         self.project.touch()
         self._rebuild_engine_object(obj)
 
@@ -328,6 +333,21 @@ class Session:
         return plan_run(self.num_frames, start, direction, frame_range, ids, self.keyframes, self.objects,
                         resume=self.engine.resume_point)
 
+    def default_start(self, direction: str = "both", objects: Sequence[int] | None = None) -> int:
+        """A start frame from which every object (with prompts) can be tracked in ``direction``:
+        forward, the latest of the objects' first prompts; backward, the earliest of their
+        last prompts; both ways, the first prompted frame."""
+        ids = self.project.prompts.objects() if objects is None else [int(o) for o in objects]
+        firsts = [self.keyframes(o)[0] for o in ids if self.keyframes(o)]
+        lasts = [self.keyframes(o)[-1] for o in ids if self.keyframes(o)]
+        if not firsts:
+            raise UserError("there is nothing to propagate: click an object, draw a box or give a mask first")
+        if direction == "forward":
+            return max(firsts)
+        if direction == "backward":
+            return min(lasts)
+        return min(firsts)
+
     def propagate(self, start: int = 0, direction: str = "both", frame_range: tuple[int, int] | None = None,
                   objects: Sequence[int] | None = None,
                   cancel: threading.Event | None = None) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
@@ -406,14 +426,18 @@ class Session:
 
         Each flag is a dict with ``frame``, ``reasons``, ``message`` and the measured values
         (see :mod:`sam2studio.core.quality`); ``thresholds`` is a
-        :class:`~sam2studio.core.quality.QualityThresholds`. Keyframes are trusted.
+        :class:`~sam2studio.core.quality.QualityThresholds`. Keyframes are trusted. The flags
+        are kept in ``project.quality_flags`` and saved with the project.
         """
         from .core.quality import QualityThresholds, assess
 
         objs = sorted(self.objects) if objects is None else [int(o) for o in objects]
-        return assess(self.masks, self.num_frames, video=self.video if use_video else None, objects=objs,
-                      thresholds=thresholds or QualityThresholds(),
-                      trusted={o: self.keyframes(o) for o in objs}, progress=progress, cancel=cancel)
+        flags = assess(self.masks, self.num_frames, video=self.video if use_video else None, objects=objs,
+                       thresholds=thresholds or QualityThresholds(),
+                       trusted={o: self.keyframes(o) for o in objs}, progress=progress, cancel=cancel)
+        self.project.quality_flags.update({o: list(v) for o, v in flags.items()})  # saved with the project
+        self.project.touch()
+        return flags
 
     def tracks(self, objects: Sequence[int] | None = None, **options) -> dict:
         """Per-object tracks: ``{object: ObjectTrack}`` with centroids, boxes, areas, speeds

@@ -316,8 +316,9 @@ def test_absence_marks_are_saved_and_replayed_and_old_projects_still_load(tmp_pa
     back.run(0, "forward")
     assert all(not back.mask(f, 1).any() for f in (4, 5, 6)) and back.mask(3, 1).any()
 
-    s.clear_prompt(4, 1)  # without absence marks the file stays readable by format-1 versions
-    s.save(path)
+    s.clear_prompt(4, 1)  # no longer absent there: those frames need a run again
+    assert {4, 5, 6} <= s.stale[1]
+    s.save(path)  # without absence marks the file stays readable by format-1 versions
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()[0] == "1"
         db.execute("UPDATE prompts SET data=? WHERE frame=0", ('{"points": [[15.0, 30.0]], "labels": [1], "box": null}',))

@@ -56,6 +56,8 @@ class Project:
         self.masks = MaskStore(height, width)
         self.stale: dict[int, set[int]] = {}
         self.settings: dict = {}
+        #: the latest quality check's flags, ``{object: [flag dict, ...]}`` (saved with the project)
+        self.quality_flags: dict[int, list[dict]] = {}
         self.path: Path | None = None
         self._token = uuid.uuid4().hex  # who last wrote a file, for incremental writes
         self._written: dict[str, int] = {}  # file -> mask revision written there
@@ -177,6 +179,7 @@ class Project:
                     "num_frames": self.num_frames, "fps": self.fps,
                     "fingerprint": self.fingerprint,
                     "settings": json.dumps(self.settings),
+                    "quality_flags": json.dumps({str(o): v for o, v in self.quality_flags.items()}),
                 }
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                [(k, str(v)) for k, v in meta.items()])
@@ -232,6 +235,7 @@ class Project:
                 proj = cls(meta["video_path"] or None, int(meta["width"]), int(meta["height"]),
                            int(meta["num_frames"]), float(meta["fps"]), meta.get("fingerprint", ""))
                 proj.settings = json.loads(meta.get("settings", "{}"))
+                proj.quality_flags = {int(o): list(v) for o, v in json.loads(meta.get("quality_flags", "{}")).items()}
                 proj._video_relpath = meta.get("video_relpath", "")
                 for oid, name, color, visible, locked in db.execute("SELECT * FROM objects ORDER BY id"):
                     proj.objects[oid] = TrackedObject(oid, name, tuple(json.loads(color)), bool(visible), bool(locked))
