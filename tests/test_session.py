@@ -122,6 +122,7 @@ def test_quality_tracks_report_and_export_through_the_session(tmp_path):
     speck[2:4, 2:4] = True
     s.masks.set(6, 1, speck, 0.1)
     flags = s.quality()
+    assert s.project.quality_flags == flags  # kept, and saved with the project
     assert 6 in [d["frame"] for d in flags[1]]
     assert {"small_area", "low_confidence"} <= set(next(d for d in flags[1] if d["frame"] == 6)["reasons"])
     assert 0 not in [d["frame"] for d in flags[1]]
