@@ -32,3 +32,29 @@ def test_the_first_export_goes_to_the_project_folder_or_the_videos_folder_not_th
     assert Path(default_export_dir(tmp_path / "work" / "biker.s2s")) == (tmp_path / "work").resolve()
     unsaved = Path(default_export_dir(None))
     assert unsaved.is_dir() and unsaved != Path("../shared/data/videos").resolve()
+
+
+# ---- model manager ------------------------------------------------------------------------------
+def test_a_failed_download_opens_a_dialog_that_offers_a_checkpoint_file(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from sam2studio.engines import models
+    from sam2studio.gui.dialogs.model_manager import ModelManagerDialog, size_text
+    from sam2studio.gui.settings import Settings
+
+    monkeypatch.setenv("SAM2STUDIO_MODEL_BASE_URL", "http://127.0.0.1:9/models")  # nothing listens
+    dlg = ModelManagerDialog(None, Settings())
+    qtbot.addWidget(dlg)
+    # one size everywhere, one way to keep the settings
+    row = next(i for i in range(dlg.table.rowCount()) if dlg.table.item(i, 0).data(256) == "sam2.1-tiny")
+    assert dlg.table.item(row, 1).text() == size_text("sam2.1-tiny") == f"{models.get_model('sam2.1-tiny').size_mb} MB"
+    assert dlg.buttons.button(QDialogButtonBox.StandardButton.Apply) is None
+    assert dlg.buttons.button(QDialogButtonBox.StandardButton.Ok).text() == "Use these settings"
+
+    dlg.start_download("sam2.1-tiny")
+    qtbot.waitUntil(lambda: dlg.failure_box is not None, timeout=30000)
+    box = dlg.failure_box
+    assert box.isVisible() and "could not be downloaded" in box.text()
+    assert "--" not in box.informativeText()
+    assert {b.text() for b in box.buttons()} == {"Choose a checkpoint file…", "Try again", "Close"}
+    box.close()
