@@ -58,3 +58,23 @@ def test_a_failed_download_opens_a_dialog_that_offers_a_checkpoint_file(qtbot, m
     assert "--" not in box.informativeText()
     assert {b.text() for b in box.buttons()} == {"Choose a checkpoint file…", "Try again", "Close"}
     box.close()
+
+
+# ---- F1 -----------------------------------------------------------------------------------------
+def test_the_shortcuts_window_shows_the_mouse_descriptions_whole(qtbot):
+    from PySide6.QtWidgets import QMenu
+
+    from sam2studio.gui.dialogs.shortcuts import MOUSE, ShortcutsDialog
+
+    dlg = ShortcutsDialog([QMenu("File")])
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    tree = dlg.tree
+    fm = tree.fontMetrics()
+    for item in dlg._children():
+        what, keys = item.text(0), item.text(1)
+        rect0 = tree.visualItemRect(item)
+        assert tree.columnWidth(0) >= fm.horizontalAdvance(what) or rect0.height() > fm.height() * 1.5, what
+        assert tree.columnWidth(1) >= fm.horizontalAdvance(keys), keys
+    assert {w for _, w in MOUSE} <= {a for a, _ in dlg.rows()}
