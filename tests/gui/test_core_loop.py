@@ -78,3 +78,12 @@ def test_the_shortcuts_window_shows_the_mouse_descriptions_whole(qtbot):
         assert tree.columnWidth(0) >= fm.horizontalAdvance(what) or rect0.height() > fm.height() * 1.5, what
         assert tree.columnWidth(1) >= fm.horizontalAdvance(keys), keys
     assert {w for _, w in MOUSE} <= {a for a, _ in dlg.rows()}
+
+
+def test_every_quality_threshold_has_a_field_in_the_thresholds_dialog():
+    from dataclasses import fields
+
+    from sam2studio.core.quality import QualityThresholds
+    from sam2studio.gui.dialogs.quality_thresholds import FIELDS
+
+    assert set(FIELDS) == {f.name for f in fields(QualityThresholds)} - {"appearance_rate"}
