@@ -87,3 +87,89 @@ def test_every_quality_threshold_has_a_field_in_the_thresholds_dialog():
     from sam2studio.gui.dialogs.quality_thresholds import FIELDS
 
     assert set(FIELDS) == {f.name for f in fields(QualityThresholds)} - {"appearance_rate"}
+
+
+# ---- object panel -------------------------------------------------------------------------------
+def _panel(qtbot):
+    from sam2studio.gui.object_panel import ObjectPanel
+
+    panel = ObjectPanel()
+    qtbot.addWidget(panel)
+    objs = [TrackedObject(1, "ball"), TrackedObject(2, "rider")]
+    panel.set_objects(objs, 1)
+    panel.resize(320, 300)
+    panel.show()
+    panel.activateWindow()
+    qtbot.waitActive(panel)
+    return panel
+
+
+def test_a_click_on_a_name_selects_the_object_and_frame_keys_never_edit_it(qtbot):
+    from PySide6.QtCore import Qt
+
+    panel = _panel(qtbot)
+    row = panel.row(2)
+    renamed = []
+    panel.rename_requested.connect(lambda o, n: renamed.append((o, n)))
+    qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=panel.list.visualItemRect(panel._items[2]).center())
+    assert panel.current == 2 and not row.name.editing and not row.name.hasFocus()
+    from PySide6.QtWidgets import QApplication
+
+    for key in (Qt.Key.Key_Home, Qt.Key.Key_Right, Qt.Key.Key_Backspace, Qt.Key.Key_X):
+        qtbot.keyClick(QApplication.focusWidget() or panel, key)  # where the keyboard goes
+    assert row.name.text() == "rider" and renamed == []
+
+
+def test_double_click_or_f2_renames_enter_keeps_and_escape_cancels(qtbot):
+    from PySide6.QtCore import Qt
+
+    panel = _panel(qtbot)
+    row = panel.row(2)
+    renamed = []
+    panel.rename_requested.connect(lambda o, n: renamed.append((o, n)))
+    pos = panel.list.visualItemRect(panel._items[2]).center()
+    qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=pos)  # as a real double-click
+    qtbot.mouseDClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: row.name.editing and row.name.hasFocus(), timeout=2000)
+    row.name.selectAll()
+    qtbot.keyClicks(row.name, "biker")
+    qtbot.keyClick(row.name, Qt.Key.Key_Return)
+    assert renamed == [(2, "biker")] and not row.name.editing and not row.name.hasFocus()
+
+    panel.list.setFocus()
+    qtbot.keyClick(panel.list, Qt.Key.Key_F2)
+    assert row.name.editing
+    qtbot.keyClicks(row.name, "zzz")
+    qtbot.keyClick(row.name, Qt.Key.Key_Escape)
+    assert not row.name.editing and row.name.text() == "biker" and renamed == [(2, "biker")]
+
+
+def test_deleting_an_object_asks_first(qtbot):
+    from PySide6.QtWidgets import QMessageBox
+
+    panel = _panel(qtbot)
+    deleted = []
+    panel.delete_requested.connect(deleted.append)
+    panel.row(1).delete.click()
+    box = panel.confirm_box
+    assert box is not None and box.isVisible() and "ball" in box.text() and deleted == []
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert deleted == []
+    panel.row(1).delete.click()
+    next(b for b in panel.confirm_box.buttons() if b.text() == "Delete").click()
+    assert deleted == [1]
+
+
+def test_the_object_menu_tracks_one_object_and_marks_it_absent(qtbot):
+    panel = _panel(qtbot)
+    tracked, absent = [], []
+    panel.track_requested.connect(lambda o, d: tracked.append((o, d)))
+    panel.absent_requested.connect(lambda o, k: absent.append((o, k)))
+    menu = panel.context_actions(2)
+    acts = {a.text(): a for a in menu.actions() if a.text()}
+    assert "Track forward (rider only)" in acts and "Absent from here" in acts
+    acts["Track forward (rider only)"].trigger()
+    acts["Track both ways (rider only)"].trigger()
+    acts["Absent on frames…"].trigger()
+    assert tracked == [(2, "forward"), (2, "both")] and absent == [(2, "range")]
