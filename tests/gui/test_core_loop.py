@@ -173,3 +173,45 @@ def test_the_object_menu_tracks_one_object_and_marks_it_absent(qtbot):
     acts["Track both ways (rider only)"].trigger()
     acts["Absent on frames…"].trigger()
     assert tracked == [(2, "forward"), (2, "both")] and absent == [(2, "range")]
+
+
+# ---- canvas: candidate masks -------------------------------------------------------------------
+def test_tab_and_the_wheel_cycle_the_candidates_of_a_click_with_a_1_of_3_indicator(qtbot):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QImage, QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from sam2studio.gui.canvas import Canvas, Tool
+
+    c = Canvas()
+    qtbot.addWidget(c)
+    c.resize(400, 300)
+    img = QImage(160, 120, QImage.Format.Format_RGB888)
+    img.fill(Qt.GlobalColor.darkGray)
+    c.set_image(0, img)
+    c.show()
+    qtbot.waitExposed(c)
+    steps = []
+    c.candidate_step.connect(steps.append)
+
+    def wheel(dy):
+        pos = QPointF(200, 150)
+        ev = QWheelEvent(pos, c.viewport().mapToGlobal(pos), QPoint(), QPoint(0, dy), Qt.MouseButton.NoButton,
+                         Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(c.viewport(), ev)
+
+    zoom = c.zoom
+    c.set_candidates(0, 3)
+    assert c.candidate_badge.isVisible() and "1/3" in c.candidate_badge.text()
+    qtbot.keyClick(c, Qt.Key.Key_Tab)
+    qtbot.keyClick(c, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    wheel(-120)
+    assert steps == [1, -1, 1] and c.zoom == zoom  # the wheel cycles instead of zooming
+    c.set_candidates(1, 3)
+    assert "2/3" in c.candidate_badge.text()
+
+    c.set_tool(Tool.BRUSH)  # other tools: the wheel zooms again
+    wheel(120)
+    assert steps == [1, -1, 1] and c.zoom > zoom
+    c.set_candidates(None)
+    assert not c.candidate_badge.isVisible()
