@@ -215,3 +215,62 @@ def test_tab_and_the_wheel_cycle_the_candidates_of_a_click_with_a_1_of_3_indicat
     assert steps == [1, -1, 1] and c.zoom > zoom
     c.set_candidates(None)
     assert not c.candidate_badge.isVisible()
+
+
+# ---- timeline -----------------------------------------------------------------------------------
+def _timeline(qtbot, n=100, lanes=3, height=220):
+    from sam2studio.gui.timeline import Timeline
+
+    t = Timeline()
+    qtbot.addWidget(t)
+    t.resize(900, height)
+    t.show()
+    qtbot.waitExposed(t)
+    if n:
+        t.set_video(n, 30.0)
+    return t
+
+
+def test_the_empty_timeline_shows_no_axis_numbers_and_no_playhead(qtbot):
+    t = _timeline(qtbot, n=0)
+    assert not t.playhead.isVisible()
+    assert not t.plot.getPlotItem().getAxis("top").style["showValues"]
+    t.set_video(50, 25.0)
+    assert t.playhead.isVisible() and t.plot.getPlotItem().getAxis("top").style["showValues"]
+
+
+def test_the_last_lane_and_its_flag_band_are_drawn_whole_at_any_height(qtbot):
+    import numpy as np
+
+    from sam2studio.gui.timeline import PRESENT
+
+    for height, lanes in ((160, 3), (400, 3), (220, 8)):
+        t = _timeline(qtbot, height=height)
+        objs = [TrackedObject(i) for i in range(1, lanes + 1)]
+        states = {o.id: np.full(100, PRESENT, np.uint8) for o in objs}
+        t.set_lanes(objs, 1, states, {}, {}, None, {lanes: list(range(100))})  # the last lane flagged
+        qtbot.wait(20)
+        img = t.plot.grab().toImage()
+        vb = t.view.sceneBoundingRect()
+        col = int(vb.center().x())
+        bottom = int(vb.bottom())
+        white = [y for y in range(int(vb.top()), bottom) if min(img.pixelColor(col, y).getRgb()[:3]) > 240]
+        assert len(white) >= 2, (height, lanes)  # the flag band shows ...
+        assert max(white) < bottom - 1, (height, lanes)  # ... with room under it
+
+
+def test_frames_marked_absent_are_drawn_striped_with_a_cross_on_the_mark(qtbot):
+    import numpy as np
+
+    from sam2studio.gui.timeline import LANE_ROWS, MARKED, MARKED_STRIPE, PRESENT
+
+    t = _timeline(qtbot)
+    objs = [TrackedObject(1, "ball")]
+    st = np.full(100, PRESENT, np.uint8)
+    st[40:60] = 1
+    t.set_lanes(objs, 1, {1: st}, {1: [0, 40]}, {}, None, None, {1: [(40, 59)]})
+    body = t.lane_image[3:LANE_ROWS, 50]
+    assert {tuple(p) for p in body} == {tuple(MARKED), tuple(MARKED_STRIPE)}
+    assert tuple(t.lane_image[5, 30]) != tuple(MARKED)
+    symbols = [s["symbol"] for s in t.keys_item.data]
+    assert sorted(symbols) == ["d", "x"]
