@@ -237,6 +237,7 @@ def test_undo_redo_every_kind_of_edit(make_window, qtbot, cups_clip):
     frames = s.masks.frames(1)
     keys = s.keyframes(1)
     win.objects_panel.row(1).delete.click()
+    next(b for b in win.objects_panel.confirm_box.buttons() if b.text() == "Delete").click()  # it asks first
     settle(qtbot, win)
     assert s.objects == {} and s.masks.frames(1) == []
     assert win.canvas.overlay_rgba is None
