@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sam2studio.core.quality import worst_flag, write_quality_report
+from sam2studio.core.quality import worst_flag
 from sam2studio.core.synthetic import exit_reenter_clip, iou
 from sam2studio.session import Session
 
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
             return f", mIoU vs ground truth {np.mean([iou(s.masks.get_or_empty(f, obj), clip.gt[obj][f]) for f in range(n)]):.3f}"
 
         flags = s.quality()  # keyframes (your corrections) are trusted
-        write_quality_report(s, out / "quality_before.json")
+        s.export("quality", out / "quality_before.json")
         print(f"after propagation: {count(flags)} flagged frames{accuracy()}")
         if clip is None:
             ranked = sorted((d for fl in flags.values() for d in fl), key=lambda d: -d["severity"])[:5]
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
                 flags = s.quality()
                 print(f"round {r}: corrected object {o} on frame {f} ({flag['message']}); "
                       f"now {count(flags)} flagged frames{accuracy()}")
-        after = write_quality_report(s, out / "quality_after.json")
+        after = s.export("quality", out / "quality_after.json")
         project = s.save(out / "project.s2s") if clip is None else None
     summary = json.loads(after.read_text())
     print(f"wrote {out / 'quality_before.json'}")

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import cv2
 
-from sam2studio.live import FakeCamera, LiveTracker, overlay
+from sam2studio.core.cameras import FakeCamera
+from sam2studio.live import LiveTracker, overlay
 from sam2studio.session import Session
 
 DATA = Path("../shared/data")
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     if args.weights:
         options.update(weights=args.weights, image_size=args.image_size)
     if args.camera is not None:
-        from sam2studio.core.video import CameraVideo
+        from sam2studio.core.cameras import CameraVideo
 
         camera = CameraVideo(args.camera)
     else:

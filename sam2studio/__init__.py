@@ -3,19 +3,17 @@
 The Python API is :class:`sam2studio.Session` (see ``sam2studio.session``)::
 
     from sam2studio import Session
+
+Importing the package sets two environment defaults (``OMP_WAIT_POLICY=PASSIVE``,
+``OPENCV_LOG_LEVEL=ERROR``) unless already set: the single deliberate side effect at import,
+since they must precede the first ``import torch`` (see :mod:`sam2studio._runtime`).
 """
 
-import os
+from ._runtime import set_process_defaults
+from ._version import __version__
 
-# OpenMP threads that spin while waiting (the default) made SAM 2 on the CPU up to 8x slower
-# here whenever another thread or process wanted a core (a click took 2 s instead of 0.25 s);
-# they must be told before torch starts its OpenMP runtime. A value set by the user wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# OpenCV's own warnings (e.g. probing a camera that is not there) would reach the terminal;
-# SAM2 Studio reports such failures itself, in one sentence
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+set_process_defaults()
 
-__version__ = "0.1.0"
 __all__ = ["Session", "__version__"]
 
 

@@ -7,15 +7,14 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from .cli import SUBCOMMANDS
+    from .cli import SUBCOMMANDS, USAGE_APP
 
     if argv and (argv[0] in SUBCOMMANDS or argv[0].startswith("-")):
         from .cli import main as cli_main
 
         return cli_main(argv)
     if len(argv) > 1:
-        print(f"usage: sam2studio [VIDEO|FOLDER|PROJECT]  or  sam2studio {{{','.join(SUBCOMMANDS)}}} ...",
-              file=sys.stderr)
+        print(f"usage: {USAGE_APP}  or  sam2studio {{{','.join(SUBCOMMANDS)}}} ...", file=sys.stderr)
         return 2
     from .gui.app import run
 

@@ -29,10 +29,11 @@ import numpy as np
 from .core.masks import encode_rle
 from .core.objects import TrackedObject
 from .core.project import PROJECT_SUFFIX, Project
-from .core.prompts import FramePrompt, read_mask_prompt
+from .core.prompts import FramePrompt, PromptSet, read_mask_prompt
 from .core.runs import RunPlan, RunSummary, plan_run
 from .core.video import VideoSource, open_video
 from .engines import Engine, ObjectMask, create_engine
+from .engines.base import validate_prompt, validate_target
 from .errors import PromptError, UserError
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,32 @@ class Session:
 
     # ---- opening -----------------------------------------------------------------------
     @classmethod
-    def open(cls, source, *, engine: str | Engine = "auto", **engine_options) -> Session:
-        """Open a video file, image folder, image, project file (``.s2s``) or VideoSource."""
+    def open(cls, source, *, engine: str | Engine = "auto", prompts: PromptSet | None = None,
+             start: int | None = None, cli_flags: bool = False, **engine_options) -> Session:
+        """Open a video file, image folder, image, project file (``.s2s``) or VideoSource.
+
+        With ``prompts`` (and ``start``), they are checked against the video (see
+        :meth:`check_prompts`) before the engine, the slow part, is built.
+        """
         if isinstance(source, (str, Path)) and Path(source).suffix.lower() == PROJECT_SUFFIX:
             return cls.load_project(source, engine=engine, **engine_options)
         video = source if isinstance(source, VideoSource) else open_video(source)
-        return cls(Project.for_video(video), video, cls._engine(engine, engine_options))
+        try:
+            if prompts is not None:
+                cls.check_prompts(video, prompts, start, cli_flags=cli_flags)
+            eng = cls._engine(engine, engine_options)
+        except BaseException:
+            if video is not source:
+                video.close()
+            raise
+        return cls(Project.for_video(video), video, eng)
+
+    @classmethod
+    def on_stream(cls, video: VideoSource, engine: Engine) -> Session:
+        """A session on a window of a live stream (see :mod:`sam2studio.live`): ``engine`` is
+        (re)opened on ``video`` whether or not it was open, forgetting earlier windows."""
+        engine.open(video)
+        return cls(Project.for_video(video), video, engine)
 
     @classmethod
     def load_project(cls, path, *, engine: str | Engine = "auto", video: VideoSource | None = None,
@@ -321,6 +342,57 @@ class Session:
         for f in self.keyframes(obj):
             self._feed(f, obj, self.prompt(f, obj))
 
+    # ---- headless runs -----------------------------------------------------------------
+    @staticmethod
+    def check_prompts(video: VideoSource, prompts: PromptSet, start: int | None = None, *,
+                      cli_flags: bool = False) -> None:
+        """Check every prompt (and ``start``) against ``video``; raises a UserError with one
+        sentence. ``cli_flags`` names the command-line flags in the messages (``--start``)."""
+        from .errors import PromptError
+
+        if not prompts:
+            raise PromptError("give at least one --click, --box or --mask" if cli_flags
+                              else "no prompt: give at least one click, box or mask")
+        for c in prompts.clicks:
+            validate_prompt(video, c.frame, c.obj, [(c.x, c.y)], [c.label])
+        for b in prompts.boxes:
+            validate_prompt(video, b.frame, b.obj, box=b.box)
+        for m in prompts.masks:
+            if not Path(m.path).is_file():
+                raise PromptError(f"{'--mask file' if cli_flags else 'mask file'} {m.path} does not exist")
+            validate_target(video, m.frame, m.obj)
+        if start is not None and not 0 <= start < len(video):
+            raise PromptError(f"{'--start' if cli_flags else 'start'} {start} is out of range: the video has "
+                              f"frames 0 to {len(video) - 1}")
+
+    def segment(self, prompts: PromptSet, start: int | None = None, direction: str = "both",
+                objects: Sequence[int] | None = None, progress=None, cancel: threading.Event | None = None) -> int:
+        """A whole headless run: add ``prompts`` (objects with their names, then mask files,
+        then clicks and boxes per frame and object), and propagate from ``start`` (default:
+        a frame from which every object can be tracked in ``direction``, see
+        :meth:`default_start`) in ``direction``; ``objects`` limits the run to some objects.
+        ``progress(done, total)`` follows the propagation. Returns the start frame;
+        :attr:`last_run` says what was tracked per object (and what was not, and why).
+
+        Write the results with :meth:`export` (``png``, ``quality``, ...) and :meth:`save`.
+        """
+        self.check_prompts(self.video, prompts, start)
+        ids = prompts.object_ids()
+        for o in ids:
+            if o in self.objects:
+                if prompts.names.get(o):
+                    self.rename_object(o, prompts.names[o])
+            else:
+                self.add_object(prompts.names.get(o), obj_id=o)
+        for m in prompts.masks:
+            self.add_mask_file(m.frame, m.obj, m.path)
+        for frame, obj, p in prompts.grouped():
+            self.set_points(frame, obj, p.points, p.labels, box=p.box)
+        if start is None:
+            start = self.default_start(direction, objects if objects is not None else ids)
+        self.run(start, direction, objects=objects, cancel=cancel, progress=progress)
+        return int(start)
+
     # ---- propagation -------------------------------------------------------------------
     def plan_run(self, start: int = 0, direction: str = "both", frame_range: tuple[int, int] | None = None,
                  objects: Sequence[int] | None = None) -> RunPlan:
@@ -340,6 +412,8 @@ class Session:
         ids = self.project.prompts.objects() if objects is None else [int(o) for o in objects]
         firsts = [self.keyframes(o)[0] for o in ids if self.keyframes(o)]
         lasts = [self.keyframes(o)[-1] for o in ids if self.keyframes(o)]
+        if not firsts and objects is not None:
+            return self.default_start(direction)  # none of them has a prompt: the run will say so
         if not firsts:
             raise UserError("there is nothing to propagate: click an object, draw a box or give a mask first")
         if direction == "forward":
@@ -349,8 +423,8 @@ class Session:
         return min(firsts)
 
     def propagate(self, start: int = 0, direction: str = "both", frame_range: tuple[int, int] | None = None,
-                  objects: Sequence[int] | None = None,
-                  cancel: threading.Event | None = None) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
+                  objects: Sequence[int] | None = None, cancel: threading.Event | None = None, *,
+                  store: bool = True) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
         """Propagate from ``start``; every frame's masks are stored as they come and yielded.
 
         Each object is tracked from its own prompts: forward from its nearest prompt at or
@@ -358,7 +432,8 @@ class Session:
         yielded more than once (once per engine run). ``objects`` limits the run to some
         objects; the others' masks stay as they are, and locked objects are never changed.
         Frames where an object is marked absent stay empty. :attr:`last_run` says per object
-        what was done and what was not (and why) as the run goes.
+        what was done and what was not (and why) as the run goes. ``store=False`` only yields
+        the masks (a live stream, whose masks are shown once and then let go).
         """
         self._sync_engine()
         plan = self.plan_run(start, direction, frame_range, objects)
@@ -379,10 +454,11 @@ class Session:
                                 empty = np.zeros((self.video.height, self.video.width), bool)
                             om = ObjectMask(empty, 0.0)
                         out[obj] = om
-                        self.masks.set(frame, obj, om.mask, om.score)
-                        st = self.project.stale.get(obj)
-                        if st:
-                            st.discard(frame)
+                        if store:
+                            self.masks.set(frame, obj, om.mask, om.score)
+                            st = self.project.stale.get(obj)
+                            if st:
+                                st.discard(frame)
                         summary.objects[obj].add(frame)
                     summary.done += 1
                     yield frame, out
@@ -468,6 +544,9 @@ class Session:
         from .export.formats import ExportJob, get_format
 
         f = get_format(fmt)
+        if f.name == "report-html":  # the report says which engine and model made the masks
+            options.setdefault("engine", self.engine_name)
+            options.setdefault("model", self._model_label())
         project = self.project
         if smooth:
             from .core.smoothing import smoothed_project
@@ -478,9 +557,45 @@ class Session:
                         options=dict(options), progress=progress, cancel=cancel)
         return f.run(job)
 
+    @staticmethod
+    def export_project(path: str | Path, fmt: str, out: str | Path, *, video: str | Path | None = None,
+                       objects: Sequence[int] | None = None, frames: str | range | None = None,
+                       smooth: bool = False, progress=None, cancel=None, **options) -> tuple[Path, int, int]:
+        """Export a saved project without building an engine (as ``sam2studio export``): the
+        video is opened only for the formats that read frames (``video`` when it has moved).
+        ``frames`` is a range or ``"START:STOP"``. Returns ``(path written, objects, frames)``."""
+        from .core.smoothing import smoothed_project
+        from .export.formats import ExportJob, get_format, parse_frames
+
+        f = get_format(fmt)
+        project = Project.load(path)
+        if isinstance(frames, str) or frames is None:
+            frames = parse_frames(frames, project.num_frames)
+        src = open_video(video if video else project.locate_video()) if f.needs_video else None
+        try:
+            if smooth:
+                project = smoothed_project(project)
+            ids = None if objects is None else [int(o) for o in objects]
+            job = ExportJob(project=project, out=Path(out), video=src, object_ids=ids, frames=frames,
+                            options=dict(options), progress=progress, cancel=cancel)
+            written = f.run(job)
+        finally:
+            if src is not None:
+                src.close()
+        n_obj = len(project.objects) if ids is None else len(ids)
+        return Path(written), n_obj, project.num_frames if frames is None else len(frames)
+
     # ---- saving ------------------------------------------------------------------------
+    def _model_label(self) -> str | None:
+        model = getattr(self.engine, "model_name", None)
+        if model and self.is_random_weights:
+            model += " (random weights)"
+        return model
+
     def save(self, path: str | Path | None = None) -> Path:
         self.project.settings["engine"] = self.engine.name
+        if self._model_label():
+            self.project.settings["model"] = self._model_label()
         return self.project.save(path)
 
     def autosave(self, path: str | Path) -> None:

@@ -68,6 +68,21 @@ def run_cli(*args, env: dict | None = None, timeout: int = 300) -> subprocess.Co
                           timeout=timeout, cwd=REPO, env=None if env is None else {**os.environ, **env})
 
 
+def batch_with_fault(manifest: Path, out: Path, fault: str, **options) -> list[str]:
+    """The command line of a batch run (classic engine) in a new process, with the worker hook
+    ``tests/batch_faults.py:<fault>``; it prints the summary table and exits 1 if a video failed."""
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        "import batch_faults\n"
+        "from sam2studio.batch import format_summary, load_manifest, run_batch\n"
+        f"jobs = load_manifest({str(manifest)!r}, {{'engine': 'classic'}})\n"
+        f"results = run_batch(jobs, {str(out)!r}, hook=batch_faults.{fault}, **{options!r})\n"
+        "print(format_summary(results))\n"
+        "sys.exit(1 if any(r.status == 'failed' for r in results) else 0)\n")
+    return [sys.executable, "-c", code]
+
+
 @pytest.fixture(scope="module")
 def material(tmp_path_factory):
     """Clips dog.mp4, cups.mp4 and a truncated broken.mp4, the manifest (CSV) naming them,
@@ -111,7 +126,7 @@ def summary(out: Path) -> dict[str, dict]:
 
 
 def leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.iterdir() if batch._LEFTOVER_RE.fullmatch(p.name))
+    return sorted(p.name for p in out.iterdir() if batch.job._LEFTOVER_RE.fullmatch(p.name))
 
 
 def check_first_run(proc: subprocess.CompletedProcess, out: Path, refs: dict) -> None:
@@ -194,9 +209,8 @@ def test_a_changed_entry_is_redone_and_force_redoes_all(material, tmp_path):
 
 def test_a_crashing_worker_does_not_stop_the_others(material, tmp_path):
     out = tmp_path / "out"
-    hook = json.dumps({"cups": {"crash": True}})
-    proc = run_cli("batch", material["manifest"], "--out", out, "--workers", "2", "--engine", "classic",
-                   env={batch.TEST_HOOK_ENV: hook})
+    proc = subprocess.run(batch_with_fault(material["manifest"], out, "crash_cups", workers=2), capture_output=True,
+                          text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 1, proc.stderr
     st = summary(out)
     assert st["dog"]["status"] == "done" and st["broken"]["status"] == "failed"
@@ -213,12 +227,12 @@ def test_a_video_over_the_timeout_is_stopped_and_the_next_one_runs(material, tmp
                  + json.dumps({"id": "cups", "video": str(clips / "cups.mp4"),
                                "clicks": ["1:0:330:210", "2:0:200:232"], "direction": "forward"}) + "\n")
     out = tmp_path / "out"
-    proc = run_cli("batch", m, "--out", out, "--workers", "1", "--engine", "classic", "--timeout", "4",
-                   env={batch.TEST_HOOK_ENV: json.dumps({"dog": {"sleep": 60}})})
+    proc = subprocess.run(batch_with_fault(m, out, "slow_dog", workers=1, timeout=4.0), capture_output=True,
+                          text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 1, proc.stderr
     st = summary(out)
     assert st["dog"]["status"] == "failed" and "timed out after 4 s" in st["dog"]["reason"]
-    assert st["cups"]["status"] == "done"  # on a fresh worker
+    assert st["cups"]["status"] == "done", st["cups"]  # on a fresh worker
     assert not (out / "dog").exists() and leftovers(out) == []
     same_masks(out / "cups" / "masks", material["refs"]["cups"])
 
@@ -266,9 +280,7 @@ def test_an_interrupted_batch_resumes_without_redoing_finished_videos(material, 
     ]
     m.write_text("".join(json.dumps(d) + "\n" for d in lines))
     out = tmp_path / "out"
-    env = {**os.environ, batch.TEST_HOOK_ENV: json.dumps({"cups": {"sleep": 120}})}
-    proc = subprocess.Popen([sys.executable, "-m", "sam2studio", "batch", str(m), "--out", str(out),
-                             "--workers", "1", "--engine", "classic"], cwd=REPO, env=env,
+    proc = subprocess.Popen(batch_with_fault(m, out, "slow_cups", workers=1), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
@@ -427,8 +439,8 @@ def test_the_documented_examples_parse():
 
 
 def test_default_workers_fit_the_machine():
-    classic = batch.Job(key="a", video="a.mp4", engine="classic")
+    classic = batch.VideoJob(key="a", video="a.mp4", engine="classic")
     assert batch.default_workers([classic] * 64) == (os.cpu_count() or 1)
     assert batch.default_workers([classic]) == 1
-    sam2_cpu = batch.Job(key="b", video="b.mp4", engine="sam2", device="cpu")
+    sam2_cpu = batch.VideoJob(key="b", video="b.mp4", engine="sam2", device="cpu")
     assert 1 <= batch.default_workers([sam2_cpu] * 64) <= max(1, (os.cpu_count() or 1) // 2)

@@ -172,3 +172,94 @@ def test_models_list_shows_the_catalogue(capsys):
     for name in ("sam2.1-tiny", "sam2.1-small", "sam2.1-base-plus", "sam2.1-large", "sam2-tiny"):
         assert name in out
     assert main(["models", "download", "sam9-huge"]) == 2
+
+
+def test_segment_and_export_print_a_one_line_summary_unless_quiet(tmp_path, tiny_video, capsys):
+    project = tmp_path / "p.s2s"
+    assert main(["segment", str(tiny_video), "--out", str(tmp_path / "m"), "--click", "1:0:5:5", "--click",
+                 "2:1:50:30", "--engine", "classic", "--project", str(project)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert "2 objects" in out[0] and "3 frames" in out[0] and "classic" in out[0]
+    assert str(tmp_path / "m") in out[0] and str(project) in out[0]
+
+    assert main(["export", str(project), "--format", "coco", "--out", str(tmp_path / "c.json"),
+                 "--objects", "2", "--frames", "1:3"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [f"export: coco of 1 object, 2 frames -> {tmp_path / 'c.json'}"]
+
+    assert main(["segment", str(tiny_video), "--out", str(tmp_path / "q"), "--click", "1:0:5:5",
+                 "--engine", "classic", "--quiet"]) == 0
+    assert main(["export", str(project), "--format", "png", "--out", str(tmp_path / "png"), "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert (tmp_path / "q" / "frame_0002_obj_1.png").is_file() and (tmp_path / "png" / "objects.json").is_file()
+
+
+def test_export_quality_is_an_export_format(tmp_path, tiny_video, capsys):
+    project = tmp_path / "p.s2s"
+    assert main(["segment", str(tiny_video), "--out", str(tmp_path / "m"), "--click", "1:0:5:5",
+                 "--engine", "classic", "--project", str(project), "--quiet"]) == 0
+    assert main(["export", str(project), "--format", "quality", "--out", str(tmp_path / "q.json"),
+                 "-o", "min_iou=0.5", "--quiet"]) == 0
+    doc = json.loads((tmp_path / "q.json").read_text())
+    assert doc["thresholds"]["min_iou"] == 0.5 and doc["num_frames"] == 3 and set(doc["objects"]) == {"1"}
+    assert "frames" not in doc
+    assert main(["export", str(project), "--format", "quality", "--out", str(tmp_path / "q2.json"),
+                 "-o", "min_confidence=1.01", "--frames", "1:3", "--quiet"]) == 0
+    doc = json.loads((tmp_path / "q2.json").read_text())
+    assert doc["frames"] == [1, 3] and [d["frame"] for d in doc["objects"]["1"]["flags"]] == [1, 2]
+    assert main(["export", str(project), "--format", "quality", "--out", str(tmp_path / "x.json"),
+                 "-o", "min_drift=3"]) == 2
+    assert "min_drift" in capsys.readouterr().err
+
+
+def test_help_shows_how_to_open_the_app_and_every_command(capsys):
+    from sam2studio.cli import SUBCOMMANDS
+
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    usage = text.split("\n\n")[0]
+    assert usage.startswith("usage: sam2studio [VIDEO|FOLDER|PROJECT.s2s]")
+    assert all(c in usage for c in SUBCOMMANDS) and "-V | --version" in usage
+    for command in SUBCOMMANDS:  # each command's own usage line names it
+        assert main([command, "--help"]) == 0
+        assert capsys.readouterr().out.startswith(f"usage: sam2studio {command} ")
+
+
+def test_every_option_of_every_command_has_help_text():
+    import argparse
+
+    from sam2studio.cli import build_parser
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction):
+                yield path, action
+
+    missing = [f"{path} {action.option_strings or action.dest}" for path, action in walk(build_parser(), "sam2studio")
+               if not (action.help and action.help.strip())]
+    assert missing == []
+    direction = next(a for p, a in walk(build_parser(), "sam2studio") if "--direction" in a.option_strings)
+    assert "forward" in direction.help and "backward" in direction.help
+
+
+def test_segment_help_ends_with_two_examples(capsys):
+    assert main(["segment", "--help"]) == 0
+    text = capsys.readouterr().out.rstrip()
+    tail = text[text.rindex("examples:"):].splitlines()[1:]
+    commands = [ln.strip() for ln in tail if ln.strip().startswith("sam2studio segment ")]
+    assert len(commands) == 2 and all("--out" in c for c in commands)
+    assert text.splitlines()[-1].startswith(" ")  # the examples are the last thing printed
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_dash_v_prints_the_version_like_dash_dash_version(flag, capsys):
+    from sam2studio import __version__
+
+    assert main([flag]) == 0
+    assert capsys.readouterr().out.strip() == f"sam2studio {__version__}"
+    proc = run_cli(flag, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"sam2studio {__version__}"

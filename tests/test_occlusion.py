@@ -11,7 +11,6 @@ import pytest
 
 from sam2studio.core.masks import MaskStore
 from sam2studio.core.presence import PresenceRules, clean_presence
-from sam2studio.core.quality import write_quality_report
 from sam2studio.core.synthetic import appearance_change_clip, exit_reenter_clip, iou
 from sam2studio.export.report import build_report, validate_report
 from sam2studio.session import Session
@@ -138,7 +137,7 @@ def test_appearance_change_is_flagged_within_two_frames(tmp_path):
     s.add_object("box")
     s.add_click(0, 1, *clip.click(1, 0))
     s.run(0, "forward")
-    path = write_quality_report(s, tmp_path / "quality.json")
+    path = s.export("quality", tmp_path / "quality.json")
     flags = json.loads(path.read_text())["objects"]["1"]["flags"]
     near = [d for d in flags if abs(d["frame"] - change) <= 2]
     print(f"\nappearance changes on frame {change}; flagged: "

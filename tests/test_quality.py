@@ -21,7 +21,6 @@ from sam2studio.core.quality import (
     report_flags,
     shifted_iou,
     worst_flag,
-    write_quality_report,
 )
 from sam2studio.core.synthetic import appearance_change_clip, constant_speed_clip, crossing_clip
 from sam2studio.errors import Cancelled
@@ -176,7 +175,7 @@ def test_quality_report_file_and_tracking_report(tmp_path, moving):
     s.add_click(0, 1, *moving.click(1, 0))
     s.run(0, "forward")
     s.masks.set(25, 1, np.roll(s.masks.get(25, 1), 80, axis=1), 0.2)  # a bad frame
-    path = write_quality_report(s, tmp_path / "q.json")
+    path = s.export("quality", tmp_path / "q.json")
     doc = json.loads(path.read_text())
     assert set(doc) >= {"thresholds", "objects"} and doc["thresholds"]["min_iou"] == 0.8
     ob = doc["objects"]["1"]

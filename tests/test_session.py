@@ -157,6 +157,44 @@ def test_quality_tracks_report_and_export_through_the_session(tmp_path):
     s.close()
 
 
+def test_segment_adds_named_prompts_and_propagates_from_the_first_prompted_frame(predictor):
+    from sam2studio.core.prompts import PromptSet
+
+    prompts = PromptSet.parse(clicks=["1:3:30:20", "1:3:60:50:0"], boxes=["2:5:10:10:40:40"], names=["2:ball"])
+    s = new_session(predictor)
+    done = []
+    start = s.segment(prompts, progress=lambda d, t: done.append((d, t)))
+    # each object from its own prompt: 1 from frame 3 (3..7, 3..0), 2 from frame 5 (5..7, 5..0)
+    assert start == 3 and done[-1] == (18, 18)
+    assert s.objects[2].name == "ball" and s.objects[1].name != "ball"
+    assert s.prompt(3, 1).points == [(30.0, 20.0), (60.0, 50.0)] and s.prompt(3, 1).labels == [1, 0]
+    assert s.prompt(5, 2).box == (10.0, 10.0, 40.0, 40.0)
+    assert all(s.masks.frames(o) == list(range(8)) for o in (1, 2))
+
+    forward = new_session(predictor)
+    assert forward.segment(PromptSet.parse(clicks=["1:3:30:20"]), start=4, direction="forward") == 4
+    assert forward.masks.frames(1) == [3, 4, 5, 6, 7]
+
+
+def test_prompts_are_checked_against_the_video_before_an_engine_is_built(monkeypatch):
+    import sam2studio.session as session_module
+    from sam2studio.core.prompts import PromptSet, PromptSpecError, parse_click
+
+    built = []
+    monkeypatch.setattr(session_module, "create_engine", lambda *a, **k: built.append(a))
+    video = ArrayVideo(clip(4))
+    with pytest.raises(PromptError, match="outside the frame"):
+        Session.open(video, engine="classic", prompts=PromptSet.parse(clicks=["1:0:500:5"]))
+    with pytest.raises(PromptError, match="--start 9 is out of range"):
+        Session.open(ArrayVideo(clip(4)), engine="classic", prompts=PromptSet.parse(clicks=["1:0:5:5"]), start=9,
+                     cli_flags=True)
+    with pytest.raises(PromptError, match="mask file /no/such.png does not exist"):
+        Session.check_prompts(video, PromptSet.parse(masks=["1:0:/no/such.png"]))
+    with pytest.raises(PromptSpecError, match="must be OBJ:FRAME:X:Y"):
+        parse_click("1:0:10")
+    assert built == []
+
+
 # ---- the core loop: every object from its own prompts, one object at a time, absences, candidates
 def square_on_noise(n, h=64, w=80, step=1):
     """A red square moving right ``step`` px a frame over fixed noise (seeded)."""

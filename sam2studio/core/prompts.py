@@ -5,15 +5,21 @@ An absence mark ("absent from here", "absent on frames A-B", like CVAT's *outsid
 prompt on its first frame: the object is empty from there up to ``absent_until`` (inclusive;
 None: up to the object's next other prompt, or the end of the video), and a later run does not
 fill those frames. Past them the object comes back at its next prompt, or where the engine
-finds it again by itself."""
+finds it again by itself.
+
+Also the text form of prompts that the command line and batch manifests share
+(``OBJ:FRAME:X:Y[:LABEL]`` and friends): :func:`parse_click`, :func:`parse_box`,
+:func:`parse_mask`, :func:`parse_name` and :class:`PromptSet`."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from ..errors import PromptError
 from .masks import decode_rle, encode_rle
 
 
@@ -146,12 +152,9 @@ def read_mask_prompt(path, obj: int, width: int, height: int) -> np.ndarray:
     ``obj``; otherwise the non-zero pixels. A PNG of another size is resized (nearest) to
     ``width`` x ``height`` with a warning."""
     import logging
-    from pathlib import Path
 
     import cv2
     from PIL import Image, UnidentifiedImageError
-
-    from ..errors import PromptError
 
     path = Path(path)
     if not path.is_file():
@@ -171,3 +174,139 @@ def read_mask_prompt(path, obj: int, width: int, height: int) -> np.ndarray:
             "mask %s is %dx%d, the video is %dx%d: resized", path.name, m.shape[1], m.shape[0], width, height)
         m = cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
     return m
+
+
+# ---- prompt specs: the text form of the command line and of batch manifests ----------------
+class PromptSpecError(PromptError):
+    """A prompt spec such as ``--click 1:0:10`` that cannot be read; the message names the flag."""
+
+
+@dataclass
+class ClickArg:
+    """``OBJ:FRAME:X:Y[:LABEL]``: a click (LABEL 1 = positive, 0 = negative)."""
+
+    obj: int
+    frame: int
+    x: float
+    y: float
+    label: int = 1
+
+
+@dataclass
+class BoxArg:
+    """``OBJ:FRAME:X0:Y0:X1:Y1``: a box."""
+
+    obj: int
+    frame: int
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class MaskArg:
+    """``OBJ:FRAME:PATH``: a mask prompt from a PNG."""
+
+    obj: int
+    frame: int
+    path: Path
+
+
+def _int(text: str, what: str, spec: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise PromptSpecError(f"{flag} {spec!r}: {what} must be an integer, got {text!r}") from None
+
+
+def _float(text: str, what: str, spec: str, flag: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise PromptSpecError(f"{flag} {spec!r}: {what} must be a number, got {text!r}") from None
+
+
+def _obj_frame(parts: list[str], spec: str, flag: str) -> tuple[int, int]:
+    obj = _int(parts[0], "OBJ", spec, flag)
+    frame = _int(parts[1], "FRAME", spec, flag)
+    if obj <= 0:
+        raise PromptSpecError(f"{flag} {spec!r}: object ids are positive integers, got {obj}")
+    if frame < 0:
+        raise PromptSpecError(f"{flag} {spec!r}: frames start at 0, got {frame}")
+    return obj, frame
+
+
+def parse_click(spec: str) -> ClickArg:
+    """``"OBJ:FRAME:X:Y[:LABEL]"`` → :class:`ClickArg`; raises :class:`PromptSpecError`."""
+    parts = spec.split(":")
+    if len(parts) not in (4, 5):
+        raise PromptSpecError(f"--click {spec!r} must be OBJ:FRAME:X:Y[:LABEL]")
+    obj, frame = _obj_frame(parts, spec, "--click")
+    x, y = (_float(v, n, spec, "--click") for v, n in zip(parts[2:4], "XY"))
+    label = 1 if len(parts) == 4 else _int(parts[4], "LABEL", spec, "--click")
+    if label not in (0, 1):
+        raise PromptSpecError(f"--click {spec!r}: LABEL is 1 (positive) or 0 (negative), got {label}")
+    return ClickArg(obj, frame, x, y, label)
+
+
+def parse_box(spec: str) -> BoxArg:
+    """``"OBJ:FRAME:X0:Y0:X1:Y1"`` → :class:`BoxArg`."""
+    parts = spec.split(":")
+    if len(parts) != 6:
+        raise PromptSpecError(f"--box {spec!r} must be OBJ:FRAME:X0:Y0:X1:Y1")
+    obj, frame = _obj_frame(parts, spec, "--box")
+    box = tuple(_float(v, n, spec, "--box") for v, n in zip(parts[2:], ("X0", "Y0", "X1", "Y1")))
+    return BoxArg(obj, frame, box)  # type: ignore[arg-type]
+
+
+def parse_mask(spec: str) -> MaskArg:
+    """``"OBJ:FRAME:PATH"`` → :class:`MaskArg`."""
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or not parts[2]:
+        raise PromptSpecError(f"--mask {spec!r} must be OBJ:FRAME:PATH")
+    obj, frame = _obj_frame(parts, spec, "--mask")
+    return MaskArg(obj, frame, Path(parts[2]))
+
+
+def parse_name(spec: str) -> tuple[int, str]:
+    """``"OBJ:NAME"`` → ``(obj, name)``."""
+    obj, sep, name = spec.partition(":")
+    if not sep or not name:
+        raise PromptSpecError(f"--name {spec!r} must be OBJ:NAME")
+    o = _int(obj, "OBJ", spec, "--name")
+    if o <= 0:
+        raise PromptSpecError(f"--name {spec!r}: object ids are positive integers, got {o}")
+    return o, name
+
+
+@dataclass
+class PromptSet:
+    """The prompts of a headless run (``segment``, one batch video): clicks, boxes, mask
+    files and object names. Clicks and boxes on the same frame and object make one prompt."""
+
+    clicks: list[ClickArg] = field(default_factory=list)
+    boxes: list[BoxArg] = field(default_factory=list)
+    masks: list[MaskArg] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, clicks=(), boxes=(), masks=(), names=()) -> PromptSet:
+        """From spec strings (``--click``, ``--box``, ``--mask``, ``--name`` values)."""
+        return cls([parse_click(s) for s in clicks], [parse_box(s) for s in boxes],
+                   [parse_mask(s) for s in masks], dict(parse_name(s) for s in names))
+
+    def __bool__(self) -> bool:
+        return bool(self.clicks or self.boxes or self.masks)
+
+    def object_ids(self) -> list[int]:
+        return sorted({c.obj for c in self.clicks} | {b.obj for b in self.boxes}
+                      | {m.obj for m in self.masks} | set(self.names))
+
+    def grouped(self) -> list[tuple[int, int, FramePrompt]]:
+        """Clicks and boxes as one :class:`FramePrompt` per (frame, object), in that order."""
+        grouped: dict[tuple[int, int], FramePrompt] = {}
+        for c in self.clicks:
+            p = grouped.setdefault((c.frame, c.obj), FramePrompt())
+            p.points.append((float(c.x), float(c.y)))
+            p.labels.append(int(c.label))
+        for b in self.boxes:
+            grouped.setdefault((b.frame, b.obj), FramePrompt()).box = tuple(map(float, b.box))
+        return [(f, o, p) for (f, o), p in sorted(grouped.items())]

@@ -57,12 +57,10 @@ are decoded at once.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -507,37 +505,8 @@ def report_flags(flags: dict[int, list[dict]]) -> dict[int, list[dict]]:
     return {int(o): [dict(d) for d in lst] for o, lst in flags.items()}
 
 
-def write_quality_report(session, path: str | Path, thresholds: QualityThresholds | None = None, *,
-                         use_video: bool = True, progress=None, cancel=None) -> Path:
-    """Assess ``session``'s masks and write the flags as JSON (atomically)::
-
-        {"thresholds": {...}, "num_frames": N, "video": "clip.mp4",
-         "objects": {"1": {"name": "dog", "flagged_frames": 3, "flags": [{"frame": 12, ...}]}}}
-
-    ``use_video=False`` skips the appearance check (no frame is decoded). Frames with a
-    prompt (the session's keyframes) are trusted: never flagged.
-    """
-    from ..export.common import atomic_path
-
-    th = thresholds or QualityThresholds()
-    objs = sorted(session.objects)
-    flags = session.quality(th, use_video=use_video, objects=objs, progress=progress, cancel=cancel)
-    doc = {
-        "thresholds": th.to_dict(),
-        "num_frames": int(session.num_frames),
-        "video": getattr(session.video, "name", None),
-        "appearance_checked": bool(use_video),
-        "objects": {str(o): {"name": session.objects[o].name, "flagged_frames": len(flags[o]),
-                             "flags": flags[o]} for o in objs},
-    }
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return out
-
-
 __all__ = [
     "QualityThresholds", "REASONS", "assess", "measure", "iter_measurements", "check", "shifted_iou",
     "colour_histogram", "bhattacharyya", "flagged_frames", "next_flagged_frame", "previous_flagged_frame",
-    "worst_flag", "report_flags", "write_quality_report",
+    "worst_flag", "report_flags",
 ]

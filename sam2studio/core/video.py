@@ -15,7 +15,6 @@ import math
 import os
 import re
 import threading
-import time
 import warnings
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -728,63 +727,6 @@ class ImageVideo(VideoSource):
         return self._frame
 
 
-# ==== camera ================================================================================
-
-class CameraVideo:
-    """A live camera through OpenCV: a stream of unknown length, not a :class:`VideoSource`.
-
-    ``read()`` blocks for the next frame and returns ``(seconds since opening, RGB frame)``.
-    """
-
-    kind = "camera"
-
-    def __init__(self, index: int = 0) -> None:
-        import cv2
-
-        self.index = int(index)
-        self._cv2 = cv2
-        self._lock = threading.Lock()
-        cap = cv2.VideoCapture(self.index)
-        if cap is None or not cap.isOpened():
-            if cap is not None:
-                cap.release()
-            raise VideoError(f"camera {self.index} could not be opened")
-        self._cap = cap
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and math.isfinite(fps) and fps > 0 else 30.0
-        self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        self._t0 = time.monotonic()
-
-    @property
-    def name(self) -> str:
-        return f"camera {self.index}"
-
-    def read(self) -> tuple[float, np.ndarray]:
-        with self._lock:
-            if self._cap is None:
-                raise VideoError(f"camera {self.index} is closed")
-            ok, bgr = self._cap.read()
-            t = time.monotonic() - self._t0
-        if not ok or bgr is None:
-            raise VideoError(f"camera {self.index} stopped delivering frames")
-        rgb = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
-        self.height, self.width = rgb.shape[:2]
-        return t, rgb
-
-    def close(self) -> None:
-        with self._lock:
-            if self._cap is not None:
-                self._cap.release()
-                self._cap = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 # ==== opening ===============================================================================
 
 def open_video(path: str | Path, *, fps: float | None = None,
@@ -803,3 +745,11 @@ def open_video(path: str | Path, *, fps: float | None = None,
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return ImageVideo(path, fps=fps or 30.0)
     return FileVideo(path, cache_frames=cache_frames)
+
+
+def __getattr__(name):  # ``core.video.CameraVideo``: moved to core.cameras
+    if name == "CameraVideo":
+        from .cameras import CameraVideo
+
+        return CameraVideo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

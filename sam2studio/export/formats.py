@@ -92,6 +92,20 @@ def _report(job: ExportJob) -> Path:
                          progress=job.progress, cancel=job.cancel)
 
 
+def _report_html(job: ExportJob) -> Path:
+    from .report_html import export_report_html
+
+    return export_report_html(job.project, job.video, job.out, object_ids=job.object_ids, options=job.options,
+                              progress=job.progress, cancel=job.cancel)
+
+
+def _quality(job: ExportJob) -> Path:
+    from .quality_report import export_quality_report
+
+    return export_quality_report(job.project, job.out, video=job.video, object_ids=job.object_ids,
+                                 frames=job.frames, progress=job.progress, cancel=job.cancel, **job.options)
+
+
 def _project(job: ExportJob) -> Path:
     return job.project.save_copy(job.out)
 
@@ -103,6 +117,8 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in [
     ExportFormat("yolo", "YOLO segmentation", "polygon .txt per frame and classes.txt", "folder", False, _yolo),
     ExportFormat("npz", "NumPy NPZ", "compressed bit-packed masks per object", ".npz", False, _npz),
     ExportFormat("report", "Tracking report (JSON)", "per-object presence, centroids, boxes, speed and movement events", ".json", False, _report),
+    ExportFormat("report-html", "Tracking and quality report (HTML)", "one self-contained page: paths, speeds, events, presence lanes and the worst flagged frames", ".html", True, _report_html),
+    ExportFormat("quality", "Quality report (JSON)", "per-object frames whose masks are probably wrong (low confidence, drift, flicker); options: the thresholds", ".json", True, _quality),
     ExportFormat("project", "Project copy (.s2s)", "a copy of the project file", ".s2s", False, _project),
 ]}
 
