@@ -48,24 +48,24 @@ def main() -> int:
             pump(0.05)
         pump(0.3)
 
-    win.open_path(str(VIDEO), ask=False)
+    win.files.open_path(str(VIDEO), ask=False)
     idle()
     if win.session is None:
         print("could not open", VIDEO, win.errors, file=sys.stderr)
         return 1
-    win.on_canvas_click(650, 450, True)  # the middle cup
+    win.editing.on_canvas_click(650, 450, True)  # the middle cup
     idle()
-    win.add_object()
-    win.on_canvas_click(915, 450, True)  # the right cup
+    win.editing.add_object()
+    win.editing.on_canvas_click(915, 450, True)  # the right cup
     idle()
-    win.rename_object(1, "middle cup")
-    win.rename_object(2, "right cup")
-    win.recolor_object(1, (40, 200, 255))
-    win.recolor_object(2, (140, 255, 60))
+    win.editing.rename_object(1, "middle cup")
+    win.editing.rename_object(2, "right cup")
+    win.editing.recolor_object(1, (40, 200, 255))
+    win.editing.recolor_object(2, (140, 255, 60))
     idle()
-    win.propagate_both()
+    win.propagation.both()
     idle()
-    win.select_object_index(0)
+    win.editing.select_object_index(0)
     win.set_frame(int(os.environ.get("SHOT_FRAME", "30")))
     idle()
     pump(0.5)

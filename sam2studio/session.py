@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.edits import (FrameSnapshot, ObjectSnapshot, restore_frame, restore_object, snapshot_frame,
+                         snapshot_object, stroked)
 from .core.masks import encode_rle
 from .core.objects import TrackedObject
 from .core.project import PROJECT_SUFFIX, Project
@@ -99,6 +101,21 @@ class Session:
     @staticmethod
     def _engine(engine, options) -> Engine:
         return engine if isinstance(engine, Engine) else create_engine(engine, **options)
+
+    def switch_engine(self, engine: str | Engine = "auto", **engine_options) -> Session:
+        """Segment with another engine from now on; the project and the video stay. The prompts
+        are replayed into the new engine when it is next needed. Returns the session."""
+        new = self._engine(engine, engine_options)
+        if not new.is_open:
+            new.open(self.video)
+        old, self.engine = self.engine, new
+        self._synced = len(self.project.prompts) == 0
+        if old is not new:
+            try:
+                old.close()
+            except Exception:  # pragma: no cover - the new engine works; the old one is let go
+                log.exception("closing the previous engine failed")
+        return self
 
     def close(self) -> None:
         self.engine.close()
@@ -341,6 +358,28 @@ class Session:
         self.engine.remove_object(int(obj))
         for f in self.keyframes(obj):
             self._feed(f, obj, self.prompt(f, obj))
+
+    # ---- edits and undo ----------------------------------------------------------------
+    def apply_stroke(self, frame: int, obj: int, points, diameter: float, erase: bool = False) -> np.ndarray:
+        """Paint (or with ``erase``, rub out) a round brush of ``diameter`` pixels along
+        ``points`` [(x, y), ...] on ``obj``'s mask on ``frame``; the result becomes the
+        object's mask prompt there. Returns the mask the engine made of it."""
+        shape = (self.video.height, self.video.width)
+        return self.set_mask(frame, obj, stroked(self.mask(frame, obj), shape, points, diameter, erase))
+
+    def snapshot(self, obj: int, frame: int | None = None) -> FrameSnapshot | ObjectSnapshot:
+        """What :meth:`restore` needs to undo an edit: ``obj``'s prompt, mask and stale frames on
+        ``frame``, or with no frame the whole object (to bring it back after a delete)."""
+        if frame is None:
+            return snapshot_object(self, int(obj))
+        return snapshot_frame(self, int(frame), int(obj))
+
+    def restore(self, snap: FrameSnapshot | ObjectSnapshot) -> bool:
+        """Put a :meth:`snapshot` back exactly (prompt fed to the engine again, mask entries and
+        stale marks as they were). A frame snapshot of a deleted object does nothing (False)."""
+        if isinstance(snap, ObjectSnapshot):
+            return restore_object(self, snap)
+        return restore_frame(self, snap)
 
     # ---- headless runs -----------------------------------------------------------------
     @staticmethod

@@ -197,7 +197,7 @@ def run(path: str | None = None, argv: list[str] | None = None, *, engine: str |
     install_excepthook(lambda: win)
     win.show()
     if path:
-        QTimer.singleShot(0, lambda: win.open_path(str(path), ask=False))
+        QTimer.singleShot(0, lambda: win.files.open_path(str(path), ask=False))
     code = app.exec()
     win.shutdown()
     return int(code)

@@ -19,7 +19,6 @@ between two frames of a propagation when nothing heavier is queued before them.
 from __future__ import annotations
 
 import copy
-import inspect
 import itertools
 import logging
 import threading
@@ -29,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..errors import Cancelled, UserError
@@ -41,6 +41,15 @@ YIELDING_KINDS = ("quality",)
 
 #: masks_ready / progress are emitted at most this often (seconds)
 EMIT_INTERVAL = 1 / 30
+
+#: during a job, the timeline lanes are recomputed at most this often (seconds)
+LANES_INTERVAL = 0.1
+
+#: ``ctx.changed(ALL_FRAMES, objs)``: every frame of these objects changed
+ALL_FRAMES = -1
+
+#: timeline lane state of a frame: never computed, computed with the object absent, present
+NONE, ABSENT_STATE, PRESENT = 0, 1, 2
 
 
 @dataclass
@@ -56,6 +65,8 @@ class ViewState:
     device: str = ""
     random_weights: bool = False
     revision: tuple = ()  # changes whenever the project does (autosave skips unchanged states)
+    lanes: dict = field(default_factory=dict)  # id -> uint8 per frame: NONE, ABSENT_STATE or PRESENT
+    lanes_key: tuple = ()  # (project, masks revision, frames, objects) the lanes were computed for
 
 
 @dataclass(eq=False)
@@ -98,10 +109,6 @@ class JobContext:
             raise UserError("no video is open: open a video or a project first")
         return s
 
-    @property
-    def has_session(self) -> bool:
-        return self._c._session is not None
-
     def set_session(self, session) -> None:
         self._c._install(session)
 
@@ -141,6 +148,9 @@ class InferenceController(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._session = None
+        self._state: ViewState | None = None  # the last one emitted (its lanes are reused while unchanged)
+        self._lanes_at = 0.0  # when the timeline lanes were last computed
+        self._lanes_interval = LANES_INTERVAL
         self._queue: deque[Job] = deque()
         self._lock = threading.Lock()
         self._current: Job | None = None
@@ -202,10 +212,6 @@ class InferenceController(QObject):
     @property
     def running(self) -> Job | None:
         return self._current
-
-    def pending_jobs(self) -> list[Job]:
-        with self._lock:
-            return list(self._queue)
 
     @property
     def session(self):
@@ -301,6 +307,7 @@ class InferenceController(QObject):
 
     def _install(self, session, close_old: bool = True) -> None:
         old, self._session = self._session, session
+        self._state = None  # nothing of the previous session's view is reused
         if close_old and old is not None and old is not session:
             try:
                 old.close()
@@ -319,7 +326,7 @@ class InferenceController(QObject):
             batch = [(f, tuple(sorted(o))) for f, o in self._pending.items()]
             self._pending = {}
             self.masks_ready.emit(batch)
-            self._emit_state()
+            self._emit_state(lanes=force or now - self._lanes_at >= self._lanes_interval)
         if self._last_progress is not None:
             self.progress.emit(*self._last_progress)
             self._last_progress = None
@@ -328,13 +335,22 @@ class InferenceController(QObject):
     def _progress(self, done: int, total: int) -> None:
         self._last_progress = (int(done), int(total))
 
-    def _emit_state(self) -> None:
+    def _emit_state(self, lanes: bool = True) -> None:
+        """Emit the view state; with ``lanes=False`` (a batch in the middle of a job) the
+        timeline lanes of the previous state are kept unless the video or the objects changed."""
         s = self._session
         if s is None:
             self.state_changed.emit(ViewState())
             return
         try:
-            self.state_changed.emit(view_state(s))
+            previous = self._state
+            t0 = time.monotonic()
+            self._state = view_state(s, previous, lanes)
+            if previous is None or self._state.lanes is not previous.lanes:
+                self._lanes_at = time.monotonic()
+                # a long video's lanes cost time: then they are redone less often during a job
+                self._lanes_interval = max(LANES_INTERVAL, 5 * (self._lanes_at - t0))
+            self.state_changed.emit(self._state)
         except Exception:  # pragma: no cover - never let a snapshot kill the thread
             log.exception("reading the session state failed")
 
@@ -367,9 +383,32 @@ def unexpected_message(what: str, exc: BaseException) -> str:
     return f"Something went wrong while {what} ({detail}); the details are in the log."
 
 
-def view_state(session) -> ViewState:
-    """Snapshot of what the UI shows; called on the controller thread."""
+def lane_states(masks, obj: int, num_frames: int) -> np.ndarray:
+    """Per frame: NONE = never computed, ABSENT_STATE = computed and absent, PRESENT."""
+    st = np.zeros(num_frames, np.uint8)
+    f = np.asarray([i for i in masks.frames(obj) if i < num_frames], dtype=np.int64)
+    if f.size:
+        st[f] = ABSENT_STATE
+    p = np.asarray([i for i in masks.present_frames(obj) if i < num_frames], dtype=np.int64)
+    if p.size:
+        st[p] = PRESENT
+    return st
+
+
+def view_state(session, previous: ViewState | None = None, refresh_lanes: bool = True) -> ViewState:
+    """Snapshot of what the UI shows, timeline lanes included; called on the controller thread.
+
+    The lanes of ``previous`` are reused when the masks did not change, and with
+    ``refresh_lanes=False`` also when they did (but not when the video or the objects did).
+    """
     p = session.project
+    n = len(session.video)
+    key = (id(p), p.masks.revision, n, tuple(sorted(p.objects)))
+    old = () if previous is None else previous.lanes_key
+    if old and (old == key or (not refresh_lanes and (old[0], old[2], old[3]) == (key[0], key[2], key[3]))):
+        lanes, key = previous.lanes, old
+    else:
+        lanes = {i: lane_states(p.masks, i, n) for i in p.objects}
     return ViewState(
         objects={i: copy.copy(o) for i, o in p.objects.items()},
         keyframes={i: session.keyframes(i) for i in p.objects},
@@ -380,6 +419,8 @@ def view_state(session) -> ViewState:
         device=str(session.device),
         random_weights=session.is_random_weights,
         revision=(id(p), getattr(p, "_edits", object()), p.masks.revision),
+        lanes=lanes,
+        lanes_key=key,
     )
 
 
@@ -397,37 +438,21 @@ def open_session(source, engine: str = "auto", **options):
 
 
 def switch_engine(engine: str, **options):
-    """Job function: keep the project and video, build a new engine (prompts replay lazily)."""
-    from ..engines import create_engine
-    from ..session import Session
+    """Job function: keep the project and video, segment with a new engine (prompts replay lazily)."""
 
     def fn(ctx: JobContext):
-        old = ctx.session
-        new_engine = create_engine(engine, **options)
-        session = Session(old.project, old.video, new_engine)
-        try:
-            old.engine.close()
-        except Exception:  # pragma: no cover
-            log.exception("closing the previous engine failed")
-        ctx._c._install(session, close_old=False)  # the project and video live on
+        session = ctx.session.switch_engine(engine, **options)
+        ctx.set_session(session)  # the same session: nothing is closed
         return session
 
     return fn
-
-
-def _engine_takes_objects(engine) -> bool:
-    try:
-        return "objects" in inspect.signature(engine.propagate).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False
 
 
 def propagate(start: int, direction: str = "both", frame_range=None, objects=None):
     """Job function: propagate and stream the masks as they come.
 
     ``objects`` limits the run to some objects (e.g. the corrected ones); the others keep
-    their masks. For an engine that always runs every object, their masks and stale marks
-    are put back frame by frame.
+    their masks.
     """
 
     def fn(ctx: JobContext):
@@ -435,15 +460,6 @@ def propagate(start: int, direction: str = "both", frame_range=None, objects=Non
         plan = s.engine.iter_range(int(start), direction, frame_range)
         total = sum(len(frames) for _, frames in plan)
         objs = None if objects is None else [int(o) for o in objects]
-        keep: dict | None = None
-        if objs is not None and not _engine_takes_objects(s.engine):
-            others = [o for o in s.project.objects if o not in objs]
-            frames = {f for _, fr in plan for f in fr}
-            keep = {
-                "masks": {(f, o): s.masks.entry(f, o) for o in others for f in frames},
-                "stale": {o: set(s.stale.get(o, ())) for o in others},
-            }
-            objs = None
         ctx.progress(0, total)
         done = 0
         ctx.job.params["masks"] = 0  # frames that brought masks
@@ -451,9 +467,6 @@ def propagate(start: int, direction: str = "both", frame_range=None, objects=Non
         try:
             for frame, result in gen:
                 changed = list(result)
-                if keep is not None:
-                    _put_back(s, frame, keep)
-                    changed = [o for o in result if o not in keep["stale"]]
                 done += 1
                 if changed:
                     ctx.job.params["masks"] += 1
@@ -467,15 +480,3 @@ def propagate(start: int, direction: str = "both", frame_range=None, objects=Non
         return done
 
     return fn
-
-
-def _put_back(session, frame: int, keep: dict) -> None:
-    masks = session.masks
-    for o, st in keep["stale"].items():
-        e = keep["masks"].get((frame, o))
-        if e is None:
-            masks.remove(frame, o)
-        else:
-            masks.set_rle(frame, o, e.rle, e.score, e.area)
-        if frame in st:
-            session.stale.setdefault(o, set()).add(frame)

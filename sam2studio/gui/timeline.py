@@ -16,6 +16,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
+from .controller import ABSENT_STATE, PRESENT  # lane states, computed on the controller thread
+
 LANE_ROWS = 10  # image rows per lane: 1 gap, 2 stale band, 5 presence, 2 quality flags
 BG = np.array([22, 27, 34, 255], np.uint8)
 BG_CURRENT = np.array([32, 40, 52, 255], np.uint8)
@@ -27,20 +29,6 @@ MARKED = np.array([38, 44, 54, 255], np.uint8)  # marked absent by the user: str
 MARKED_STRIPE = np.array([88, 98, 114, 255], np.uint8)
 #: room under the last lane (in lanes), so its flag band never touches the border
 BOTTOM_MARGIN = 0.15
-
-NONE, ABSENT_STATE, PRESENT = 0, 1, 2
-
-
-def lane_states(masks, obj: int, num_frames: int) -> np.ndarray:
-    """Per frame: 0 = never computed, 1 = computed and absent, 2 = present."""
-    st = np.zeros(num_frames, np.uint8)
-    f = np.asarray([i for i in masks.frames(obj) if i < num_frames], dtype=np.int64)
-    if f.size:
-        st[f] = ABSENT_STATE
-    p = np.asarray([i for i in masks.present_frames(obj) if i < num_frames], dtype=np.int64)
-    if p.size:
-        st[p] = PRESENT
-    return st
 
 
 def timecode(seconds: float) -> str:

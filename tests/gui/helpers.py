@@ -20,7 +20,7 @@ def settle(qtbot, win, timeout: float = 60.0) -> None:
 
 
 def open_clip(qtbot, win, source, **kw) -> None:
-    win.open_path(source, ask=False, **kw)
+    win.files.open_path(source, ask=False, **kw)
     settle(qtbot, win, 120)
     assert win.session is not None, f"the clip did not open: {win.errors}"
     qtbot.waitUntil(lambda: win.canvas.has_image, timeout=10000)

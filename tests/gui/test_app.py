@@ -44,7 +44,7 @@ def test_window_starts_on_each_real_video(make_window, qtbot, qtlog, caplog, vid
     assert win.timeline.num_frames == len(s.video) > 100
     assert video.name in win.windowTitle()
     assert "Frame 0 / " in win.frame_label.text()
-    win.last_frame()
+    win.playback.last_frame()
     qtbot.waitUntil(lambda: win.canvas.frame_index == len(s.video) - 1, timeout=15000)
     settle(qtbot, win)
     assert win.errors == []
@@ -160,17 +160,44 @@ def test_shortcuts_window_and_tooltips(make_window, qtbot):
     win = make_window("classic")
     win.canvas.setFocus()
     qtbot.keyClick(win.canvas, Qt.Key.Key_F1)
-    qtbot.waitUntil(lambda: getattr(win, "shortcuts_dialog", None) is not None and win.shortcuts_dialog.isVisible(),
+    qtbot.waitUntil(lambda: win.view.shortcuts_dialog is not None and win.view.shortcuts_dialog.isVisible(),
                     timeout=3000)
-    rows = dict(win.shortcuts_dialog.rows())
+    rows = dict(win.view.shortcuts_dialog.rows())
     for text in ("Positive Click", "Negative Click", "Box", "Brush", "Eraser", "Play / Pause", "Propagate from Here",
                  "Save", "Undo", "Next Keyframe", "Cancel"):
         assert text in rows, f"{text} is missing from the shortcuts window"
     assert rows["Play / Pause"] == "Space"
     assert rows["Undo"] == "Ctrl+Z"
-    win.shortcuts_dialog.close()
+    win.view.shortcuts_dialog.close()
     for name in ("tool_positive", "tool_negative", "tool_box", "tool_brush", "tool_eraser", "propagate", "rerun",
                  "cancel", "play", "zoom_fit", "zoom_100"):
         assert win.actions[name].toolTip(), name
     for w in (win.brush_slider, win.opacity_slider, win.objects_panel.add_button):
         assert w.toolTip()
+
+
+def test_every_action_sits_in_a_menu_and_the_tools_are_exclusive_on_menu_and_toolbar(make_window, qtbot):
+    from sam2studio.gui.actions import SPECS, TOOLS, build_actions
+    from sam2studio.gui.canvas import Tool
+
+    win = make_window("classic")
+    in_menus: list[str] = []
+    for top in win.menuBar().actions():
+        for act in top.menu().actions():
+            in_menus.append(act.objectName())
+    for spec in SPECS:
+        assert in_menus.count(f"action_{spec.name}") == 1, f"{spec.name} is not in exactly one menu"
+    on_toolbar = [a.objectName() for a in win.toolbar.actions()]
+    for name in TOOLS:
+        assert on_toolbar.count(f"action_{name}") == 1
+
+    win.actions["tool_brush"].trigger()  # a tool chosen from the toolbar or menu drives the canvas
+    assert win.canvas.tool == Tool.BRUSH
+    assert [n for n in TOOLS if win.actions[n].isChecked()] == ["tool_brush"]
+    win.actions["tool_box"].trigger()
+    assert win.canvas.tool == Tool.BOX and not win.actions["tool_brush"].isChecked()
+
+    handlers = {spec.name: (lambda: None) for spec in SPECS}
+    del handlers["save"]
+    with pytest.raises(ValueError, match="missing \\['save'\\]"):  # no action without its handler
+        build_actions(win, handlers)

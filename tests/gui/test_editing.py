@@ -80,7 +80,7 @@ def test_propagate_fills_the_timeline(make_window, qtbot, cups_clip):
     win = make_window("classic")
     open_clip(qtbot, win, cups_clip)
     click_canvas(qtbot, win, *CUP)
-    win.add_object()
+    win.editing.add_object()
     click_canvas(qtbot, win, *CUP2)
     settle(qtbot, win)
     assert sorted(win.doc.state.objects) == [1, 2]
@@ -127,10 +127,10 @@ def test_brush_eraser_correction_and_rerun(make_window, qtbot, cups_clip):
     win = make_window("classic")
     open_clip(qtbot, win, cups_clip)
     click_canvas(qtbot, win, *CUP)
-    win.add_object()
+    win.editing.add_object()
     click_canvas(qtbot, win, *CUP2)
     settle(qtbot, win)
-    win.propagate_both()
+    win.propagation.both()
     settle(qtbot, win)
     s = win.session
     n = len(cups_clip)
@@ -140,9 +140,9 @@ def test_brush_eraser_correction_and_rerun(make_window, qtbot, cups_clip):
     # correct object 1 on frame 10 with the brush, then the eraser
     win.set_frame(10)
     qtbot.waitUntil(lambda: win.canvas.frame_index == 10, timeout=5000)
-    win.select_object_index(0)
+    win.editing.select_object_index(0)
     qtbot.keyClick(win.canvas, Qt.Key.Key_B)
-    win.set_brush_size(30)
+    win.editing.set_brush_size(30)
     before = s.masks.get(10, 1).copy()
     drag_canvas(qtbot, win, [(200, 600), (260, 610), (320, 620)])
     settle(qtbot, win)
@@ -194,10 +194,10 @@ def test_undo_redo_every_kind_of_edit(make_window, qtbot, cups_clip):
     assert s.prompt(0, 1).labels == [1, 0]
 
     # a stroke after propagation: undo restores the mask, the prompt and the stale marks
-    win.propagate_forward()
+    win.propagation.forward()
     settle(qtbot, win)
     win.set_frame(5)
-    win.use_brush()
+    win.actions["tool_brush"].trigger()
     before = s.masks.entry(5, 1)
     drag_canvas(qtbot, win, [(100, 100), (160, 120)])
     settle(qtbot, win)
@@ -276,7 +276,7 @@ def test_canvas_zoom_pan_and_view_settings(make_window, qtbot, cups_clip):
     assert c.zoom == pytest.approx(fit, rel=0.02)
 
     # brush size keys, opacity and outline are kept in QSettings
-    win.use_brush()
+    win.actions["tool_brush"].trigger()
     size = c.brush_size
     qtbot.keyClick(c, Qt.Key.Key_BracketRight)
     assert c.brush_size > size
@@ -292,7 +292,7 @@ def test_canvas_zoom_pan_and_view_settings(make_window, qtbot, cups_clip):
     assert Settings().path.startswith(str(win.settings.path).rsplit("/", 3)[0])
 
     # outline mode draws edges only
-    win.use_positive()
+    win.actions["tool_positive"].trigger()
     click_canvas(qtbot, win, *CUP)
     settle(qtbot, win)
     m = win.session.masks.get(0, 1)
@@ -310,10 +310,10 @@ def test_propagation_range(make_window, qtbot, cups_clip):
     qtbot.keyClick(win.canvas, Qt.Key.Key_I)  # range starts here (frame 0)
     win.set_frame(8)
     qtbot.keyClick(win.canvas, Qt.Key.Key_I, Qt.KeyboardModifier.ShiftModifier)  # and ends at frame 8
-    assert win.range == (0, 8) and win.timeline.range_item.isVisible()
-    win.first_frame()
-    win.propagate_both()
+    assert win.propagation.range == (0, 8) and win.timeline.range_item.isVisible()
+    win.playback.first_frame()
+    win.propagation.both()
     settle(qtbot, win)
     assert win.session.masks.frames(1) == list(range(9))
     qtbot.keyClick(win.canvas, Qt.Key.Key_I, Qt.KeyboardModifier.AltModifier)
-    assert win.range is None and not win.timeline.range_item.isVisible()
+    assert win.propagation.range is None and not win.timeline.range_item.isVisible()

@@ -229,8 +229,8 @@ def test_file_open_camera_in_the_main_window_and_a_stalled_camera_stops(qtbot, m
     monkeypatch.setattr(live_window.CameraChoice, "open_camera", lambda self: cam)
     win = make_window("classic")
     win.actions["open_camera"].trigger()
-    assert len(win.live_windows) == 1
-    lw = win.live_windows[0]
+    assert len(win.files.live_windows) == 1
+    lw = win.files.live_windows[0]
     qtbot.waitUntil(lambda: lw.frames_shown >= 1, timeout=20000)
     qtbot.mouseClick(lw.canvas.viewport(), Qt.MouseButton.LeftButton, pos=lw.canvas.view_pos(80, 60))
     qtbot.wait(300)

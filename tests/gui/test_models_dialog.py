@@ -93,7 +93,7 @@ def test_download_progress_and_cancel(make_window, qtbot, serve):
 
     serve(bytes(20 * 1024 * 1024), drip=True)
     win = make_window("classic")
-    dlg = win.model_manager()
+    dlg = win.models.model_manager()
     assert dlg.selected_model() == TINY
     assert not dlg.installed(TINY) and dlg.download_button.isEnabled()
     assert not dlg.cancel_button.isEnabled()
@@ -125,7 +125,7 @@ def test_download_installs_and_switches_to_sam2(make_window, qtbot, serve, tiny_
     open_clip(qtbot, win, short_clip)
     assert win.session.engine_name == "classic" and win.banner.isVisible()
     qtbot.mouseClick(win.banner.download, Qt.MouseButton.LeftButton)  # "Download SAM 2.1 tiny"
-    dlg = win.model_dialog
+    dlg = win.models.dialog
     assert dlg.downloading
     qtbot.waitUntil(lambda: not dlg.downloading, timeout=120000)
     assert "installed" in dlg.status.text(), dlg.status.text()

@@ -18,10 +18,10 @@ CUP = (325, 225)  # the middle cup in the 640x360 test file
 def _segment(qtbot, win, n_objects=2):
     click_canvas(qtbot, win, *CUP)
     if n_objects > 1:
-        win.add_object()
+        win.editing.add_object()
         click_canvas(qtbot, win, 458, 225)
     settle(qtbot, win)
-    win.propagate_both()
+    win.propagation.both()
     settle(qtbot, win)
 
 
@@ -35,7 +35,7 @@ def test_save_and_reopen(make_window, qtbot, cups_mp4, tmp_path):
     settle(qtbot, win)
     assert win.isWindowModified() and win.doc.dirty
     target = tmp_path / "cups.s2s"
-    win.save_project(target)
+    win.files.save_project(target)
     settle(qtbot, win)
     assert target.is_file()
     assert not win.doc.dirty and not win.isWindowModified()
@@ -83,7 +83,7 @@ def test_unsaved_changes_prompt_on_close(make_window, qtbot, cups_mp4, monkeypat
     assert win.isVisible() and asked == ["cups16.mp4"]
 
     # the real question box: answer "Save" through the dialog itself (the project has a file)
-    win.save_project(tmp_path / "p.s2s")
+    win.files.save_project(tmp_path / "p.s2s")
     settle(qtbot, win)
     click_canvas(qtbot, win, 450, 230)
     settle(qtbot, win)
@@ -129,8 +129,8 @@ def test_autosave_and_recovery_after_a_crash(make_window, qtbot, cups_mp4, tmp_p
     again = make_window("classic", check_recovery=True)
     messages = []
     again.statusBar().messageChanged.connect(messages.append)
-    qtbot.waitUntil(lambda: getattr(again, "recovery_dialog", None) is not None, timeout=5000)
-    dlg = again.recovery_dialog
+    qtbot.waitUntil(lambda: again.files.recovery_dialog is not None, timeout=5000)
+    dlg = again.files.recovery_dialog
     assert dlg.isVisible() and QApplication.activeModalWidget() is dlg
     seen = [[e.name for e in dlg.entries]]
     qtbot.mouseClick(dlg.recover_button, Qt.MouseButton.LeftButton)
@@ -173,7 +173,7 @@ def test_drop_a_video_and_recent_files(make_window, qtbot, cups_mp4):
     settle(qtbot, win)
     assert win.session.video.path == Path(cups_mp4)
     assert win.settings.recent_files()[0] == str(Path(cups_mp4).resolve())
-    win._fill_recent()
+    win.files.fill_recent()
     assert win.recent_menu.actions()[0].text() == "cups16.mp4"
     # a text drop is refused
     other = QMimeData()
@@ -188,7 +188,7 @@ def test_open_errors_are_one_sentence(make_window, qtbot, tmp_path):
     win = make_window("classic")
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"not a video at all")
-    win.open_path(str(bad), ask=False)
+    win.files.open_path(str(bad), ask=False)
     qtbot.waitUntil(lambda: bool(win.errors), timeout=10000)
     msg = win.errors[-1]
     assert "broken.mp4" in msg and "Traceback" not in msg and msg.endswith(".") and "\n" not in msg
@@ -202,7 +202,7 @@ def test_export_dialog_writes_pngs(make_window, qtbot, cups_mp4, tmp_path):
     win = make_window("classic")
     open_clip(qtbot, win, str(cups_mp4))
     _segment(qtbot, win, n_objects=1)
-    dlg = win.export_dialog()
+    dlg = win.files.export_dialog()
     names = [dlg.format_box.itemData(i) for i in range(dlg.format_box.count())]
     from sam2studio.export.formats import format_names
 

@@ -107,7 +107,7 @@ def test_export_dialog_effect_options(make_window, qtbot, cups_clip, tmp_path):
 
     win = make_window("classic")
     _tracked(qtbot, win, cups_clip)
-    dlg = win.export_dialog()
+    dlg = win.files.export_dialog()
     dlg.set_format("background")
     assert set(dlg.options.fields) >= {"color", "image", "video", "crf", "feather"}
     dlg.options.set_value("color", "#ff0000")
@@ -130,7 +130,7 @@ def test_export_dialog_effect_options(make_window, qtbot, cups_clip, tmp_path):
 
 def test_memory_budget_setting_reaches_the_engine_options(make_window, qtbot):
     win = make_window("classic")
-    dlg = win.model_manager()
+    dlg = win.models.model_manager()
     dlg.engine_box.setCurrentIndex(dlg.engine_box.findData("sam2"))
     dlg.budget_box.setValue(768)
     assert dlg.apply()
@@ -145,7 +145,7 @@ def test_memory_budget_setting_reaches_the_engine_options(make_window, qtbot):
 def test_quality_thresholds_are_kept_and_used(make_window, qtbot, cups_clip):
     win = make_window("classic")
     _tracked(qtbot, win, cups_clip)
-    dlg = win.quality_thresholds_dialog()
+    dlg = win.review.thresholds_dialog()
     assert dlg.boxes["min_confidence"].value() == 0.7 and dlg.boxes["max_drift"].value() == 50
     dlg.boxes["min_confidence"].setValue(1.0)  # nothing is that sure: every tracked frame is flagged
     checks = []
@@ -159,7 +159,7 @@ def test_quality_thresholds_are_kept_and_used(make_window, qtbot, cups_clip):
     from sam2studio.gui.dialogs.quality_thresholds import load_thresholds
 
     assert load_thresholds(win.settings).min_confidence == 1.0
-    again = win.quality_thresholds_dialog()
+    again = win.review.thresholds_dialog()
     assert again.boxes["min_confidence"].value() == 1.0
     again.reject()
 
@@ -185,7 +185,7 @@ def test_a_running_quality_check_gives_way_to_a_click(make_window, qtbot, cups_c
     old = dict(win.quality.flags)
     gq.assess_job, real = slow_assess, gq.assess_job
     try:
-        job = win.check_quality()
+        job = win.review.check_quality()
         qtbot.waitUntil(started.is_set, timeout=10000)
         click_canvas(qtbot, win, *CUP2)  # the user goes on editing: the check stops at once
         qtbot.waitUntil(lambda: win.ctl.running is None or win.ctl.running.kind != "quality", timeout=3000)

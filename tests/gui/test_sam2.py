@@ -24,13 +24,13 @@ def test_sam2_click_propagate_correct_undo_save(make_window, qtbot, cups_frames,
     assert not win.banner.isVisible()
 
     click_canvas(qtbot, win, 650, 450)
-    win.add_object()
+    win.editing.add_object()
     click_canvas(qtbot, win, 915, 450)
     settle(qtbot, win)
     assert s.masks.frames(1) == [0] and s.masks.frames(2) == [0]
     assert win.canvas.marker_count() == 2
 
-    win.propagate_forward()
+    win.propagation.forward()
     settle(qtbot, win, 300)
     assert s.masks.frames(1) == list(range(n)) and s.masks.frames(2) == list(range(n))
     qtbot.wait(60)
@@ -41,7 +41,7 @@ def test_sam2_click_propagate_correct_undo_save(make_window, qtbot, cups_frames,
     qtbot.waitUntil(lambda: win.canvas.frame_index == 2, timeout=5000)
     qtbot.keyClick(win.canvas, Qt.Key.Key_2)
     qtbot.keyClick(win.canvas, Qt.Key.Key_B)
-    win.set_brush_size(40)
+    win.editing.set_brush_size(40)
     obj1 = {f: s.masks.entry(f, 1).rle["counts"] for f in range(n)}
     early = {f: s.masks.entry(f, 2).rle["counts"] for f in range(2)}
     drag_canvas(qtbot, win, [(300, 300), (400, 320)])
@@ -65,7 +65,7 @@ def test_sam2_click_propagate_correct_undo_save(make_window, qtbot, cups_frames,
     # save, reopen with SAM 2: prompts replay into the new engine
     path = tmp_path / "sam2.s2s"
     masks = {(f, o): e.rle["counts"] for f, o, e in s.masks.items()}
-    win.save_project(path)
+    win.files.save_project(path)
     settle(qtbot, win)
     assert path.is_file() and not win.doc.dirty
     from sam2studio.core.project import Project
@@ -97,7 +97,7 @@ def test_sam2_cancel_and_responsiveness(make_window, qtbot, cups_frames):
     stamps = []
     win.ctl.progress.connect(lambda d, t: stamps.append(time.monotonic()))
     timer.start()
-    win.propagate_forward()
+    win.propagation.forward()
     qtbot.waitUntil(lambda: len(win.session.masks.frames(1)) >= 3, timeout=120000)
     t0 = time.monotonic()
     qtbot.keyClick(win.canvas, Qt.Key.Key_Escape)

@@ -79,7 +79,7 @@ def test_timeline_zoom_pan_and_scrub(make_window, qtbot):
     assert frames and frames[-1] == pytest.approx(int(lo2) + 20, abs=1)
     assert win.frame == frames[-1]
     # the playhead follows keyboard steps, and the view pans to keep it in sight
-    win.last_frame()
+    win.playback.last_frame()
     lo3, hi3 = tl.view.viewRange()[0]
     assert lo3 <= 199.5 <= hi3
     tl.fit_all()
@@ -92,10 +92,10 @@ def test_space_plays_and_space_drag_pans(make_window, qtbot):
     c = win.canvas
     c.setFocus()
     qtbot.keyClick(c, Qt.Key.Key_Space)
-    assert win.play_timer.isActive()
+    assert win.playback.timer.isActive()
     qtbot.waitUntil(lambda: win.frame >= 5, timeout=5000)
     qtbot.keyClick(c, Qt.Key.Key_Space)
-    assert not win.play_timer.isActive()
+    assert not win.playback.timer.isActive()
     stopped = win.frame
     # hold space and drag: pans, does not toggle playback
     c.zoom_by(4.0)
@@ -104,7 +104,7 @@ def test_space_plays_and_space_drag_pans(make_window, qtbot):
     drag_canvas(qtbot, win, [(30, 24), (20, 24), (10, 24)])
     qtbot.keyRelease(c, Qt.Key.Key_Space)
     assert c.horizontalScrollBar().value() != h
-    assert not win.play_timer.isActive() and win.frame == stopped
+    assert not win.playback.timer.isActive() and win.frame == stopped
     assert win.session.masks.frames(1) == [], "a pan is not a click"
 
 
@@ -135,7 +135,7 @@ def test_model_settings_and_new_project(make_window, qtbot):
 
     win = make_window(None)
     open_clip(qtbot, win, small_clip(10))
-    dlg = win.model_manager()
+    dlg = win.models.model_manager()
     dlg.engine_box.setCurrentIndex(dlg.engine_box.findData("classic"))
     dlg.device_box.setCurrentIndex(dlg.device_box.findData("cpu"))
     dlg.size_box.setCurrentIndex(dlg.size_box.findData(512))
