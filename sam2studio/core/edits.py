@@ -75,6 +75,9 @@ def restore_object(session, snap: ObjectSnapshot) -> bool:
         session.add_object(o.name, o.color, obj_id=o.id)
     live = session.objects[o.id]
     live.visible, live.locked = o.visible, False  # locked again below, once its prompts are back
+    kept = {f for f, _ in snap.prompts}
+    for f in [f for f in session.keyframes(o.id) if f not in kept]:  # prompts given since
+        session.clear_prompt(f, o.id)
     for f, p in snap.prompts:
         _feed_prompt(session, f, o.id, p)
     live.locked = o.locked

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
 from sam2studio.core.objects import TrackedObject
 
 
@@ -274,3 +276,150 @@ def test_frames_marked_absent_are_drawn_striped_with_a_cross_on_the_mark(qtbot):
     assert tuple(t.lane_image[5, 30]) != tuple(MARKED)
     symbols = [s["symbol"] for s in t.keys_item.data]
     assert sorted(symbols) == ["d", "x"]
+
+
+# ---- the loop in the window -----------------------------------------------------------------------
+def _window_with_two_cups(make_window, qtbot, clip):
+    from .helpers import click_canvas, open_clip, settle
+
+    win = make_window("classic")
+    open_clip(qtbot, win, clip)
+    click_canvas(qtbot, win, 650, 450)
+    win.editing.add_object()
+    click_canvas(qtbot, win, 915, 450)
+    settle(qtbot, win)
+    return win
+
+
+def test_the_track_button_has_text_and_a_menu_and_tracks_each_object_from_its_prompt(make_window, qtbot,
+                                                                                     cups_clip):
+    from .helpers import settle
+
+    win = _window_with_two_cups(make_window, qtbot, cups_clip)
+    b = win.track_button
+    assert b.text() == "Track" and b.isVisible() and b.isEnabled()
+    texts = [a.text().replace("&", "") for a in b.menu().actions() if not a.isSeparator()]
+    assert texts[:4] == ["Track All Objects Both Ways", "Track All Objects Forward", "Track All Objects Backward",
+                         "Track Selected Object Both Ways"]
+    win.set_frame(10)  # the objects were clicked on frame 0: tracked from there, not from 10
+    settle(qtbot, win)
+    win.actions["propagate_fwd"].trigger()
+    settle(qtbot, win, 120)
+    n = len(cups_clip)
+    assert all(win.session.masks.frames(o) == list(range(n)) for o in (1, 2))
+    assert win.statusBar().currentMessage() == f"Tracked object 1: frames 0-{n - 1}, object 2: frames 0-{n - 1}."
+
+    win.set_frame(10)
+    win.editing.add_object()
+    settle(qtbot, win)
+    from .helpers import click_canvas
+
+    click_canvas(qtbot, win, 400, 300)  # object 3 starts on frame 10
+    settle(qtbot, win)
+    win.set_frame(5)
+    settle(qtbot, win)
+    win.propagation.forward()
+    settle(qtbot, win, 120)
+    assert "Object 3 has no prompt on or before frame 5: nothing to track forward." in win.statusBar().currentMessage()
+
+
+def test_track_selected_and_lock_leave_the_other_objects_alone(make_window, qtbot, cups_clip):
+    from .helpers import settle
+
+    win = _window_with_two_cups(make_window, qtbot, cups_clip)
+    s = win.session
+    win.editing.set_current_object(2)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    settle(qtbot, win, 120)
+    assert s.masks.frames(1) == [0] and len(s.masks.frames(2)) == len(cups_clip)
+
+    win.objects_panel.track_requested.emit(1, "forward")  # the object panel's menu
+    settle(qtbot, win, 120)
+    assert len(s.masks.frames(1)) == len(cups_clip)
+    obj2 = {f: s.masks.entry(f, 2).rle["counts"] for f in s.masks.frames(2)}
+    win.objects_panel.row(2).lock.click()
+    settle(qtbot, win)
+    win.propagation.both()
+    settle(qtbot, win, 120)
+    assert {f: s.masks.entry(f, 2).rle["counts"] for f in s.masks.frames(2)} == obj2
+    assert "Object 2 is locked: left as it is." in win.statusBar().currentMessage()
+
+
+def test_absent_from_here_empties_the_object_draws_stripes_and_undoes(make_window, qtbot, cups_clip):
+    from sam2studio.gui.timeline import LANE_ROWS, MARKED, MARKED_STRIPE
+
+    from .helpers import settle
+
+    win = _window_with_two_cups(make_window, qtbot, cups_clip)
+    s = win.session
+    win.propagation.forward()
+    settle(qtbot, win, 120)
+    win.editing.set_current_object(1)
+    win.set_frame(12)
+    settle(qtbot, win)
+    win.actions["absent_here"].trigger()
+    settle(qtbot, win)
+    n = len(cups_clip)
+    assert s.absent_ranges(1) == [(12, n - 1)]
+    assert all(not s.mask(f, 1).any() for f in range(12, n)) and s.mask(11, 1).any()
+    qtbot.wait(60)
+    win.refresh_timeline()
+    lane = win.timeline.lane_image[3:LANE_ROWS, 15]
+    assert {tuple(p) for p in lane} == {tuple(MARKED), tuple(MARKED_STRIPE)}
+    win.propagation.both()  # a later run does not fill it
+    settle(qtbot, win, 120)
+    assert all(not s.mask(f, 1).any() for f in range(12, n))
+    win.undo.undo()  # the run
+    win.undo.undo()  # the mark
+    settle(qtbot, win)
+    assert s.absent_ranges(1) == [] and s.mask(15, 1).any()
+
+    win.propagation.range = (3, 6)  # "absent on frames" takes the I / Shift+I range
+    win.actions["absent_range"].trigger()
+    settle(qtbot, win)
+    assert s.absent_ranges(1) == [(3, 6)]
+
+
+def test_messages_about_a_frame_go_when_it_is_corrected_or_left(make_window, qtbot, cups_clip):
+    from .helpers import click_canvas, settle
+
+    win = _window_with_two_cups(make_window, qtbot, cups_clip)
+    win.editing.set_current_object(1)
+    win.status("Flagged: object 1 on frame 0", 10000, scope=(0, 1))
+    click_canvas(qtbot, win, 660, 455)  # a correction of that mask
+    settle(qtbot, win)
+    assert "Flagged" not in win.statusBar().currentMessage()
+    win.status("Flagged: object 1 on frame 0", 10000, scope=(0, 1))
+    win.set_frame(3)
+    assert "Flagged" not in win.statusBar().currentMessage()
+    long = "A very long hint " * 30
+    win.status(long, 5000)
+    assert win.statusBar().currentMessage().endswith("…") and win.statusBar().toolTip() == long
+
+
+def test_a_reopened_project_opens_on_the_frame_and_object_with_its_flags(make_window, qtbot, cups_mp4, tmp_path):
+    from .helpers import click_canvas, open_clip, settle
+
+    win = make_window("classic")
+    open_clip(qtbot, win, str(cups_mp4))
+    click_canvas(qtbot, win, 320, 225)
+    win.editing.add_object()
+    click_canvas(qtbot, win, 458, 225)
+    settle(qtbot, win)
+    win.propagation.both()
+    settle(qtbot, win, 120)
+    win.review.check_quality()
+    settle(qtbot, win, 120)
+    win.quality.set_flags({2: [{"type": "drift", "frame": 7, "reasons": ["drift"], "message": "jump"}]})
+    settle(qtbot, win)
+    win.session.project.quality_flags = {2: [{"type": "drift", "frame": 7, "reasons": ["drift"], "message": "jump"}]}
+    win.editing.set_current_object(2)
+    win.set_frame(9)
+    path = tmp_path / "cups.s2s"
+    win.files.save_project(path)
+    settle(qtbot, win)
+
+    again = make_window("classic")
+    open_clip(qtbot, again, str(path))
+    assert again.frame == 9 and again.current_obj == 2
+    assert again.quality.frames(2) == [7]

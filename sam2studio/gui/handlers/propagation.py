@@ -1,5 +1,7 @@
-"""Propagation: run it (both ways, forward, backward, the corrected objects from here), limit
-it to a range, cancel it, and show the progress and outcome of the controller's jobs."""
+"""Propagation ("Track"): run it for every object or the selected one (both ways, forward,
+backward, the corrected objects from here), limit it to a range, cancel it, and show the
+progress and outcome of the controller's jobs: what was tracked per object, and by name the
+objects that were not (no prompt on that side, locked)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ class PropagationController(QObject):
             "propagate": self.both,
             "propagate_fwd": self.forward,
             "propagate_back": self.backward,
+            "track_selected": lambda: self.selected("both"),
+            "track_selected_fwd": lambda: self.selected("forward"),
+            "track_selected_back": lambda: self.selected("backward"),
             "rerun": self.from_here,
             "cancel": self.cancel,
             "range_in": self.set_range_start,
@@ -53,9 +58,32 @@ class PropagationController(QObject):
             return None
         start = w.frame if start is None else int(start)
         w.playback.stop()
-        return w.ctl.call(propagate_job(start, direction, self.range, objects),
-                          "propagating" if objects is None else "re-running the corrected objects",
-                          kind="propagate")
+        if objects is None:
+            what = "tracking every object"
+        else:
+            names = [w.editing.name(o) for o in objects]
+            what = f"tracking {', '.join(names[:3])}{'…' if len(names) > 3 else ''}"
+        what += {"both": " both ways", "forward": " forward", "backward": " backward"}[direction]
+        return w.ctl.call(propagate_job(start, direction, self.range, objects), what, kind="propagate")
+
+    def selected(self, direction: str = "both"):
+        """Track the selected object alone (the others keep their masks)."""
+        w = self.w
+        if w.current_obj is None or w.current_obj not in w.doc.state.objects:
+            w.status("Select an object in the object list first.", 5000)
+            return None
+        return self.track_object(w.current_obj, direction)
+
+    def track_object(self, oid: int, direction: str = "both"):
+        """Track object ``oid`` alone from its own prompts (the object panel's menu)."""
+        w = self.w
+        obj = w.doc.state.objects.get(oid)
+        if obj is None:
+            return None
+        if not w.doc.state.keyframes.get(oid):
+            w.status(f"{obj.name} has no prompt yet: click it on a frame first.", 8000)
+            return None
+        return self.propagate(direction, objects=[oid])
 
     def both(self):
         return self.propagate("both")
@@ -141,13 +169,9 @@ class PropagationController(QObject):
     def _on_job_finished(self, job) -> None:
         w = self.w
         if job.kind == "propagate":
-            n = job.result or 0
-            if n and not job.params.get("masks") and not job.cancelled:
-                w.status("The engine found nothing to carry from this frame: propagate from a keyframe, or click "
-                         "the object here first.", 10000)
-            else:
-                lead = "Cancelled after " if job.cancelled else "Propagated "
-                w.status(lead + f"{n} frame{'s' if n != 1 else ''}.", 8000)
+            summary = job.result
+            n = 0 if summary is None else summary.done
+            w.status(self.describe(summary, job.cancelled), 12000)
             self.following = False
             w.refresh_overlay()
             if n and not job.cancelled and w.actions["auto_quality"].isChecked():
@@ -155,11 +179,27 @@ class PropagationController(QObject):
         elif job.kind == "quality" and not job.cancelled and isinstance(job.result, dict):
             names = {i: o.name for i, o in w.doc.state.objects.items()}
             before = w.statusBar().currentMessage()
-            lead = before + " " if before.startswith(("Propagated", "Cancelled")) else ""
+            lead = before + " " if before.startswith(("Tracked", "Cancelled", "Nothing was tracked")) else ""
             w.status(lead + w.quality.summary(names), 10000)
         if not w.ctl.busy or job.kind in PROGRESS_KINDS:
             self._show_progress(False)
         w.update_enabled()
+
+    @staticmethod
+    def describe(summary, cancelled: bool = False) -> str:
+        """The status line of a finished run: what was tracked per object ("Tracked ball:
+        frames 0-229, rider: frames 100-229."), then by name what was not and why."""
+        if summary is None:
+            return "Cancelled." if cancelled else "Nothing was tracked."
+        tracked = ", ".join(r.describe() for r in summary.tracked)
+        if cancelled:
+            text = f"Cancelled: tracked {tracked}." if tracked else "Cancelled before any frame."
+        else:
+            text = f"Tracked {tracked}." if tracked else "Nothing was tracked."
+        skipped = summary.messages
+        if skipped:
+            text += " " + " ".join(m[:1].upper() + m[1:] + "." for m in skipped)
+        return text
 
     @Slot(object, str)
     def _on_job_failed(self, job, message: str) -> None:
