@@ -25,6 +25,8 @@ def confirm_delete(parent, name: str, on_yes) -> QMessageBox:
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     box.buttonClicked.connect(lambda b: on_yes() if b is yes else None)
+    if parent is not None:  # the keyboard goes back to the window (its shortcuts: Ctrl+Z undoes)
+        box.finished.connect(lambda _r: parent.window().activateWindow())
     box.open()
     return box
 

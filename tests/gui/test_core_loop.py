@@ -320,7 +320,9 @@ def test_the_track_button_has_text_and_a_menu_and_tracks_each_object_from_its_pr
     settle(qtbot, win)
     win.propagation.forward()
     settle(qtbot, win, 120)
-    assert "Object 3 has no prompt on or before frame 5: nothing to track forward." in win.statusBar().currentMessage()
+    assert win.statusBar().currentMessage().startswith("Object 3 has no prompt on or before frame 5: nothing to "
+                                                       "track forward.")
+    assert "Tracked object 1: frames 0-19, object 2: frames 0-19." in win.propagation.last_message
 
 
 def test_track_selected_and_lock_leave_the_other_objects_alone(make_window, qtbot, cups_clip):
@@ -342,7 +344,7 @@ def test_track_selected_and_lock_leave_the_other_objects_alone(make_window, qtbo
     win.propagation.both()
     settle(qtbot, win, 120)
     assert {f: s.masks.entry(f, 2).rle["counts"] for f in s.masks.frames(2)} == obj2
-    assert "Object 2 is locked: left as it is." in win.statusBar().currentMessage()
+    assert win.statusBar().currentMessage().startswith("Object 2 is locked: left as it is.")
 
 
 def test_absent_from_here_empties_the_object_draws_stripes_and_undoes(make_window, qtbot, cups_clip):
@@ -423,3 +425,28 @@ def test_a_reopened_project_opens_on_the_frame_and_object_with_its_flags(make_wi
     open_clip(qtbot, again, str(path))
     assert again.frame == 9 and again.current_obj == 2
     assert again.quality.frames(2) == [7]
+
+
+def test_a_sam2_click_shows_1_of_3_and_tab_uses_the_next_candidate(make_window, qtbot, short_clip):
+    import numpy as np
+
+    from .helpers import click_canvas, open_clip, settle
+
+    win = make_window("sam2", weights="random", seed=0, image_size=256, device="cpu")
+    open_clip(qtbot, win, short_clip)
+    click_canvas(qtbot, win, 650, 450)
+    settle(qtbot, win, 120)
+    qtbot.waitUntil(lambda: win.canvas.candidates is not None, timeout=10000)
+    assert "Mask 1/3" in win.canvas.candidate_badge.text() and win.canvas.candidate_badge.isVisible()
+    s = win.session
+    cands = [c.mask for c in s.candidates(0, 1)]
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Tab)
+    settle(qtbot, win, 120)
+    assert s.prompt(0, 1).candidate == 1 and np.array_equal(s.mask(0, 1), cands[1])
+    assert "Mask 2/3" in win.canvas.candidate_badge.text()
+    win.undo.undo()
+    settle(qtbot, win, 120)
+    assert s.prompt(0, 1).candidate == 0 and np.array_equal(s.mask(0, 1), cands[0])
+    win.set_frame(2)  # another frame: no candidates shown
+    assert win.canvas.candidates is None

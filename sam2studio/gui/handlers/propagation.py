@@ -27,6 +27,7 @@ class PropagationController(QObject):
         self.w = window
         self.range: tuple[int, int] | None = None
         self.following = False  # the playhead follows the running propagation
+        self.last_message = ""  # what the last run said (the quality check's result joins it)
 
     def handlers(self) -> dict[str, Callable]:
         return {
@@ -171,15 +172,16 @@ class PropagationController(QObject):
         if job.kind == "propagate":
             summary = job.result
             n = 0 if summary is None else summary.done
-            w.status(self.describe(summary, job.cancelled), 12000)
+            self.last_message = self.describe(summary, job.cancelled)
+            w.status(self.last_message, 12000)
             self.following = False
             w.refresh_overlay()
             if n and not job.cancelled and w.actions["auto_quality"].isChecked():
                 w.review.check_quality()
         elif job.kind == "quality" and not job.cancelled and isinstance(job.result, dict):
             names = {i: o.name for i, o in w.doc.state.objects.items()}
-            before = w.statusBar().currentMessage()
-            lead = before + " " if before.startswith(("Tracked", "Cancelled", "Nothing was tracked")) else ""
+            shown = w.statusBar().toolTip() or w.statusBar().currentMessage()
+            lead = self.last_message + " " if self.last_message and shown == self.last_message else ""
             w.status(lead + w.quality.summary(names), 10000)
         if not w.ctl.busy or job.kind in PROGRESS_KINDS:
             self._show_progress(False)
@@ -187,8 +189,9 @@ class PropagationController(QObject):
 
     @staticmethod
     def describe(summary, cancelled: bool = False) -> str:
-        """The status line of a finished run: what was tracked per object ("Tracked ball:
-        frames 0-229, rider: frames 100-229."), then by name what was not and why."""
+        """The status line of a finished run: first, by name, what was not tracked and why (it
+        must not be missed), then what was tracked per object ("Tracked ball: frames 0-229,
+        rider: frames 100-229.")."""
         if summary is None:
             return "Cancelled." if cancelled else "Nothing was tracked."
         tracked = ", ".join(r.describe() for r in summary.tracked)
@@ -196,10 +199,8 @@ class PropagationController(QObject):
             text = f"Cancelled: tracked {tracked}." if tracked else "Cancelled before any frame."
         else:
             text = f"Tracked {tracked}." if tracked else "Nothing was tracked."
-        skipped = summary.messages
-        if skipped:
-            text += " " + " ".join(m[:1].upper() + m[1:] + "." for m in skipped)
-        return text
+        skipped = " ".join(m[:1].upper() + m[1:] + "." for m in summary.messages)
+        return f"{skipped} {text}" if skipped else text
 
     @Slot(object, str)
     def _on_job_failed(self, job, message: str) -> None:
