@@ -450,3 +450,17 @@ def test_a_sam2_click_shows_1_of_3_and_tab_uses_the_next_candidate(make_window, 
     assert s.prompt(0, 1).candidate == 0 and np.array_equal(s.mask(0, 1), cands[0])
     win.set_frame(2)  # another frame: no candidates shown
     assert win.canvas.candidates is None
+
+
+def test_the_export_dialog_of_an_unsaved_project_does_not_default_to_the_videos_own_folder(make_window, qtbot,
+                                                                                          cups_mp4):
+    from .helpers import open_clip
+
+    win = make_window("classic")
+    open_clip(qtbot, win, str(cups_mp4))
+    dlg = win.files.export_dialog()
+    try:
+        assert Path(dlg.start_dir).resolve() != Path(cups_mp4).resolve().parent
+        assert Path(dlg.out_edit.text()).name.startswith("cups16_")
+    finally:
+        dlg.close()
