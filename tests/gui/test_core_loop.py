@@ -464,3 +464,11 @@ def test_the_export_dialog_of_an_unsaved_project_does_not_default_to_the_videos_
         assert Path(dlg.out_edit.text()).name.startswith("cups16_")
     finally:
         dlg.close()
+
+
+def test_the_opening_message_goes_when_the_video_is_open(make_window, qtbot, cups_clip):
+    from .helpers import open_clip
+
+    win = make_window("classic")
+    open_clip(qtbot, win, cups_clip)
+    qtbot.waitUntil(lambda: not win.statusBar().currentMessage().startswith("Opening"), timeout=5000)

@@ -28,6 +28,7 @@ class PropagationController(QObject):
         self.range: tuple[int, int] | None = None
         self.following = False  # the playhead follows the running propagation
         self.last_message = ""  # what the last run said (the quality check's result joins it)
+        self.job_message = ""  # the "…ing…" line of the running job
 
     def handlers(self) -> dict[str, Callable]:
         return {
@@ -161,7 +162,8 @@ class PropagationController(QObject):
             w.progress_bar.setFormat(job.description)
             self._show_progress(True)
             if job.kind != "quality":  # the check's result joins the propagation's message
-                w.status(job.description[:1].upper() + job.description[1:] + "…")
+                self.job_message = job.description[:1].upper() + job.description[1:] + "…"
+                w.status(self.job_message)
         if job.kind == "propagate":
             self.following = True
         w.update_enabled()
@@ -185,6 +187,8 @@ class PropagationController(QObject):
             w.status(lead + w.quality.summary(names), 10000)
         if not w.ctl.busy or job.kind in PROGRESS_KINDS:
             self._show_progress(False)
+        if self.job_message and w.statusBar().currentMessage() == self.job_message:
+            w.statusBar().clearMessage()  # "Opening clip.mp4…" goes when the opening is done
         w.update_enabled()
 
     @staticmethod
