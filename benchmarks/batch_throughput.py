@@ -25,38 +25,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from sam2studio.export.encode import transcode_clip  # noqa: E402
+
 DATA = REPO.parent / "shared" / "data" / "videos"
 # (video, click at half size) — the main subject on frame 0
 SOURCES = [("01_dog.mp4", (300, 215)), ("02_cups.mp4", (330, 210)), ("05_default_juggle.mp4", (325, 160)),
            ("bedroom.mp4", (240, 150))]
-
-
-def cut_clip(src: Path, dst: Path, frames: int, scale: float = 0.5) -> None:
-    import av
-
-    with av.open(str(src)) as inp:
-        stream = inp.streams.video[0]
-        rate = int(round(stream.average_rate or 30))
-        with av.open(str(dst), "w") as out:
-            enc = None
-            for i, frame in enumerate(inp.decode(stream)):
-                if i >= frames:
-                    break
-                if enc is None:
-                    enc = out.add_stream("libx264", rate=rate)
-                    enc.width = int(frame.width * scale) // 2 * 2
-                    enc.height = int(frame.height * scale) // 2 * 2
-                    enc.pix_fmt = "yuv420p"
-                img = frame.reformat(width=enc.width, height=enc.height, format="yuv420p")
-                img.pts, img.time_base = i, Fraction(1, rate)
-                for packet in enc.encode(img):
-                    out.mux(packet)
-            for packet in enc.encode():
-                out.mux(packet)
 
 
 def make_set(folder: Path, clips: int, frames: int, exports: list[str]) -> Path:
@@ -66,7 +46,7 @@ def make_set(folder: Path, clips: int, frames: int, exports: list[str]) -> Path:
     for name, _ in SOURCES:
         if not (DATA / name).is_file():
             raise SystemExit(f"test material {DATA / name} is absent (see ../shared/data/README.md)")
-        cut_clip(DATA / name, folder / name, frames)
+        transcode_clip(DATA / name, folder / name, frames)
     for i in range(clips):
         name, (x, y) = SOURCES[i % len(SOURCES)]
         lines.append({"id": f"clip{i:02d}", "video": name, "clicks": [f"1:0:{x}:{y}"], "engine": "classic",

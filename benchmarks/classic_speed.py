@@ -25,8 +25,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sam2studio.core.synthetic import crossing_clip, iou  # noqa: E402
-from sam2studio.engines.classic import ClassicEngine  # noqa: E402
+from sam2studio.core.synthetic import crossing_clip, iou
+from sam2studio.engines.classic import ClassicEngine
 
 
 def run(num_frames: int = 90, width: int = 854, height: int = 480, seed: int = 0,

@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:
 from sam2studio.core.masks import MaskStore  # noqa: E402
 from sam2studio.core.objects import TrackedObject  # noqa: E402
 from sam2studio.core.video import open_video  # noqa: E402
-from sam2studio.export.video import (Background, Blur, Grade, MotionBlur, Overlay,  # noqa: E402
-                                     export_video)
+from sam2studio.export.effects import Background, Blur, Grade, MotionBlur, Overlay  # noqa: E402
+from sam2studio.export.render import export_video  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "videos" / "02_cups.mp4"
 

@@ -28,8 +28,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sam2studio.core.cameras import FakeCamera  # noqa: E402
-from sam2studio.live import LiveTracker  # noqa: E402
+from sam2studio.core.cameras import FakeCamera
+from sam2studio.live import LiveTracker
 
 CUPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "02_cups.mp4"
 CLICK = (640.0, 400.0)  # the middle cup on the first frames

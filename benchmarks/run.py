@@ -481,7 +481,8 @@ def machine_info(device: str) -> dict:
         "numpy": numpy.__version__,
         "sam2": sam2_version,
         "device": device,
-        "cuda_device": torch.cuda.get_device_name(0) if device.startswith("cuda") and torch.cuda.is_available() else None,
+        "cuda_device": (torch.cuda.get_device_name(0)
+                        if device.startswith("cuda") and torch.cuda.is_available() else None),
         "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
     try:
@@ -703,7 +704,8 @@ def main(argv: list[str] | None = None) -> int:
                 if mp4 is not None:
                     entry["ours_mp4"] = run_worker({**common, **ours_extra, "side": "ours", "image_size": S,
                                                     "source": {"kind": "file", "path": str(mp4)}, "click": click},
-                                                   f"SAM2 Studio: {n} frames ({'the mp4' if k == 1 else 'mp4 repeated'})")
+                                                   f"SAM2 Studio: {n} frames "
+                                                   f"({'the mp4' if k == 1 else 'mp4 repeated'})")
             for key in [x for x in entry if isinstance(entry[x], dict)]:
                 r = entry[key]
                 if "first_mask_s" in r:
@@ -844,7 +846,8 @@ def main(argv: list[str] | None = None) -> int:
                         TARGETS["open_first_mask"], "s"))
         if "ours_mp4" in p:
             m = p["ours_mp4"].get("first_mask_s")
-            rows.append(row(f"open -> first mask ({p['factor']}x), ours on mp4", settings.replace("as JPEG folder", "ours on the mp4"),
+            rows.append(row(f"open -> first mask ({p['factor']}x), ours on mp4",
+                            settings.replace("as JPEG folder", "ours on the mp4"),
                             rv if rv is not None else "-", m, ratio(m, rv), TARGETS["open_first_mask"], "s"))
     pts = results["open_first_mask"]["points"]
     for key, what in (("ours", "JPEG folder"), ("ours_mp4", "mp4")):
@@ -904,13 +907,14 @@ def main(argv: list[str] | None = None) -> int:
                         lo["last_over_first"], LONG_TARGETS["last_over_first"]))
     if "classic" in results:
         c = results["classic"]
-        rows.append(row("classic engine frames/s", f"crossing clip 854x480, {c['frames']} frames, {c['objects']} objects",
+        rows.append(row("classic engine frames/s",
+                        f"crossing clip 854x480, {c['frames']} frames, {c['objects']} objects",
                         "-", f"{c['fps']:.1f} fps", None, None))
     if "export" in results:
         e = results["export"]
         rows.append(row("overlay export frames/s", f"{e['video']} {e['width']}x{e['height']}, {e['frames']} frames, "
-                        f"libx264 {e['preset']}", "-", f"{e['overlay_fps']:.1f} fps ({e['overlay_realtime']:.2f}x real time)",
-                        None, None))
+                        f"libx264 {e['preset']}", "-",
+                        f"{e['overlay_fps']:.1f} fps ({e['overlay_realtime']:.2f}x real time)", None, None))
     if len(refs) > 1:  # GPU: the compiled reference as an extra row
         for p in results["open_first_mask"]["points"]:
             v = p.get("reference_vos", {}).get("first_mask_s")
@@ -918,8 +922,9 @@ def main(argv: list[str] | None = None) -> int:
                             p["ours"].get("first_mask_s"), ratio(p["ours"].get("first_mask_s"), v),
                             TARGETS["open_first_mask"], "s"))
         rv = tr.get("reference_vos", {})
-        rows.append(row("propagation s/frame vs vos_optimized", settings, rv.get("s_per_frame"), ours.get("s_per_frame"),
-                        ratio(ours.get("s_per_frame"), rv.get("s_per_frame")), TARGETS["propagation"], "s"))
+        rows.append(row("propagation s/frame vs vos_optimized", settings, rv.get("s_per_frame"),
+                        ours.get("s_per_frame"), ratio(ours.get("s_per_frame"), rv.get("s_per_frame")),
+                        TARGETS["propagation"], "s"))
 
     results["table"] = rows
     results["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
@@ -933,7 +938,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in (f"{stamp}.json", "latest.json"):
         (a.out / name).write_text(json.dumps(results, indent=1) + "\n")
     (a.out / "latest.md").write_text(f"Run {stamp}: `{results['command']}`, {info['cpu_count']} CPUs "
-                                     f"({info['cpu_model']}), device {device}, total {results['total_s'] / 60:.1f} min\n\n"
+                                     f"({info['cpu_model']}), device {device}, "
+                                     f"total {results['total_s'] / 60:.1f} min\n\n"
                                      + text + "\n")
     log(f"results: {a.out / (stamp + '.json')} and latest.json")
     return 0

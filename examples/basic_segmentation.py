@@ -44,7 +44,7 @@ def main(argv=None) -> int:
 
         t0 = time.perf_counter()
         done = 0
-        for frame, masks in s.propagate(args.frame, "both", frame_range=(first, stop - 1)):
+        for _frame, _masks in s.propagate(args.frame, "both", frame_range=(first, stop - 1)):
             done += 1  # each frame's masks are stored in s.masks as they come
         print(f"propagated {done} frames in {time.perf_counter() - t0:.1f} s")
 

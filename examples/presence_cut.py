@@ -53,7 +53,8 @@ def main(argv=None) -> int:
             print(f"cleaned specks on frames {cleaned[obj]}")
         segs = presence_segments(s.masks.presence(obj, s.num_frames))
         fps = s.video.fps
-        print(f"{args.name} is visible on " + ", ".join(f"{a}-{b} ({a / fps:.1f}-{(b + 1) / fps:.1f} s)" for a, b in segs))
+        spans = ", ".join(f"{a}-{b} ({a / fps:.1f}-{(b + 1) / fps:.1f} s)" for a, b in segs)
+        print(f"{args.name} is visible on {spans}")
         cut = s.export("cut", out / "cut.mp4", objects=[obj], merge_gap_s=args.merge_gap, min_span_s=args.min_span)
         report = s.export("report", out / "report.json")
     spans = json.loads((out / "cut.mp4.spans.json").read_text())

@@ -62,7 +62,8 @@ def main(argv=None) -> int:
         click = clip.click(1, 0)
     else:
         session = Session.open(args.video, engine=args.engine)
-        click = tuple(float(v) for v in (args.click or f"{session.video.width / 2},{session.video.height / 2}").split(","))
+        centre = f"{session.video.width / 2},{session.video.height / 2}"
+        click = tuple(float(v) for v in (args.click or centre).split(","))
     with session as s:
         obj = s.add_object("target").id
         s.add_click(0, obj, *click)
@@ -72,7 +73,8 @@ def main(argv=None) -> int:
         def accuracy() -> str:
             if clip is None:
                 return ""
-            return f", mIoU vs ground truth {np.mean([iou(s.masks.get_or_empty(f, obj), clip.gt[obj][f]) for f in range(n)]):.3f}"
+            miou = np.mean([iou(s.masks.get_or_empty(f, obj), clip.gt[obj][f]) for f in range(n)])
+            return f", mIoU vs ground truth {miou:.3f}"
 
         flags = s.quality()  # keyframes (your corrections) are trusted
         s.export("quality", out / "quality_before.json")

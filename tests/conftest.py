@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-import sam2studio  # noqa: E402,F401  (sets the OpenMP wait policy before any test imports torch)
+import sam2studio  # noqa: F401  (sets the OpenMP wait policy before any test imports torch)
 
 DATA = Path("../shared/data")
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from PIL import Image
 from conftest import shared
 from sam2studio import batch
 from sam2studio.cli import main
+from sam2studio.export.encode import transcode_clip
 
 REPO = Path(__file__).resolve().parent.parent
 QUALITY = ";quality"  # the quality report, one of the exports asked for
@@ -35,32 +35,6 @@ PROMPTS = {
     "dog": ["--click", "1:0:300:215", "--name", "1:dog"],
     "cups": ["--click", "1:0:330:210", "--click", "2:0:200:232", "--direction", "forward"],
 }
-
-
-def cut_clip(src: Path, dst: Path, frames: int = FRAMES, scale: float = 0.5) -> Path:
-    """The first ``frames`` frames of ``src`` at ``scale``, as an H.264 mp4 (PyAV)."""
-    import av
-
-    with av.open(str(src)) as inp:
-        stream = inp.streams.video[0]
-        rate = int(round(stream.average_rate or 30))
-        with av.open(str(dst), "w") as out:
-            enc = None
-            for i, frame in enumerate(inp.decode(stream)):
-                if i >= frames:
-                    break
-                if enc is None:
-                    enc = out.add_stream("libx264", rate=rate)
-                    enc.width = int(frame.width * scale) // 2 * 2
-                    enc.height = int(frame.height * scale) // 2 * 2
-                    enc.pix_fmt = "yuv420p"
-                img = frame.reformat(width=enc.width, height=enc.height, format="yuv420p")
-                img.pts, img.time_base = i, Fraction(1, rate)
-                for packet in enc.encode(img):
-                    out.mux(packet)
-            for packet in enc.encode():
-                out.mux(packet)
-    return dst
 
 
 def run_cli(*args, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -90,8 +64,8 @@ def material(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
     clips = root / "clips"
     clips.mkdir()
-    cut_clip(shared("videos", "01_dog.mp4"), clips / "dog.mp4")
-    cut_clip(shared("videos", "02_cups.mp4"), clips / "cups.mp4")
+    transcode_clip(shared("videos", "01_dog.mp4"), clips / "dog.mp4", FRAMES)
+    transcode_clip(shared("videos", "02_cups.mp4"), clips / "cups.mp4", FRAMES)
     (clips / "broken.mp4").write_bytes((clips / "dog.mp4").read_bytes()[:3000])  # truncated
 
     refs = {}

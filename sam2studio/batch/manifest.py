@@ -285,6 +285,8 @@ def _export_formats() -> list[str]:
 
 def _parse_export(item, fail: Callable[[str], None], resolve: Callable) -> ExportSpec:
     """``"coco"``, ``"overlay opacity=0.6 out=preview.mp4"`` or ``{"format": ..., "options": {...}}``."""
+    from ..export.formats import coerce_option
+
     if isinstance(item, str):
         try:
             tokens = shlex.split(item)
@@ -302,7 +304,7 @@ def _parse_export(item, fail: Callable[[str], None], resolve: Callable) -> Expor
             if k in ("out", "objects", "frames"):
                 spec[k] = v
             else:
-                spec["options"][k] = coerce(v.strip())
+                spec["options"][k] = coerce_option(v.strip())
     elif isinstance(item, dict):
         spec = dict(item)
         bad = sorted(set(spec) - {"format", "out", "objects", "frames", "options"})
@@ -363,20 +365,3 @@ def _default_export_name(name: str) -> str:
 
     fmt = get_format(name)
     return name if fmt.output == "folder" else name + fmt.output
-
-
-
-def coerce(value: str):
-    """Option values in manifests: integers and numbers as such, true/false as booleans,
-    else text (as ``-o KEY=VALUE`` on the command line)."""
-    low = value.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value

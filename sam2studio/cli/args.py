@@ -20,7 +20,7 @@ class CliError(UserError):
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit code 2."""
 
-    def error(self, message: str):  # noqa: D102
+    def error(self, message: str):
         raise CliError(message)
 
 
@@ -57,29 +57,17 @@ def engine_options(args) -> dict:
     return opts
 
 
-def coerce(value: str):
-    """``-o`` values: integers and numbers as such, true/false as booleans, else text."""
-    low = value.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
-
-
 def parse_options(items: list[str], flag: str = "-o") -> dict:
-    """``KEY=VALUE`` items as a dict (``-`` in keys becomes ``_``; values via :func:`coerce`)."""
+    """``KEY=VALUE`` items as a dict (``-`` in keys becomes ``_``; values via
+    :func:`~sam2studio.export.formats.coerce_option`)."""
+    from ..export.formats import coerce_option
+
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError(f"{flag} {item!r} must be KEY=VALUE")
-        out[key.strip().replace("-", "_")] = coerce(value.strip())
+        out[key.strip().replace("-", "_")] = coerce_option(value.strip())
     return out
 
 

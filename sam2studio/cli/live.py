@@ -33,7 +33,7 @@ class Window:
             return None
         try:
             return cls()
-        except Exception:  # cv2.error: opencv-python-headless has no highgui
+        except Exception:  # noqa: BLE001 - cv2.error: opencv-python-headless has no highgui
             return None
 
     def _mouse(self, event, x, y, flags, param) -> None:
@@ -52,7 +52,7 @@ class Window:
     def close(self) -> None:
         try:
             self.cv2.destroyWindow(self.NAME)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the window may already be gone
             pass
 
 

@@ -72,6 +72,18 @@ class MaskReads(ABC):
         e = self.entry(frame, obj)
         return 0 if e is None else e.area
 
+    @abstractmethod
+    def present_frames(self, obj: int) -> list[int]:
+        """Frames where ``obj``'s mask is not empty, ascending."""
+
+    def presence(self, obj: int, num_frames: int) -> np.ndarray:
+        """Bool array over ``num_frames``: True where the object is present."""
+        out = np.zeros(num_frames, bool)
+        for f in self.present_frames(obj):
+            if f < num_frames:
+                out[f] = True
+        return out
+
 
 class MaskStore(MaskReads):
     """Per frame per object masks, compressed. Thread-safe for one writer and readers."""
@@ -189,14 +201,6 @@ class MaskStore(MaskReads):
         """Frames where ``obj``'s mask is not empty, ascending."""
         with self._lock:
             return sorted(f for f, e in self._data.get(int(obj), {}).items() if e.area > 0)
-
-    def presence(self, obj: int, num_frames: int) -> np.ndarray:
-        """Bool array over ``num_frames``: True where the object is present."""
-        out = np.zeros(num_frames, bool)
-        for f in self.present_frames(obj):
-            if f < num_frames:
-                out[f] = True
-        return out
 
     def segmented_frames(self) -> list[int]:
         """Frames with a stored mask for at least one object."""

@@ -13,9 +13,9 @@ object is absent there: that is recorded, not flagged):
   while its far edge moves with it), or by the step of the frames before (constant
   velocity), whichever fits best; pixels that come in across the frame border (not in the
   frame before the move) or from behind another object (covered by it on the previous frame),
-  and pixels covered by another object on this frame (an occluder), do not count. An object that moves, leaves or enters the frame keeps
-  an IoU near 1; only a change of shape or extent lowers it. Only between consecutive present
-  frames.
+  and pixels covered by another object on this frame (an occluder), do not count. An object
+  that moves, leaves or enters the frame keeps an IoU near 1; only a change of shape or
+  extent lowers it. Only between consecutive present frames.
   Flagged under ``min_iou`` (reason ``inconsistent``). A one-frame glitch on frame ``f`` is
   flagged on ``f`` and on ``f + 1`` (the mask changes going in and coming out).
 * ``drift_px``: the centroid's jump against the motion predicted from the previous frames

@@ -46,13 +46,6 @@ def _centroid(mask: np.ndarray, box) -> tuple[float, float]:
     return x + m["m10"] / m["m00"], y + m["m01"] / m["m00"]
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    v, w = values[order], weights[order]
-    c = np.cumsum(w)
-    return float(v[np.searchsorted(c, 0.5 * c[-1])])
-
-
 class _Decoded:
     """Small LRU of decoded masks with their box and centroid, keyed by (frame, obj)."""
 
@@ -218,12 +211,6 @@ class SmoothedMaskStore(MaskReads):
             self._cache[(frame, obj)] = e
             return e
 
-    def invalidate(self) -> None:
-        """Forget every smoothed mask (they are recomputed when read)."""
-        with self._lock:
-            self._cache.clear()
-            self._decoded.clear()
-
     # ---- the MaskStore read API --------------------------------------------------------
     @property
     def revision(self) -> int:
@@ -248,13 +235,6 @@ class SmoothedMaskStore(MaskReads):
 
     def present_frames(self, obj: int) -> list[int]:
         return [f for f in self.base.frames(obj) if self.area(f, obj) > 0]
-
-    def presence(self, obj: int, num_frames: int) -> np.ndarray:
-        out = np.zeros(num_frames, bool)
-        for f in self.present_frames(obj):
-            if f < num_frames:
-                out[f] = True
-        return out
 
     def segmented_frames(self) -> list[int]:
         return self.base.segmented_frames()

@@ -566,7 +566,6 @@ class FileVideo(VideoSource):
     def _decode_to(self, i: int) -> tuple[str, np.ndarray | None]:
         """Decode on to frame ``i``: ("ok", frame), ("late", None) if the first frame after a
         seek is already past it, or ("missing", None) if it never came out."""
-        target = int(self._pts[i])
         # Keep a few of the frames passed on the way; many more when stepping backwards, as
         # the next requests will be exactly those frames.
         window = self._cache_frames - 1 if self._backwards else self._keep_window

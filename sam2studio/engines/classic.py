@@ -468,8 +468,8 @@ class ClassicEngine(Engine):
             fr = self._frame(frame)
             sx = self._small[0] / self.video.width
             sy = self._small[1] / self.video.height
-            pos = [(x * sx, y * sy) for (x, y), l in zip(pts, lab) if l == 1] if pts is not None else []
-            neg = [(x * sx, y * sy) for (x, y), l in zip(pts, lab) if l == 0] if pts is not None else []
+            pos = [(x * sx, y * sy) for (x, y), lb in zip(pts, lab) if lb == 1] if pts is not None else []
+            neg = [(x * sx, y * sy) for (x, y), lb in zip(pts, lab) if lb == 0] if pts is not None else []
             sbox = None if bx is None else (bx[0] * sx, bx[1] * sy, bx[2] * sx, bx[3] * sy)
             # a click on a frame that already has a propagated mask edits that mask
             old = o.keyframes.get(frame)

@@ -334,7 +334,7 @@ def check_checkpoint(
         raise CheckpointError(f"cannot read {label}: {_reason(exc)}") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # torch raises many kinds of errors on bytes that are not a checkpoint
+    except Exception:  # noqa: BLE001 - torch raises many kinds of errors on bytes that are not a checkpoint
         raise CheckpointError(f"{label} is not a valid checkpoint (corrupt or truncated)") from None
 
     state = obj.get("model") if isinstance(obj, Mapping) else None

@@ -2,7 +2,7 @@
 
 :func:`plan_cut` turns the objects' presence (a stored, non-empty mask) into spans of frames
 to keep; :func:`export_cut` renders those frames back to back into one video, optionally with
-the effects of :mod:`~sam2studio.export.video`, and writes a ``.spans.json`` sidecar.
+the effects of :mod:`~sam2studio.export.effects`, and writes a ``.spans.json`` sidecar.
 
 Planning, in this order:
 
@@ -39,11 +39,12 @@ from ..core.tracks import presence_segments
 from ..core.video import VideoSource
 from ..errors import UserError
 from .common import atomic_path, select_objects
-from .video import Effect, _check_spans, _objects_dict, _probe_source, _render
+from .effects import Effect
+from .encode import Span, probe_source
+from .render import check_spans, objects_dict, render
 
 __all__ = ["plan_cut", "export_cut", "spans_json_path"]
 
-Span = tuple[int, int]
 
 
 def _frames_from(frames: int | None, seconds: float | None, fps: float, name: str,
@@ -146,12 +147,12 @@ def export_cut(video: VideoSource, masks: MaskStore, objects, out: str | os.Path
     ``spans``: ``[(first, last), ...]`` inclusive, ascending, not overlapping; when None they
     are planned with :func:`plan_cut` from ``object_ids`` (default: every object) and the
     plan arguments. ``effects`` (default none) are applied as in
-    :func:`~sam2studio.export.video.export_video`. The sidecar (default
+    :func:`~sam2studio.export.render.export_video`. The sidecar (default
     :func:`spans_json_path`) lists each span's ``first``/``last`` frame, ``frames``,
     ``start_s``/``end_s`` (source seconds, end exclusive) and where it starts in the output.
     Returns ``out``.
     """
-    objs = _objects_dict(objects)
+    objs = objects_dict(objects)
     ids = select_objects(objs, object_ids)
     if spans is None:
         spans = plan_cut(masks, len(video), video.fps, ids, merge_gap=merge_gap,
@@ -165,13 +166,13 @@ def export_cut(video: VideoSource, masks: MaskStore, objects, out: str | os.Path
     else:
         if any(x is not None for x in (merge_gap, merge_gap_s, min_span, min_span_s)):
             raise UserError("give either the spans or the planning limits, not both.")
-        spans = _check_spans(spans, len(video))
+        spans = check_spans(spans, len(video))
         used_mode = None
     out = Path(out)
-    result = _render(video, masks, objs, out, effects, spans, audio="cut", object_ids=ids,
+    result = render(video, masks, objs, out, effects, spans, audio="cut", object_ids=ids,
                      codec=codec, crf=crf, preset=preset, feather=feather, progress=progress,
                      cancel=cancel)
-    rate = float(_probe_source(video).rate)
+    rate = float(probe_source(video).rate)
     doc = _spans_doc(video, spans, ids, used_mode, rate)
     sidecar = Path(spans_path) if spans_path is not None else spans_json_path(out)
     with atomic_path(sidecar) as tmp:

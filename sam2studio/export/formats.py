@@ -53,31 +53,31 @@ class ExportFormat:
 
 
 def _png(job: ExportJob) -> Path:
-    from .masks import export_png
+    from .mask_formats import export_png
 
     return export_png(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _palette(job: ExportJob) -> Path:
-    from .masks import export_palette
+    from .mask_formats import export_palette
 
     return export_palette(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _coco(job: ExportJob) -> Path:
-    from .masks import export_coco
+    from .mask_formats import export_coco
 
     return export_coco(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _yolo(job: ExportJob) -> Path:
-    from .masks import export_yolo
+    from .mask_formats import export_yolo
 
     return export_yolo(*job.mask_args(), **job.common_kwargs(), **job.options)
 
 
 def _npz(job: ExportJob) -> Path:
-    from .masks import export_npz
+    from .mask_formats import export_npz
 
     return export_npz(*job.mask_args(), **job.common_kwargs(), **job.options)
 
@@ -172,3 +172,19 @@ def parse_objects(text: str | None) -> list[int] | None:
     if any(i <= 0 for i in ids):
         raise UserError("object ids are positive integers")
     return ids
+
+
+def coerce_option(value: str):
+    """An option value given as text (``-o KEY=VALUE``, a manifest's options): integers and
+    numbers as such, true/yes/on and false/no/off as booleans, anything else as text."""
+    low = value.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value

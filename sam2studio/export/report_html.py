@@ -135,7 +135,8 @@ def _img(data: bytes, mime: str, alt: str, cls: str = "") -> str:
 
 
 def _hex(color) -> str:
-    return "#%02x%02x%02x" % tuple(int(c) for c in color)
+    r, g, b = (int(c) for c in color)
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def _still_frame(o: dict) -> int:
@@ -157,7 +158,8 @@ def _scaled(frame: np.ndarray) -> tuple[np.ndarray, float]:
 CSS = """
 :root { --fg:#1d2330; --muted:#5b6472; --line:#dde1e7; --bg:#f6f7f9; }
 * { box-sizing: border-box; }
-body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
+body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+       color:var(--fg); background:var(--bg); }
 main { max-width:1120px; margin:0 auto; padding:16px; }
 h1 { font-size:1.5em; margin:.2em 0; overflow-wrap:anywhere; }
 h2 { font-size:1.2em; margin:0 0 .5em; display:flex; align-items:center; gap:.5em; flex-wrap:wrap; }
@@ -206,13 +208,15 @@ def render_html(report: dict, derived: dict, meta: dict, images: dict) -> str:
         f"{_num('report:video.height', v['height'])} px</td></tr>",
         f"<tr><th>Engine</th><td>{esc(meta.get('engine') or 'unknown')}</td></tr>",
         f"<tr><th>Model</th><td>{esc(meta.get('model') or '—')}</td></tr>",
-        f"<tr><th>Flagged frames</th><td class=\"n\">{_num('derived:flagged_frames', derived['flagged_frames'])}</td></tr>",
+        f"<tr><th>Flagged frames</th><td class=\"n\">"
+        f"{_num('derived:flagged_frames', derived['flagged_frames'])}</td></tr>",
     ]
     if px_per_m:
         out.append(f"<tr><th>Scale</th><td class=\"n\">{_num('meta:px_per_m', px_per_m, 2, 'px per metre')}</td></tr>")
     out.append('</table></div><div class="scroll"><table><tr><th>Quality threshold</th><th class="n">value</th></tr>')
     for k, val in meta["thresholds"].items():
-        out.append(f"<tr><td>{esc(k.replace('_', ' '))}</td><td class=\"n\">{_num('meta:thresholds.' + k, val, 2)}</td></tr>")
+        out.append(f"<tr><td>{esc(k.replace('_', ' '))}</td>"
+                   f"<td class=\"n\">{_num('meta:thresholds.' + k, val, 2)}</td></tr>")
     out.append("</table></div></div></section>")
     if "presence" in images:
         out += ['<section id="presence"><h2>When each object is on screen</h2>',

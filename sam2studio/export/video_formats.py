@@ -74,7 +74,7 @@ def _check_options(name: str, options: dict, allowed: tuple[str, ...]) -> None:
 
 def make_effect(name: str, options: dict, object_ids):
     """The effect object for an effect format name and its options."""
-    from . import video as v
+    from . import effects as v
 
     opts = {k: options[k] for k in EFFECT_OPTIONS[name] if k in options}
     if "color" in opts and isinstance(opts["color"], str) and "," in opts["color"]:
@@ -93,7 +93,7 @@ def _encode_kwargs(options: dict) -> dict:
 
 def _effect_runner(name: str):
     def run(job: ExportJob) -> Path:
-        from .video import export_video
+        from .render import export_video
 
         _check_options(name, job.options, EFFECT_OPTIONS[name] + ENCODE_OPTIONS)
         effect = make_effect(name, job.options, job.object_ids)
@@ -124,7 +124,8 @@ def _cut(job: ExportJob) -> Path:
 
 _DESCRIPTIONS = {
     "overlay": ("Overlay video", "coloured masks, outlines and labels over the video (H.264, audio kept)"),
-    "cutout": ("Cut-out with transparency", "only the objects, alpha elsewhere (.mov ProRes 4444, .webm VP9, or a PNG folder)"),
+    "cutout": ("Cut-out with transparency",
+               "only the objects, alpha elsewhere (.mov ProRes 4444, .webm VP9, or a PNG folder)"),
     "background": ("Background replacement", "everything but the objects becomes a colour, an image or another video"),
     "grade": ("Colour grade", "saturation, brightness and contrast inside the objects (or outside with invert)"),
     "blur": ("Privacy blur", "Gaussian blur over the objects (or the background with invert)"),

@@ -118,6 +118,10 @@ SPECS: list[Spec] = [
          "When the quality check flags a frame: confidence, consistency, drift, area, colours"),
     Spec("auto_quality", "Check Quality After &Propagating", (), "",
          "Run the quality check whenever a propagation finishes", True),
+    Spec("report", "&Report…", ("Ctrl+Shift+R",), "",
+         "Write the tracking and quality report (paths, speeds, presence, the worst flagged frames) as one "
+         "HTML page next to the project, or in your documents folder before it is saved, and open it in "
+         "your browser (Ctrl+Shift+R)"),
     # playback
     Spec("play", "&Play / Pause", ("Space",), "play", "Play or pause (Space)"),
     Spec("next_frame", "&Next Frame", ("Right",), "step_fwd", "Next frame (→)"),
@@ -168,7 +172,8 @@ MENUS: list[tuple[str, list[str]]] = [
     ("T&rack", ["propagate", "propagate_fwd", "propagate_back", SEPARATOR, "track_selected",
                 "track_selected_fwd", "track_selected_back", "rerun", "cancel", SEPARATOR,
                 "absent_here", "absent_range", SEPARATOR, "range_in", "range_out", "range_clear", SEPARATOR,
-                "check_quality", "next_flag", "prev_flag", "quality_thresholds", "auto_quality"]),
+                "check_quality", "next_flag", "prev_flag", "quality_thresholds", "auto_quality", SEPARATOR,
+                "report"]),
     ("&Playback", ["play", "prev_frame", "next_frame", "prev_key", "next_key", "first_frame", "last_frame"]),
     ("&Models", ["models", "download_tiny"]),
     ("&Help", ["shortcuts", "about"]),
@@ -188,7 +193,7 @@ NEEDS_SESSION: tuple[str, ...] = (
     "save", "save_as", "export", "add_object", "delete_object", "clear_prompt", "propagate", "propagate_fwd",
     "propagate_back", "track_selected", "track_selected_fwd", "track_selected_back", "rerun", "absent_here",
     "absent_range", "play", "next_frame", "prev_frame", "next_key", "prev_key", "first_frame",
-    "last_frame", "range_in", "range_out", "range_clear", "check_quality", "next_flag", "prev_flag",
+    "last_frame", "range_in", "range_out", "range_clear", "check_quality", "next_flag", "prev_flag", "report",
 )
 #: actions that start a propagation (disabled while one runs)
 STARTS_PROPAGATION: tuple[str, ...] = ("propagate", "propagate_fwd", "propagate_back", "track_selected",

@@ -151,7 +151,7 @@ def setup_application(app) -> None:
 
 def install_excepthook(window_getter) -> None:
     """Unexpected exceptions on the UI thread (or any thread) are logged and shown as one sentence."""
-    from .dialogs import errors as err
+    from .dialogs import error_dialog as err
 
     def hook(etype, value, tb):
         if issubclass(etype, KeyboardInterrupt):
@@ -163,7 +163,7 @@ def install_excepthook(window_getter) -> None:
             msg = err.message_for(value, "working")
             if win is not None:
                 win.show_error(msg)
-        except Exception:  # pragma: no cover - never raise from the hook
+        except Exception:  # noqa: BLE001  # pragma: no cover - never raise from the hook
             pass
 
     def thread_hook(args):

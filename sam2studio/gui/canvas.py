@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QCursor, QFont, QImage, QKeyEvent, QPainter, QPainterPath,
                            QPen, QPixmap, QTransform)
 from PySide6.QtWidgets import (QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem,
                                QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView)
+
+from ..core.overlay import overlay_layer
 
 MIN_ZOOM = 0.02
 MAX_ZOOM = 40.0
@@ -29,51 +30,20 @@ class Tool(enum.Enum):
     ERASER = "eraser"
 
 
-def _bbox(m: np.ndarray) -> tuple[int, int, int, int] | None:
-    rows = np.flatnonzero(m.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(m[rows[0]:rows[-1] + 1].any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
 def compose_overlay(masks: dict[int, np.ndarray], colors: dict[int, tuple[int, int, int]],
                     opacity: float = 0.5, outline: bool = False, current: int | None = None
                     ) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """Straight-alpha RGBA of the masks of ``colors``' objects (in id order; later on top),
-    cropped to the masks: ``(rgba, (x0, y0))``, or None when nothing is to be drawn.
+    """The canvas look, drawn by :func:`sam2studio.core.overlay.overlay_layer`: straight-alpha
+    RGBA of the masks of ``colors``' objects (in id order; later on top), cropped to the
+    masks: ``(rgba, (x0, y0))``, or None when nothing is to be drawn.
 
-    Fill mode paints each mask at ``opacity`` with a crisp 2-pixel edge; outline mode paints
+    Fill mode paints each mask at ``opacity`` with a crisper 2-pixel edge; outline mode paints
     only the edges (3 pixels for the current object).
     """
-    items = []
-    for o, m in sorted(masks.items()):
-        if o in colors and m is not None:
-            box = _bbox(m)
-            if box is not None:
-                items.append((o, m, box))
-    if not items:
-        return None
-    pad = 3
-    h, w = items[0][1].shape
-    y0 = max(0, min(b[0] for _, _, b in items) - pad)
-    y1 = min(h, max(b[1] for _, _, b in items) + pad)
-    x0 = max(0, min(b[2] for _, _, b in items) - pad)
-    x1 = min(w, max(b[3] for _, _, b in items) + pad)
-    out = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
-    a_fill = int(round(255 * min(max(opacity, 0.0), 1.0)))
-    a_edge = 255 if outline else max(a_fill, min(255, a_fill + 110))
-    for o, m, _ in items:
-        r, g, b = colors[o]
-        crop = m[y0:y1, x0:x1]
-        m8 = crop.view(np.uint8) if crop.dtype == bool else crop.astype(np.uint8)
-        thick = 3 if (outline and o == current) else 2
-        k = np.ones((2 * thick - 1, 2 * thick - 1), np.uint8)
-        edge = (m8 > cv2.erode(m8, k, borderType=cv2.BORDER_CONSTANT, borderValue=0))
-        if not outline and a_fill > 0:
-            out[crop] = (r, g, b, a_fill)
-        out[edge] = (r, g, b, a_edge)
-    return out, (x0, y0)
+    layer = overlay_layer(masks, colors, opacity=0.0 if outline else opacity, edge=2,
+                          edge_opacity=1.0 if outline else min(1.0, opacity + 110 / 255),
+                          current=current, current_edge=3 if outline else None)
+    return None if layer is None else (layer.rgba(), layer.origin)
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
@@ -219,20 +189,8 @@ class Canvas(QGraphicsView):
             self._fit_mode = True
             self.fit()
 
-    def set_overlay(self, masks: dict[int, np.ndarray], colors: dict[int, tuple[int, int, int]],
-                    current: int | None = None) -> None:
-        """Draw ``masks`` of the objects in ``colors`` (hidden objects are simply left out)."""
-        res = compose_overlay(masks, colors, self.opacity, self.outline, current)
-        if res is None:
-            self.overlay_rgba, self.overlay_offset = None, (0, 0)
-            self._overlay_item.setPixmap(QPixmap())
-            return
-        self.overlay_rgba, self.overlay_offset = res
-        self._overlay_item.setOffset(*self.overlay_offset)
-        self._overlay_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(self.overlay_rgba)))
-
     def set_overlay_image(self, overlay) -> None:
-        """Show an overlay rendered elsewhere (an :class:`~sam2studio.gui.overlay.Overlay`)."""
+        """Show an overlay rendered elsewhere (an :class:`~sam2studio.gui.overlay_renderer.Overlay`)."""
         if overlay is None or overlay.image is None:
             self.overlay_rgba, self.overlay_offset = None, (0, 0)
             self._overlay_item.setPixmap(QPixmap())

@@ -16,7 +16,7 @@ from PySide6.QtGui import QImage
 
 from .canvas import Canvas
 from .frame_loader import FrameLoader
-from .overlay import Look, OverlayRenderer, signature
+from .overlay_renderer import Look, OverlayRenderer, signature
 
 #: longest wait for an overlay before the image is shown without it (seconds)
 OVERLAY_WAIT = 0.1

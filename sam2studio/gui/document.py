@@ -83,7 +83,10 @@ class Document(QObject):
         name, opts = self.engine_choice()
         if engine is not None:
             name, opts = engine, options
-        label = source.name if hasattr(source, "name") and not isinstance(source, (str, Path)) else Path(str(source)).name
+        if hasattr(source, "name") and not isinstance(source, (str, Path)):
+            label = source.name
+        else:
+            label = Path(str(source)).name
         self.loading = True
         self.status.emit(f"Opening {label}…")
 

@@ -12,12 +12,12 @@ display reads never make the engine's decoder seek back and forth.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
+
+from .cached_worker import SKIP, CachedWorker
 
 log = logging.getLogger(__name__)
 
@@ -29,62 +29,6 @@ def to_qimage(frame: np.ndarray) -> QImage:
     img = QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888)
     # RGB32 is what a QPixmap holds: converting here keeps that work off the UI thread
     return img.convertToFormat(QImage.Format.Format_RGB32)
-
-
-class _LoaderThread(QThread):
-    loaded = Signal(int, int, QImage)  # generation, index, image
-    error = Signal(int, int, str)
-
-    def __init__(self, owner: FrameLoader) -> None:
-        super().__init__()
-        self.setObjectName("sam2studio-frames")
-        self._o = owner
-
-    def run(self) -> None:  # noqa: C901 - one small loop
-        o = self._o
-        video = None
-        video_gen = -1
-        while True:
-            with o._cond:
-                while not o._stop and o._want is None and not o._ahead:
-                    o._cond.wait()
-                if o._stop:
-                    break
-                gen = o._gen
-                if gen != video_gen:
-                    if video is not None and video is not o._source:
-                        _close(video)
-                    video, video_gen = None, gen
-                src = o._source
-                if o._want is not None:
-                    index, wanted = o._want, True
-                    o._want = None
-                else:
-                    index, wanted = o._ahead.pop(0), False
-            if src is None:
-                continue
-            if video is None:
-                video = _display_copy(src)
-            img = o.cached(index)
-            if img is None:
-                try:
-                    img = to_qimage(video.get_frame(index))
-                except Exception as exc:  # a damaged frame: say so, keep going
-                    if wanted:
-                        log.warning("frame %d could not be decoded: %s", index, exc)
-                        self.error.emit(gen, index, str(exc))
-                    continue
-                with o._cond:
-                    if gen != o._gen:
-                        continue
-                    o._store(index, img)
-            if wanted:
-                self.loaded.emit(gen, index, img)
-                with o._cond:
-                    if gen == o._gen:
-                        o._plan_ahead(index, len(src))
-        if video is not None and video is not o._source:
-            _close(video)
 
 
 def _display_copy(video):
@@ -105,41 +49,36 @@ def _display_copy(video):
 def _close(video) -> None:
     try:
         video.close()
-    except Exception:  # pragma: no cover
-        pass
+    except Exception:  # closing a display decoder is best effort
+        log.debug("closing %s failed", video, exc_info=True)
 
 
-class FrameLoader(QObject):
+class FrameLoader(CachedWorker):
     """Decodes frames for display on a worker thread (see the module docstring)."""
 
     frame_ready = Signal(int, QImage)
     frame_failed = Signal(int, str)
+    _error = Signal(int, int, str)  # generation, index, message (from the worker thread)
 
     def __init__(self, capacity: int = 24, read_ahead: int = 16, read_behind: int = 4,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.capacity = max(4, int(capacity))
         self.read_ahead = int(read_ahead)
         self.read_behind = int(read_behind)
-        self._cond = threading.Condition()
-        self._cache: OrderedDict[int, QImage] = OrderedDict()
         self._want: int | None = None
         self._ahead: list[int] = []
         self._source = None
-        self._gen = 0
-        self._stop = False
-        self._thread = _LoaderThread(self)
-        self._thread.loaded.connect(self._on_loaded)
-        self._thread.error.connect(self._on_error)
-        self._thread.start()
+        self._video = None  # the worker thread's decoder of _video_src (generation _video_gen)
+        self._video_src = None
+        self._video_gen = -1
+        super().__init__(max(4, int(capacity)), "sam2studio-frames", parent)
+        self._error.connect(self._on_error)
 
     # ---- UI thread -----------------------------------------------------------------------
     def set_source(self, video) -> None:
         """Show frames of ``video`` from now on (None: nothing); drops the cache."""
         with self._cond:
             self._source = video
-            self._gen += 1
-            self._cache.clear()
+            self._new_generation()
             self._want = None
             self._ahead = []
             self._cond.notify_all()
@@ -151,9 +90,8 @@ class FrameLoader(QObject):
     def request(self, index: int) -> QImage | None:
         """Ask for frame ``index``; returns it at once when cached (no signal then)."""
         with self._cond:
-            img = self._cache.get(index)
+            img = self._lookup(index)
             if img is not None:
-                self._cache.move_to_end(index)
                 self._plan_ahead(index, len(self._source) if self._source is not None else 0)
                 self._cond.notify_all()
                 return img
@@ -161,41 +99,54 @@ class FrameLoader(QObject):
             self._cond.notify_all()
         return None
 
-    def cached(self, index: int) -> QImage | None:
-        with self._cond:
-            return self._cache.get(index)
+    # ---- the worker thread ---------------------------------------------------------------
+    def _has_work(self) -> bool:
+        return self._want is not None or bool(self._ahead)
 
-    def cache_size(self) -> int:
-        with self._cond:
-            return len(self._cache)
+    def _take(self) -> tuple[int, bool] | None:
+        if self._video_gen != self._gen:  # a new source: the old decoder goes
+            self._drop_video()
+            self._video_gen, self._video_src = self._gen, self._source
+        if self._source is None:
+            self._want, self._ahead = None, []
+            return None
+        if self._want is not None:
+            index, self._want = self._want, None
+            return index, True
+        return self._ahead.pop(0), False
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        self._thread.wait(5000)
+    def _produce(self, gen: int, index: int, wanted: bool):
+        if self._video is None:
+            self._video = _display_copy(self._video_src)
+        try:
+            return to_qimage(self._video.get_frame(index))
+        except Exception as exc:  # noqa: BLE001 - a damaged frame: say so, keep going
+            if wanted:
+                log.warning("frame %d could not be decoded: %s", index, exc)
+                self._error.emit(gen, index, str(exc))
+            return SKIP
 
-    @property
-    def thread(self) -> QThread:
-        return self._thread
+    def _stored(self, index: int, wanted: bool) -> None:
+        self._plan_ahead(index, len(self._source))
 
-    # ---- shared helpers (called with the lock held) -------------------------------------
-    def _store(self, index: int, img: QImage) -> None:
-        self._cache[index] = img
-        self._cache.move_to_end(index)
-        while len(self._cache) > self.capacity:
-            self._cache.popitem(last=False)
+    def _deliver(self, index: int, img: QImage) -> None:
+        self.frame_ready.emit(index, img)
 
+    def _drop_video(self) -> None:
+        """Close the worker's decoder when it is a second one (worker thread)."""
+        if self._video is not None and self._video is not self._video_src:
+            _close(self._video)
+        self._video = None
+
+    def _thread_exit(self) -> None:
+        self._drop_video()
+
+    # ---- helpers -------------------------------------------------------------------------
     def _plan_ahead(self, index: int, n: int) -> None:
+        """Read ahead of and a little behind ``index`` while nothing is asked (lock held)."""
         order = [index + k for k in range(1, self.read_ahead + 1)]
         order += [index - k for k in range(1, self.read_behind + 1)]
         self._ahead = [i for i in order if 0 <= i < n and i not in self._cache]
-
-    # ---- slots (UI thread) ---------------------------------------------------------------
-    @Slot(int, int, QImage)
-    def _on_loaded(self, gen: int, index: int, img: QImage) -> None:
-        if gen == self._gen:
-            self.frame_ready.emit(index, img)
 
     @Slot(int, int, str)
     def _on_error(self, gen: int, index: int, message: str) -> None:

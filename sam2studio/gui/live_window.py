@@ -26,8 +26,8 @@ from ..core.prompts import FramePrompt
 from ..errors import UserError
 from ..live import FakeCamera, LiveFrame, LiveStats, LiveTracker, StreamEnded
 from .canvas import Canvas, compose_overlay, rgba_to_qimage
-from .dialogs.errors import message_for, sentence, show_error
-from .overlay import EMPTY, Overlay
+from .dialogs.error_dialog import message_for, sentence, show_error
+from .overlay_renderer import EMPTY, Overlay
 from .resources import icon
 
 _ORPHANS: list = []  # (thread, worker) that outlived their window (a camera stuck in read())

@@ -22,7 +22,7 @@ from .actions import (BRUSH_SIZE, NEEDS_SESSION, OPACITY, RECENT_MENU, REDO, STA
 from .actions import build_actions, build_menus, build_toolbar, build_track_button
 from .canvas import Canvas
 from .controller import ALL_FRAMES
-from .dialogs import errors as err
+from .dialogs import error_dialog as err
 from .display import FrameDisplay
 from .document import Document
 from .handlers.editing import BRUSH_MAX, BRUSH_MIN, EditingController
@@ -33,7 +33,7 @@ from .handlers.propagation import PropagationController
 from .handlers.review import ReviewController
 from .handlers.view import ViewController
 from .object_panel import ObjectPanel
-from .quality import QualityFlags
+from .quality_flags import QualityFlags
 from .resources import app_icon, icon
 from .settings import Settings
 from .timeline import Timeline

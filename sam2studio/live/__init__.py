@@ -2,8 +2,8 @@
 command and its OpenCV window are :mod:`sam2studio.cli.live`).
 
 A camera is any object with ``read() -> (seconds, rgb)`` that blocks for the next frame
-(:class:`~sam2studio.core.cameras.CameraVideo`, or :class:`~sam2studio.core.cameras.FakeCamera`, which plays a video file
-at its real frame rate through the same interface). The tracker reads it on its own capture
+(:class:`~sam2studio.core.cameras.CameraVideo`, or :class:`~sam2studio.core.cameras.FakeCamera`,
+which plays a video file at its real frame rate through the same interface). The tracker reads it on its own capture
 thread into a one-frame slot, so **the newest frame is always the one processed**: a frame
 the tracker had no time for is overwritten by the next one and counted as dropped. Latency is
 measured from the moment a frame came out of ``read()`` to the moment its masks are ready.

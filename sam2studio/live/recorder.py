@@ -63,7 +63,7 @@ class Recorder:
                 if not ok:
                     raise OSError("JPEG encoding failed")
                 (self.frames_dir / f"{index:06d}.jpg").write_bytes(buf.tobytes())
-            except BaseException as exc:  # reported by finish()
+            except BaseException as exc:  # noqa: BLE001 - reported by finish()
                 self._error = exc
 
     @property

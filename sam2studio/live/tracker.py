@@ -151,7 +151,7 @@ class LiveTracker:
                     self._seq += 1
                     self._captured += 1
                     self._cond.notify_all()
-        except BaseException as exc:  # the end of a file, a camera that stops: told to step()
+        except BaseException as exc:  # noqa: BLE001 - the end of a file, a camera that stops: told to step()
             with self._cond:
                 self._error = exc
         finally:

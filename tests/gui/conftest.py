@@ -18,10 +18,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings, QThread  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QSettings, QThread
+from PySide6.QtWidgets import QApplication
 
-from .helpers import CUPS  # noqa: E402
+from .helpers import CUPS
 
 # ---- thread-leak guard --------------------------------------------------------------------
 _STARTED: list[weakref.ref] = []
@@ -76,7 +76,7 @@ def isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("SAM2STUDIO_DATA_DIR", str(data))
     cache = tmp_path / "model-cache"
     monkeypatch.setenv("SAM2STUDIO_CACHE_DIR", str(cache))
-    from sam2studio.gui.dialogs import errors
+    from sam2studio.gui.dialogs import error_dialog as errors
 
     errors.SHOWN.clear()
     yield ini

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from sam2studio.errors import VideoError
-from sam2studio.gui.dialogs import errors
+from sam2studio.gui.dialogs import error_dialog as errors
 
 from .helpers import CUPS
 

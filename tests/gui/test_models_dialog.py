@@ -30,7 +30,7 @@ class _Server:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 outer.requests += 1
                 data = outer.payload
                 self.send_response(200)

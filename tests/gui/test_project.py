@@ -67,7 +67,7 @@ def test_save_and_reopen(make_window, qtbot, cups_mp4, tmp_path):
 
 
 def test_unsaved_changes_prompt_on_close(make_window, qtbot, cups_mp4, monkeypatch, tmp_path):
-    from sam2studio.gui.dialogs import errors as err
+    from sam2studio.gui.dialogs import error_dialog as err
 
     win = make_window("classic")
     open_clip(qtbot, win, str(cups_mp4))
@@ -150,7 +150,7 @@ def test_autosave_and_recovery_after_a_crash(make_window, qtbot, cups_mp4, tmp_p
     assert not autosave.find_orphans()
 
     # a clean close (discarding) leaves nothing behind
-    from sam2studio.gui.dialogs import errors as err
+    from sam2studio.gui.dialogs import error_dialog as err
 
     err_ask = err.ask_save_changes
     err.ask_save_changes = lambda parent, name: "discard"

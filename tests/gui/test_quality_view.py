@@ -4,6 +4,7 @@ the memory budget setting. Driven through the real widgets."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from sam2studio.gui.timeline import FLAG, LANE_ROWS
@@ -167,7 +168,7 @@ def test_quality_thresholds_are_kept_and_used(make_window, qtbot, cups_clip):
 def test_a_running_quality_check_gives_way_to_a_click(make_window, qtbot, cups_clip):
     import threading
 
-    from sam2studio.gui import quality as gq
+    from sam2studio.gui import quality_flags as gq
 
     win = make_window("classic")
     _tracked(qtbot, win, cups_clip)
@@ -196,3 +197,31 @@ def test_a_running_quality_check_gives_way_to_a_click(make_window, qtbot, cups_c
     finally:
         gq.assess_job = real
         release.set()
+
+
+def test_track_report_writes_the_html_report_and_opens_it(make_window, qtbot, cups_clip, tmp_path, monkeypatch):
+    import sam2studio.gui.handlers.review as review
+
+    pytest.importorskip("matplotlib", reason="the HTML report draws with matplotlib (report extra)")
+    win = make_window("classic")
+    _tracked(qtbot, win, cups_clip)
+    out = tmp_path / "cups_report.html"
+    monkeypatch.setattr(review, "report_path", lambda project_path, name: out)
+    opened = []
+    win.review.open_url = lambda url: opened.append(url.toLocalFile()) or True
+    assert win.actions["report"].isEnabled()
+    win.actions["report"].trigger()
+    qtbot.waitUntil(lambda: win.review.report_job is None and bool(opened), timeout=120000)
+    assert opened == [str(out)]
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and 'id="report-data"' in page
+    assert str(out) in win.statusBar().currentMessage()
+    assert "opened in your browser" in win.statusBar().currentMessage()
+
+
+def test_report_goes_beside_the_saved_project(tmp_path):
+    from sam2studio.gui.handlers.review import report_path
+
+    assert report_path(tmp_path / "rally.s2s", "rally.s2s") == tmp_path / "rally_report.html"
+    unsaved = report_path(None, "rally.mp4")
+    assert unsaved.name == "rally_report.html" and unsaved.parent.name == "SAM2 Studio reports"

@@ -1,1 +1,1 @@
-"""Dialogs: errors, crash recovery, shortcuts, models, export."""
+"""Dialogs: errors (error_dialog), crash recovery, shortcuts, models, quality thresholds, export."""

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
+                               QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
 from ...export import formats as export_formats
 from ..controller import Job
 from .export_options import ExportOptions
+from .fields import PathField
 
 
 def available_formats() -> list:
@@ -91,15 +92,9 @@ class ExportDialog(QDialog):
         self.about.setObjectName("hint")
         self.about.setWordWrap(True)
         form.addRow("", self.about)
-        out = QWidget()
-        ol = QHBoxLayout(out)
-        ol.setContentsMargins(0, 0, 0, 0)
-        self.out_edit = QLineEdit()
-        self.out_edit.setToolTip("Where to write the export (a folder or a file, by format)")
-        ol.addWidget(self.out_edit, 1)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        ol.addWidget(browse)
+        out = PathField("Where to write the export (a folder or a file, by format)", "Browse…",
+                        choose=self._browse)
+        self.out_edit = out.edit
         form.addRow("Output", out)
         self.objects_list = QListWidget()
         self.objects_list.setMaximumHeight(120)
@@ -125,7 +120,8 @@ class ExportDialog(QDialog):
         for w in (QLabel("from"), self.first_box, QLabel("to"), self.last_box):
             fl.addWidget(w)
         fl.addStretch(1)
-        self.all_frames.toggled.connect(lambda on: (self.first_box.setEnabled(not on), self.last_box.setEnabled(not on)))
+        self.all_frames.toggled.connect(
+            lambda on: (self.first_box.setEnabled(not on), self.last_box.setEnabled(not on)))
         self.all_frames.toggled.emit(True)
         form.addRow("Frames", fr)
         self.options = ExportOptions()

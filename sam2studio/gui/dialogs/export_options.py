@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit,
+                               QPushButton, QSpinBox, QWidget)
 
 from ...export.video_formats import OPTION_SPECS, format_options
+from .fields import PathField
 
 _RANGES = {
     "opacity": (0.0, 1.0, 0.05), "brightness": (-1.0, 1.0, 0.05), "saturation": (0.0, 4.0, 0.1),
@@ -21,26 +22,6 @@ def _label(name: str) -> str:
     return {"crf": "Quality (CRF)", "merge_gap_s": "Merge gaps under (s)", "min_span_s": "Drop spans under (s)",
             "sigma": "Blur sigma (px)", "feather": "Feather edges (px)", "block": "Block size (px)"}.get(
         name, name.replace("_", " ").capitalize())
-
-
-class _FileField(QWidget):
-    def __init__(self, tip: str) -> None:
-        super().__init__()
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.edit = QLineEdit()
-        self.edit.setPlaceholderText("none")
-        self.edit.setToolTip(tip)
-        lay.addWidget(self.edit, 1)
-        b = QPushButton("Choose…")
-        b.setToolTip(tip)
-        b.clicked.connect(self._choose)
-        lay.addWidget(b)
-
-    def _choose(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", self.edit.text())
-        if path:
-            self.edit.setText(path)
 
 
 class _ColorField(QPushButton):
@@ -105,7 +86,7 @@ class ExportOptions(QWidget):
         elif kind == "color":
             w = _ColorField(default, tip)
         elif kind == "file":
-            w = _FileField(tip)
+            w = PathField(tip, button_tip=tip, placeholder="none")
         else:
             w = QLineEdit("" if default is None else str(default))
         w.setToolTip(tip)
@@ -121,7 +102,7 @@ class ExportOptions(QWidget):
             w.setValue(value)
         elif isinstance(w, _ColorField):
             w.set_color(value)
-        elif isinstance(w, _FileField):
+        elif isinstance(w, PathField):
             w.edit.setText(str(value))
         else:
             w.setText(str(value))
@@ -137,7 +118,7 @@ class ExportOptions(QWidget):
                 v = w.value()
             elif isinstance(w, _ColorField):
                 v = w.value
-            elif isinstance(w, _FileField):
+            elif isinstance(w, PathField):
                 v = w.edit.text().strip()
             else:
                 v = w.text().strip()

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QSpinBox,
-                               QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox,
-                               QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QFormLayout, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+                               QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from ...engines import models
 from ...engines.sam2_memory import DEFAULT_BUDGET_MB
 from ...errors import Cancelled, UserError
 from ..settings import Settings
-from .errors import message_for, sentence
+from .error_dialog import message_for, sentence
+from .fields import PathField
 
 log = logging.getLogger(__name__)
 
@@ -141,17 +142,10 @@ class ModelManagerDialog(QDialog):
             self.model_box.addItem(name + ("  (default)" if name == models.DEFAULT_MODEL else ""), name)
         self.model_box.setToolTip("Which SAM 2 model to use")
         form.addRow("SAM 2 model", self.model_box)
-        ck = QWidget()
-        ckl = QHBoxLayout(ck)
-        ckl.setContentsMargins(0, 0, 0, 0)
-        self.checkpoint_edit = QLineEdit()
-        self.checkpoint_edit.setPlaceholderText("the cached download")
-        self.checkpoint_edit.setToolTip("A local checkpoint file to use instead of the cached download")
-        ckl.addWidget(self.checkpoint_edit, 1)
-        browse = QPushButton("Choose…")
-        browse.setToolTip("Choose a local checkpoint file (.pt)")
-        browse.clicked.connect(self._browse_checkpoint)
-        ckl.addWidget(browse)
+        ck = PathField("A local checkpoint file to use instead of the cached download",
+                       button_tip="Choose a local checkpoint file (.pt)", placeholder="the cached download",
+                       choose=self._browse_checkpoint)
+        self.checkpoint_edit = ck.edit
         form.addRow("Checkpoint file", ck)
         self.device_box = QComboBox()
         for d in DEVICES:

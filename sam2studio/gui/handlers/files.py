@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from ...core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..autosave import find_orphans
-from ..dialogs import errors as err
+from ..dialogs import error_dialog as err
 from ..dialogs.recovery import RecoveryDialog
 
 if TYPE_CHECKING:

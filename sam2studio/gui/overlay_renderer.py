@@ -10,16 +10,15 @@ emits ``rendered(frame, signature)``; the UI takes the result from :meth:`result
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from ..core.masks import decode_rle
 from ..core.smoothing import smoothed_mask
+from .cached_worker import CachedWorker
 from .canvas import compose_overlay, rgba_to_qimage
 
 log = logging.getLogger(__name__)
@@ -84,40 +83,6 @@ def signature(masks, frame: int, objects: dict, look: Look) -> tuple:
     return (tuple(parts), look) if parts else ()
 
 
-class _RenderThread(QThread):
-    done = Signal(int, int, object)  # generation, frame, signature
-
-    def __init__(self, owner: OverlayRenderer) -> None:
-        super().__init__()
-        self.setObjectName("sam2studio-overlays")
-        self._o = owner
-
-    def run(self) -> None:
-        o = self._o
-        while True:
-            with o._cond:
-                while not o._stop and not o._queue:
-                    o._cond.wait()
-                if o._stop:
-                    return
-                frame, sig, gen = o._queue.pop(0)
-                masks = o._masks
-                if (frame, sig) in o._cache or masks is None:
-                    continue
-            try:
-                result = render(masks, frame, sig)
-            except Exception:  # never let one bad mask stop the thread
-                log.exception("rendering the overlay of frame %d failed", frame)
-                result = EMPTY
-            with o._cond:
-                if gen != o._gen:
-                    continue
-                o._cache[(frame, sig)] = result
-                while len(o._cache) > o.capacity:
-                    o._cache.popitem(last=False)
-            self.done.emit(gen, frame, sig)
-
-
 def render(masks, frame: int, sig: tuple) -> Overlay:
     """Compose the overlay described by ``sig`` (on any thread)."""
     if not sig:
@@ -140,29 +105,20 @@ def render(masks, frame: int, sig: tuple) -> Overlay:
     return Overlay(rgba_to_qimage(rgba), rgba, offset)
 
 
-class OverlayRenderer(QObject):
+class OverlayRenderer(CachedWorker):
     """Renders overlays on a worker thread; see the module docstring."""
 
     rendered = Signal(int, object)  # frame, signature
 
     def __init__(self, capacity: int = 24, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.capacity = int(capacity)
-        self._cond = threading.Condition()
-        self._cache: OrderedDict[tuple, Overlay] = OrderedDict()
-        self._queue: list[tuple[int, tuple, int]] = []
+        self._queue: list[tuple[int, tuple]] = []
         self._masks = None
-        self._gen = 0
-        self._stop = False
-        self._thread = _RenderThread(self)
-        self._thread.done.connect(self._on_done)
-        self._thread.start()
+        super().__init__(capacity, "sam2studio-overlays", parent)
 
     def set_store(self, masks) -> None:
         with self._cond:
             self._masks = masks
-            self._gen += 1
-            self._cache.clear()
+            self._new_generation()
             self._queue.clear()
 
     def result(self, frame: int, sig: tuple) -> Overlay | None:
@@ -170,33 +126,36 @@ class OverlayRenderer(QObject):
         if not sig:
             return EMPTY
         with self._cond:
-            r = self._cache.get((frame, sig))
-            if r is not None:
-                self._cache.move_to_end((frame, sig))
-            return r
+            return self._lookup((frame, sig))
 
     def request(self, frame: int, sig: tuple, ahead: list[tuple[int, tuple]] = ()) -> Overlay | None:
         """Ask for ``frame``'s overlay first, then ``ahead``'s; returns it at once when cached."""
         r = self.result(frame, sig)
         with self._cond:
-            q = [] if r is not None or not sig else [(frame, sig, self._gen)]
-            q += [(f, s, self._gen) for f, s in ahead if s and (f, s) not in self._cache]
+            q = [] if r is not None or not sig else [(frame, sig)]
+            q += [(f, s) for f, s in ahead if s and (f, s) not in self._cache]
             self._queue = q
             if q:
                 self._cond.notify_all()
         return r
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        self._thread.wait(5000)
+    # ---- the worker thread ---------------------------------------------------------------
+    def _has_work(self) -> bool:
+        return bool(self._queue)
 
-    @property
-    def thread(self) -> QThread:
-        return self._thread
+    def _take(self) -> tuple[tuple, bool] | None:
+        key = tuple(self._queue.pop(0))
+        if key in self._cache or self._masks is None:
+            return None
+        return key, True
 
-    @Slot(int, int, object)
-    def _on_done(self, gen: int, frame: int, sig: object) -> None:
-        if gen == self._gen:
-            self.rendered.emit(frame, sig)
+    def _produce(self, gen: int, key: tuple, deliver: bool) -> Overlay:
+        frame, sig = key
+        try:
+            return render(self._masks, frame, sig)
+        except Exception:  # never let one bad mask stop the thread
+            log.exception("rendering the overlay of frame %d failed", frame)
+            return EMPTY
+
+    def _deliver(self, key: tuple, result: Overlay) -> None:
+        self.rendered.emit(*key)
