@@ -238,6 +238,12 @@ class MainWindow(QMainWindow):
         sb.setToolTip(message if shown != message else "")
         sb.showMessage(shown, ms)
 
+    def status_text(self) -> str:
+        """The whole of the message shown in the status bar (also when it was shortened)."""
+        sb = self.statusBar()
+        shown = sb.currentMessage()
+        return sb.toolTip() if shown and shown.endswith("…") and sb.toolTip() else shown
+
     def _end_scoped_status(self, frame: int | None = None, objs=None) -> None:
         """Clear a scoped message when its frame was left (``frame`` given) or its mask changed."""
         scope = getattr(self, "_status_scope", None)
