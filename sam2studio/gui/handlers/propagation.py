@@ -29,6 +29,7 @@ class PropagationController(QObject):
         self.following = False  # the playhead follows the running propagation
         self.last_message = ""  # what the last run said (the quality check's result joins it)
         self.job_message = ""  # the "…ing…" line of the running job
+        self.joins_quality = ""  # a run's line that the quality check started after it joins
 
     def handlers(self) -> dict[str, Callable]:
         return {
@@ -179,11 +180,12 @@ class PropagationController(QObject):
             self.following = False
             w.refresh_overlay()
             if n and not job.cancelled and w.actions["auto_quality"].isChecked():
+                self.joins_quality = self.last_message  # the check's result joins this line
                 w.review.check_quality()
         elif job.kind == "quality" and not job.cancelled and isinstance(job.result, dict):
             names = {i: o.name for i, o in w.doc.state.objects.items()}
-            shown = w.statusBar().toolTip() or w.statusBar().currentMessage()
-            lead = self.last_message + " " if self.last_message and shown == self.last_message else ""
+            lead = self.joins_quality + " " if self.joins_quality else ""
+            self.joins_quality = ""
             w.status(lead + w.quality.summary(names), 10000)
         if not w.ctl.busy or job.kind in PROGRESS_KINDS:
             self._show_progress(False)
