@@ -16,12 +16,12 @@ from pathlib import Path
 
 from sam2studio.session import Session
 
-DATA = Path("../shared/data")
+SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "sample" / "cups.mp4"  # the bundled clip
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--video", type=Path, default=DATA / "videos" / "02_cups.mp4", help="video file or image folder")
+    ap.add_argument("--video", type=Path, default=SAMPLE, help="video file or image folder")
     ap.add_argument("--click", default="640,400", help="X,Y of a positive click (default: the middle cup)")
     ap.add_argument("--frame", type=int, default=0, help="frame the click is on (default 0)")
     ap.add_argument("--frames", default=None, help="frame range START:STOP to segment (default: all)")

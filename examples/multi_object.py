@@ -21,7 +21,8 @@ from PIL import Image
 
 from sam2studio.session import Session
 
-DATA = Path("../shared/data")
+#: the judo frames and first annotations shipped with the tests (tests/data/README.md: MIT licence)
+JUDO = Path(__file__).resolve().parent.parent / "tests" / "data" / "judo"
 
 
 def first_annotations(masks_dir: Path) -> list[tuple[int, int, Path]]:
@@ -38,8 +39,8 @@ def first_annotations(masks_dir: Path) -> list[tuple[int, int, Path]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frames-dir", type=Path, default=DATA / "frames" / "judo", help="image folder (the video)")
-    ap.add_argument("--masks-dir", type=Path, default=DATA / "masks" / "judo", help="palette PNGs named by frame")
+    ap.add_argument("--frames-dir", type=Path, default=JUDO / "frames", help="image folder (the video)")
+    ap.add_argument("--masks-dir", type=Path, default=JUDO / "masks", help="palette PNGs named by frame")
     ap.add_argument("--engine", default="classic", choices=("classic", "sam2", "auto"))
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: a new temporary one)")
     args = ap.parse_args(argv)

@@ -1,5 +1,6 @@
 """Presence cut: keep only the parts of a video where an object is visible (the ball of the
-cups game: seen at the start, hidden under a cup, seen again when the cup is lifted).
+cups game: seen at the start, then hidden under a cup; in a longer clip, seen again when the
+cup is lifted).
 
     python examples/presence_cut.py                       # the whole cups clip
     python examples/presence_cut.py --frames 0:60         # quicker: only the first 2 s are looked at
@@ -23,12 +24,12 @@ from sam2studio.core.presence import clean_presence
 from sam2studio.core.tracks import presence_segments
 from sam2studio.session import Session
 
-DATA = Path("../shared/data")
+SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "sample" / "cups.mp4"  # the bundled clip
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--video", type=Path, default=DATA / "videos" / "02_cups.mp4")
+    ap.add_argument("--video", type=Path, default=SAMPLE)
     ap.add_argument("--click", default="400,462", help="X,Y of the object on the first frame (default: the ball)")
     ap.add_argument("--name", default="ball")
     ap.add_argument("--frames", default=None, help="only track START:STOP (default: the whole video)")

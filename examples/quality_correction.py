@@ -3,7 +3,7 @@ re-propagate from there, and see fewer flags.
 
     python examples/quality_correction.py                        # a generated clip with ground truth
     python examples/quality_correction.py --rounds 5
-    python examples/quality_correction.py --video ../shared/data/videos/02_cups.mp4 --click 640,400
+    python examples/quality_correction.py --video resources/sample/cups.mp4 --click 640,400
 
 By default it runs on a generated clip (an object leaves the frame and comes back; the classic
 engine is slow to pick it up again) whose ground truth stands in for you: each round the worst

@@ -25,12 +25,12 @@ from sam2studio.core.cameras import FakeCamera
 from sam2studio.live import LiveTracker, overlay
 from sam2studio.session import Session
 
-DATA = Path("../shared/data")
+SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "sample" / "cups.mp4"  # the bundled clip
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--video", type=Path, default=DATA / "videos" / "02_cups.mp4", help="file played as a camera")
+    ap.add_argument("--video", type=Path, default=SAMPLE, help="file played as a camera")
     ap.add_argument("--camera", type=int, default=None, help="use this camera instead of --video")
     ap.add_argument("--click", default="640,400", help="X,Y of the object on the first frame (default: the middle cup)")
     ap.add_argument("--seconds", type=float, default=3.0, help="how long to track (default 3)")

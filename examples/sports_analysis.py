@@ -1,8 +1,8 @@
-"""Sports analysis: track a player and the ball, then read their speeds and movement events
+"""Sports analysis: track players and the ball, then read their speeds and movement events
 (starts/stops moving, direction changes, entering/leaving) from the tracking report.
 
-    python examples/sports_analysis.py                          # the juggling clip, 5 s
-    python examples/sports_analysis.py --px-per-metre 310       # speeds in m/s too
+    python examples/sports_analysis.py                          # the bundled cups game, 4 s
+    python examples/sports_analysis.py --px-per-metre 2000      # speeds in m/s too (a cup is ~9 cm, ~180 px wide)
     python examples/sports_analysis.py --video match.mp4 --box "keeper:10,20,80,200" --box "ball:300,200,330,230"
 
 Writes the full tracking report (``report.json``: per-frame centroids, boxes, speeds, events
@@ -22,8 +22,9 @@ from sam2studio.core.quality import assess, report_flags
 from sam2studio.export.report import export_report
 from sam2studio.session import Session
 
-DATA = Path("../shared/data")
-DEFAULT_BOXES = ["player:598,45,835,672", "ball:612,283,693,361"]
+SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "sample" / "cups.mp4"  # the bundled clip
+#: the bundled clip is a cups game: the cup in the player's hand, a cup on the table and the ball
+DEFAULT_BOXES = ["lifted cup:260,0,440,200", "middle cup:570,290,740,540", "ball:363,424,437,503"]
 
 
 def parse_box(spec: str) -> tuple[str, tuple[float, ...]]:
@@ -36,9 +37,9 @@ def parse_box(spec: str) -> tuple[str, tuple[float, ...]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--video", type=Path, default=DATA / "videos" / "05_default_juggle.mp4")
+    ap.add_argument("--video", type=Path, default=SAMPLE)
     ap.add_argument("--box", action="append", default=None, metavar="NAME:X0,Y0,X1,Y1",
-                    help="an object to track, boxed on the first frame (default: the player and the ball)")
+                    help="an object to track, boxed on the first frame (default: two cups and the ball)")
     ap.add_argument("--frames", default="0:120", help="frame range START:STOP (default 0:120)")
     ap.add_argument("--px-per-metre", type=float, default=None, help="image scale, for speeds in m/s")
     ap.add_argument("--engine", default="classic", choices=("classic", "sam2", "auto"))

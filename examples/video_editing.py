@@ -2,7 +2,7 @@
 tracked objects (the cups clip, a short range to stay quick).
 
     python examples/video_editing.py
-    python examples/video_editing.py --frames 0:300 --background "#1e90ff" --smooth
+    python examples/video_editing.py --frames 0:150 --background "#1e90ff" --smooth
 
 Tracks the middle cup and the ball from two clicks, then renders three H.264 videos under
 ``--out`` (audio kept where the source has it): ``background.mp4`` (everything but the objects
@@ -20,12 +20,12 @@ from pathlib import Path
 
 from sam2studio.session import Session
 
-DATA = Path("../shared/data")
+SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "sample" / "cups.mp4"  # the bundled clip
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--video", type=Path, default=DATA / "videos" / "02_cups.mp4")
+    ap.add_argument("--video", type=Path, default=SAMPLE)
     ap.add_argument("--click", action="append", default=None, metavar="X,Y",
                     help="one object per click on the first frame (default: the middle cup and the ball)")
     ap.add_argument("--frames", default="0:60", help="frame range START:STOP (default 0:60)")

@@ -1,4 +1,4 @@
-"""Shared fixtures: test material from ../shared/data, random-weight SAM 2 predictors."""
+"""Shared fixtures: the repository's own test material, random-weight SAM 2 predictors."""
 
 from __future__ import annotations
 
@@ -8,17 +8,23 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-import sam2studio  # noqa: F401  (sets the OpenMP wait policy before any test imports torch)
+# Under pytest-xdist (the README's -n auto) each worker gets its share of the cores for torch's
+# thread pool (inherited by the processes tests start), so workers do not oversubscribe the CPU.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+import sam2studio  # noqa: E402,F401  (sets the OpenMP wait policy before any test imports torch)
 
-DATA = Path("../shared/data")
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"  # licences in tests/data/README.md
+SAMPLE = ROOT / "resources" / "sample" / "cups.mp4"  # the bundled clip: 150 frames, 1280x720, audio
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 
 
-def shared(*parts: str) -> Path:
-    """A file of the shared test material; skips the test cleanly when it is absent."""
+def data(*parts: str) -> Path:
+    """A file of the repository's test material (tests/data); it is always there."""
     path = DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"test material {path} is absent (see ../shared/data/README.md)")
+    assert path.exists(), f"test material {path} is missing from the repository"
     return path
 
 
@@ -40,3 +46,30 @@ def random_predictor(image_size: int = 256, seed: int = 0):
     torch.manual_seed(seed)
     return build_sam2_video_predictor(SAM2_CONFIG, ckpt_path=None, device="cpu",
                                       hydra_overrides_extra=[f"++model.image_size={image_size}"])
+
+
+_GUI_TESTS = Path(__file__).resolve().parent / "gui"
+
+
+def pytest_itemcollected(item):
+    """With pytest-xdist (the README's ``-n auto``), the GUI tests share one worker and run one
+    after another: several of them time the event loop and cancellation, which other GUI tests
+    running beside them on a small machine would disturb. The other tests spread over the rest."""
+    if _GUI_TESTS in Path(str(item.fspath)).resolve().parents:
+        item.add_marker(pytest.mark.xdist_group("gui"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """pytest-xdist (3.8) groups ``xdist_group`` tests by writing ``item._nodeid``, which pytest
+    9.2 no longer reads, so the groups silently do nothing; give the node ids their group suffix
+    as xdist means to (on versions where xdist's own change works, it is there already)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid:
+            from _pytest.nodeid import coerce_node_id
+
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")

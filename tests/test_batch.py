@@ -1,6 +1,6 @@
 """``sam2studio batch``: many videos from a manifest, on local worker processes and on Ray.
 
-Three short clips cut from the shared test videos (classic engine, so they run in seconds),
+Three short clips cut from the repository's test videos (classic engine, so they run in seconds),
 one of them broken: the batch gives the same masks as single ``sam2studio segment`` runs, the
 broken clip fails alone (summary + exit 1), a re-run skips what is finished and retries what
 failed, an interrupted run (SIGKILL) resumes without redoing finished videos or counting a
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared
+from conftest import SAMPLE, data
 from sam2studio import batch
 from sam2studio.cli import main
 from sam2studio.export.encode import transcode_clip
@@ -30,7 +30,7 @@ from sam2studio.export.encode import transcode_clip
 REPO = Path(__file__).resolve().parent.parent
 QUALITY = ";quality"  # the quality report, one of the exports asked for
 FRAMES = 24
-# the prompts of the three clips (640x360 after cutting at half size)
+# the prompts of the three clips (640x360: the sample clip cut at half size, the dog clip as it is)
 PROMPTS = {
     "dog": ["--click", "1:0:300:215", "--name", "1:dog"],
     "cups": ["--click", "1:0:330:210", "--click", "2:0:200:232", "--direction", "forward"],
@@ -64,8 +64,8 @@ def material(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
     clips = root / "clips"
     clips.mkdir()
-    transcode_clip(shared("videos", "01_dog.mp4"), clips / "dog.mp4", FRAMES)
-    transcode_clip(shared("videos", "02_cups.mp4"), clips / "cups.mp4", FRAMES)
+    transcode_clip(data("dog.mp4"), clips / "dog.mp4", FRAMES, scale=1.0)
+    transcode_clip(SAMPLE, clips / "cups.mp4", FRAMES)
     (clips / "broken.mp4").write_bytes((clips / "dog.mp4").read_bytes()[:3000])  # truncated
 
     refs = {}
@@ -241,8 +241,8 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and SIGKILL")
 def test_an_interrupted_batch_resumes_without_redoing_finished_videos(material, tmp_path):
-    judo = shared("frames", "judo").resolve()
-    mask0 = shared("masks", "judo", "00000.png").resolve()
+    judo = data("judo", "frames")
+    mask0 = data("judo", "masks", "00000.png")
     clips = material["clips"]
     m = tmp_path / "m.jsonl"
     lines = [

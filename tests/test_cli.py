@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared
+from conftest import SAMPLE, data
 from sam2studio.cli import main
+from sam2studio.export.encode import transcode_clip
 
 
 def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -42,37 +43,36 @@ def check_segment_output(out: Path, num_frames: int, size: tuple[int, int], ids=
     return meta
 
 
-def test_segment_bedroom_with_the_classic_engine(tmp_path):
-    video = shared("videos", "bedroom.mp4")
+def test_segment_the_sample_clip_with_the_classic_engine(tmp_path):
     out = tmp_path / "masks"
-    proc = run_cli("segment", video, "--out", out, "--click", "1:0:480:300", "--name", "1:bed",
-                   "--engine", "classic", "--project", tmp_path / "bed.s2s")
+    proc = run_cli("segment", SAMPLE, "--out", out, "--click", "1:0:640:400", "--name", "1:cup",
+                   "--engine", "classic", "--project", tmp_path / "cups.s2s")
     assert proc.returncode == 0, proc.stderr
-    meta = check_segment_output(out, 200, (960, 540))
-    assert meta["objects"][0]["name"] == "bed"
+    meta = check_segment_output(out, 150, (1280, 720))
+    assert meta["objects"][0]["name"] == "cup"
     assert len(meta["objects"][0]["frames_present"]) > 100
-    assert (tmp_path / "bed.s2s").is_file()
+    assert (tmp_path / "cups.s2s").is_file()
     assert proc.stderr.strip() == ""  # no progress bars when stderr is not a terminal
 
 
-def test_segment_bedroom_with_sam2_random_weights(tmp_path):
-    video = shared("videos", "bedroom.mp4")
+def test_segment_a_real_clip_with_sam2_random_weights(tmp_path):
+    video = transcode_clip(data("dog.mp4"), tmp_path / "dog16.mp4", 16, scale=1.0)  # 16 real frames, 640x360
     out = tmp_path / "masks"
-    proc = run_cli("segment", video, "--out", out, "--click", "1:0:480:300", "--engine", "sam2",
+    proc = run_cli("segment", video, "--out", out, "--click", "1:0:300:215", "--engine", "sam2",
                    "--weights", "random", "--seed", "0", "--image-size", "256")
     assert proc.returncode == 0, proc.stderr
-    check_segment_output(out, 200, (960, 540))
+    check_segment_output(out, 16, (640, 360))
     assert "RANDOM weights" in proc.stderr
     assert "fill_holes" not in proc.stderr and "_C" not in proc.stderr
 
 
 def test_segment_then_export_the_project(tmp_path):
-    frames = shared("frames", "judo")
-    proc = run_cli("segment", frames, "--out", tmp_path / "m", "--mask", f"1:0:{shared('masks', 'judo', '00000.png')}",
-                   "--mask", f"2:5:{shared('masks', 'judo', '00005.png')}", "--direction", "forward",
+    frames = data("judo", "frames")
+    proc = run_cli("segment", frames, "--out", tmp_path / "m", "--mask", f"1:0:{data('judo', 'masks', '00000.png')}",
+                   "--mask", f"2:5:{data('judo', 'masks', '00005.png')}", "--direction", "forward",
                    "--engine", "classic", "--project", tmp_path / "judo.s2s")
     assert proc.returncode == 0, proc.stderr
-    check_segment_output(tmp_path / "m", 16, (854, 480), ids=(1, 2))
+    check_segment_output(tmp_path / "m", 16, (428, 240), ids=(1, 2))
     assert main(["export", str(tmp_path / "judo.s2s"), "--format", "palette", "--out", str(tmp_path / "pal")]) == 0
     assert len(list((tmp_path / "pal").glob("*.png"))) == 16
     assert main(["export", str(tmp_path / "judo.s2s"), "--format", "coco", "--out", str(tmp_path / "c.json"),
@@ -127,9 +127,9 @@ def test_bad_videos_get_one_line_and_exit_2(tmp_path, make, message):
 
 
 def test_truncated_video_gets_one_line_and_exit_2(tmp_path):
-    data = shared("videos", "02_cups.mp4").read_bytes()
+    whole = data("dog.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) // 50])
+    cut.write_bytes(whole[: len(whole) // 50])
     proc = run_cli("segment", cut, "--out", tmp_path / "o", "--click", "1:0:1:1", timeout=120)
     assert str(cut.name) in one_line_error(proc)
 

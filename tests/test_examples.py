@@ -1,5 +1,5 @@
 """Every script in examples/ runs as a user would run it (from the repository root, classic
-engine, on the shared data) and writes what its docstring promises."""
+engine, on the bundled sample clip and tests/data) and writes what its docstring promises."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
 
 
 def run_example(name: str, out: Path, *args: str, timeout: float = 300) -> str:
@@ -28,20 +26,12 @@ def run_example(name: str, out: Path, *args: str, timeout: float = 300) -> str:
     return proc.stdout
 
 
-def needs(*parts: str) -> Path:
-    p = DATA.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"shared test data missing: {p}")
-    return p
-
-
 def frame_count(path: Path) -> int:
     with av.open(str(path)) as c:
         return sum(1 for _ in c.decode(video=0))
 
 
 def test_basic_segmentation_writes_a_mask_per_frame_and_a_project(tmp_path):
-    needs("videos", "02_cups.mp4")
     run_example("basic_segmentation", tmp_path, "--frames", "0:40")
     pngs = sorted((tmp_path / "masks").glob("*.png"))
     assert len(pngs) == 40
@@ -51,8 +41,6 @@ def test_basic_segmentation_writes_a_mask_per_frame_and_a_project(tmp_path):
 
 
 def test_multi_object_starts_each_object_where_it_is_first_annotated(tmp_path):
-    needs("frames", "judo")
-    needs("masks", "judo")
     run_example("multi_object", tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
     firsts = {o["id"]: o["segments"][0]["first_frame"] for o in report["objects"] if o["segments"]}
@@ -62,7 +50,6 @@ def test_multi_object_starts_each_object_where_it_is_first_annotated(tmp_path):
 
 
 def test_presence_cut_keeps_the_spans_it_lists(tmp_path):
-    needs("videos", "02_cups.mp4")
     run_example("presence_cut", tmp_path, "--frames", "0:60")
     spans = json.loads((tmp_path / "cut.mp4.spans.json").read_text())
     kept = sum(s["last"] - s["first"] + 1 for s in spans["spans"])
@@ -84,7 +71,6 @@ def test_quality_correction_ends_with_fewer_flags(tmp_path):
 
 
 def test_realtime_tracks_a_fake_camera_live(tmp_path):
-    needs("videos", "02_cups.mp4")
     run_example("realtime", tmp_path, "--seconds", "2")
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["frames"] > 0
@@ -94,7 +80,6 @@ def test_realtime_tracks_a_fake_camera_live(tmp_path):
 
 
 def test_sports_analysis_reports_speeds_and_events(tmp_path):
-    needs("videos", "05_default_juggle.mp4")
     run_example("sports_analysis", tmp_path, "--frames", "0:60")
     players = json.loads((tmp_path / "players.json").read_text())
     assert players
@@ -103,7 +88,19 @@ def test_sports_analysis_reports_speeds_and_events(tmp_path):
 
 
 def test_video_editing_renders_three_videos_of_the_same_length(tmp_path):
-    needs("videos", "02_cups.mp4")
     run_example("video_editing", tmp_path, "--frames", "0:20")
     for name in ("background.mp4", "grade.mp4", "motion_blur.mp4"):
         assert frame_count(tmp_path / name) == 20, name
+
+
+def test_batch_manifests_list_clips_the_repository_ships():
+    """The README runs the JSON Lines manifest; both manifests name files that are in a clone."""
+    from sam2studio.batch import load_manifest
+
+    for name in ("batch_manifest.jsonl", "batch_manifest.csv"):
+        jobs = load_manifest(ROOT / "examples" / name)
+        assert len(jobs) >= 3, name
+        for job in jobs:
+            assert Path(job.video).exists(), (name, job.video)
+            for spec in job.masks:
+                assert Path(spec.path).is_file(), (name, spec)

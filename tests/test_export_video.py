@@ -1,7 +1,8 @@
 """Edited-video export (export/render.py, effects.py, encode.py) and presence cuts (export/cut.py) on real footage.
 
-The source is ``02_cups.mp4`` (1280x720, 30000/1001 fps, 300 frames, H.264 + AAC) with
-synthetic masks: a disc that moves right by 3 px/frame and is present on frames 30..269 only.
+The source is the bundled sample clip ``resources/sample/cups.mp4`` (1280x720, 30000/1001 fps,
+150 frames, H.264 + AAC) with synthetic masks: a disc that moves right by 3 px/frame and is
+present on frames 30..134 only.
 Full-length exports (overlay, background colour) check the frame count, rate, time base and
 audio; the other effects use short sub-ranges to keep the run time down.
 
@@ -25,6 +26,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import SAMPLE
 from sam2studio.core.masks import MaskStore
 from sam2studio.core.objects import TrackedObject
 from sam2studio.core.video import ArrayVideo, VideoSource, open_video
@@ -33,21 +35,14 @@ from sam2studio.export.cut import export_cut, plan_cut, spans_json_path
 from sam2studio.export.effects import Background, Blur, CutOut, Grade, MotionBlur, Overlay, Pixelate
 from sam2studio.export.render import export_video
 
-DATA = Path("../shared/data")
-CUPS = DATA / "videos" / "02_cups.mp4"
+CUPS = SAMPLE
 
 MEAN_TOL = 4.0
 P99_TOL = 24.0
 FLAT_P99_TOL = 8.0
 MARGIN = 8
 R = 100  # disc radius
-PRESENT = range(30, 270)
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"test material {path} is absent (see ../shared/data/README.md)")
-    return path
+PRESENT = range(30, 135)
 
 
 def centre(i: int) -> tuple[int, int]:
@@ -115,14 +110,14 @@ def probe(path: Path) -> dict:
 # ---- fixtures -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cups():
-    v = open_video(need(CUPS))
+    v = open_video(CUPS)
     yield v
     v.close()
 
 
 @pytest.fixture(scope="module")
 def source_info():
-    return probe(need(CUPS))
+    return probe(CUPS)
 
 
 @pytest.fixture(scope="module")
@@ -194,27 +189,27 @@ def test_overlay_full_length_keeps_frame_count_rate_time_base_and_passes_audio_t
     out, calls = overlay_export
     info = probe(out)
     assert info["codec"] == "h264"
-    assert info["frames"] == 300
+    assert info["frames"] == 150
     assert info["rate"] == Fraction(30000, 1001)
     assert info["time_base"] == source_info["time_base"] == Fraction(1, 30000)
     # every audio packet of the source, same codec, same duration
     assert info["audio_codec"] == source_info["audio_codec"] == "aac"
     assert info["audio_packets"] == source_info["audio_packets"]
     assert abs(info["audio_s"] - source_info["audio_s"]) <= source_info["audio_frame_s"]
-    assert calls[0] == (1, 300) and calls[-1] == (300, 300) and len(calls) == 300
+    assert calls[0] == (1, 150) and calls[-1] == (150, 150) and len(calls) == 150
 
 
 def test_overlay_tints_the_mask_draws_a_label_and_leaves_the_rest(overlay_export, cups):
     out, _ = overlay_export
-    got, n = decode(out, {10, 150})
-    assert n == 300
-    m = disc(150)
-    src = cups.get_frame(150)
+    got, n = decode(out, {10, 75})
+    assert n == 150
+    m = disc(75)
+    src = cups.get_frame(75)
     expect = src.astype(np.float64) * 0.5 + np.array([255, 40, 40]) * 0.5
-    assert close(got[150], expect, inside(m))
-    assert close(got[150], src, outside(m, 60))  # labels sit above the disc
-    x, y = centre(150)
-    label = got[150][y - R - 30:y - R - 4, x - 30:x + 30].astype(int)
+    assert close(got[75], expect, inside(m))
+    assert close(got[75], src, outside(m, 60))  # labels sit above the disc
+    x, y = centre(75)
+    label = got[75][y - R - 30:y - R - 4, x - 30:x + 30].astype(int)
     assert np.abs(label - src[y - R - 30:y - R - 4, x - 30:x + 30]).mean() > 20
     # frame 10: no mask, nothing drawn
     assert close(got[10], cups.get_frame(10), np.ones((720, 1280), bool))
@@ -223,16 +218,16 @@ def test_overlay_tints_the_mask_draws_a_label_and_leaves_the_rest(overlay_export
 def test_background_colour_full_length_outside_is_the_colour_inside_is_the_source(
         background_export, cups, source_info):
     info = probe(background_export)
-    assert info["frames"] == 300 and info["rate"] == Fraction(30000, 1001)
+    assert info["frames"] == 150 and info["rate"] == Fraction(30000, 1001)
     assert info["audio_codec"] == "aac"
     assert abs(info["audio_s"] - source_info["audio_s"]) <= max(0.05, source_info["audio_frame_s"])
-    got, _ = decode(background_export, {5, 60, 150, 269, 290})
-    for i in (60, 150, 269):
+    got, _ = decode(background_export, {5, 60, 100, 134, 145})
+    for i in (60, 100, 134):
         m = disc(i)
         assert close(got[i], (0, 200, 0), outside(m), p99_tol=FLAT_P99_TOL), i
         assert close(got[i], cups.get_frame(i), inside(m)), i
     everything = np.ones((720, 1280), bool)
-    for i in (5, 290):  # the object is absent: the whole frame is background
+    for i in (5, 145):  # the object is absent: the whole frame is background
         assert close(got[i], (0, 200, 0), everything, p99_tol=FLAT_P99_TOL), i
 
 
@@ -355,9 +350,9 @@ def test_grade_saturation_zero_greys_the_object_only(cups, masks, tmp_path):
 
 def test_inverted_grade_changes_the_background_only(cups, masks, tmp_path):
     out = export_video(cups, masks, OBJECTS, tmp_path / "dark.mp4",
-                       [Grade(brightness=-0.25, contrast=0.5, invert=True)], frames=range(150, 152))
+                       [Grade(brightness=-0.25, contrast=0.5, invert=True)], frames=range(75, 77))
     got, _ = decode(out)
-    m, src = disc(150), cups.get_frame(150)
+    m, src = disc(75), cups.get_frame(75)
     expect = np.clip((src.astype(float) - 128) * 0.5 + 128 - 63.75, 0, 255)
     assert close(got[0], expect, outside(m))
     assert close(got[0], src, inside(m))
@@ -404,12 +399,12 @@ def test_pixelate_and_blur_change_pixels_inside_only(cups, tmp_path):
     objects = {1: TrackedObject(1, "face"), 2: TrackedObject(2, "plate")}
     a = disc(0, r=90, c=(640, 160))  # on the knitted sweater
     b = disc(0, r=90, c=(1150, 110))  # on the foliage
-    for i in range(200, 203):
+    for i in range(100, 103):
         ms.set(i, 1, a)
         ms.set(i, 2, b)
     out = export_video(cups, ms, objects, tmp_path / "privacy.mp4",
                        [Pixelate(block=16, objects=[1]), Blur(sigma=12, objects=[2])],
-                       frames=range(200, 203))
+                       frames=range(100, 103))
     got, n = decode(out)
     assert n == 3
     well_inside = inside(a, 2)
@@ -417,7 +412,7 @@ def test_pixelate_and_blur_change_pixels_inside_only(cups, tmp_path):
              if well_inside[y:y + 16, x:x + 16].all()]
     assert len(cells) >= 50
     for k, img in got.items():
-        src = cups.get_frame(200 + k)
+        src = cups.get_frame(100 + k)
         # outside both objects: untouched
         assert close(img, src, outside(a) & outside(b))
         # pixelated: every 16x16 cell of the frame grid inside is one flat colour
@@ -480,29 +475,29 @@ def test_in_memory_video_exports_without_audio(tmp_path):
 
 
 # ---- presence cut -------------------------------------------------------------------------
-def presence_store(present: set[int], n: int = 300) -> MaskStore:
+def presence_store(present: set[int], n: int = 150) -> MaskStore:
     ms = MaskStore(720, 1280)
     for i in range(n):
         ms.set(i, 1, disc(i) if i in present else np.zeros((720, 1280), bool))
     return ms
 
 
-CUT_PRESENT = set(range(20, 50)) | set(range(52, 60)) | set(range(120, 122)) | set(range(200, 230))
+CUT_PRESENT = set(range(20, 50)) | set(range(52, 60)) | set(range(90, 92)) | set(range(110, 140))
 
 
 def test_plan_cut_merges_short_gaps_and_drops_short_spans(cups):
     ms = presence_store(CUT_PRESENT)
     fps = cups.fps
-    assert plan_cut(ms, 300, fps, [1]) == [(20, 49), (52, 59), (120, 121), (200, 229)]
-    assert plan_cut(ms, 300, fps, [1], merge_gap=2) == [(20, 49), (52, 59), (120, 121), (200, 229)]
-    assert plan_cut(ms, 300, fps, [1], merge_gap=3) == [(20, 59), (120, 121), (200, 229)]
-    assert plan_cut(ms, 300, fps, [1], merge_gap=3, min_span=3) == [(20, 59), (200, 229)]
-    assert plan_cut(ms, 300, fps, [1], min_span=9) == [(20, 49), (200, 229)]
+    assert plan_cut(ms, 150, fps, [1]) == [(20, 49), (52, 59), (90, 91), (110, 139)]
+    assert plan_cut(ms, 150, fps, [1], merge_gap=2) == [(20, 49), (52, 59), (90, 91), (110, 139)]
+    assert plan_cut(ms, 150, fps, [1], merge_gap=3) == [(20, 59), (90, 91), (110, 139)]
+    assert plan_cut(ms, 150, fps, [1], merge_gap=3, min_span=3) == [(20, 59), (110, 139)]
+    assert plan_cut(ms, 150, fps, [1], min_span=9) == [(20, 49), (110, 139)]
     # the same limits in seconds: a 2-frame gap lasts 0.0667 s, a 2-frame span too
-    assert plan_cut(ms, 300, fps, [1], merge_gap_s=0.07, min_span_s=0.1) == [(20, 59), (200, 229)]
-    assert plan_cut(ms, 300, fps, [1], merge_gap=100) == [(20, 229)]
+    assert plan_cut(ms, 150, fps, [1], merge_gap_s=0.07, min_span_s=0.1) == [(20, 59), (110, 139)]
+    assert plan_cut(ms, 150, fps, [1], merge_gap=100) == [(20, 139)]
     with pytest.raises(UserError):
-        plan_cut(ms, 300, fps, [1], merge_gap=3, merge_gap_s=0.1)
+        plan_cut(ms, 150, fps, [1], merge_gap=3, merge_gap_s=0.1)
 
 
 def test_plan_cut_any_versus_all():
@@ -522,7 +517,7 @@ def test_presence_cut_keeps_exactly_the_kept_frames_with_matching_audio(cups, tm
     calls = []
     export_cut(video, ms, OBJECTS, out, merge_gap=3, min_span=5,
                progress=lambda d, t: calls.append((d, t)))
-    spans = [(20, 59), (200, 229)]
+    spans = [(20, 59), (110, 139)]
     kept = [i for a, b in spans for i in range(a, b + 1)]
     assert calls[-1] == (len(kept), len(kept))
     got, n = decode(out)
@@ -538,8 +533,8 @@ def test_presence_cut_keeps_exactly_the_kept_frames_with_matching_audio(cups, tm
     assert [(s["first"], s["last"]) for s in doc["spans"]] == spans
     assert doc["kept_frames"] == 70
     assert doc["spans"][1]["out_first"] == 40
-    assert doc["spans"][1]["start_s"] == pytest.approx(200 / cups.fps, abs=1e-4)
-    assert doc["spans"][1]["end_s"] == pytest.approx(230 / cups.fps, abs=1e-4)
+    assert doc["spans"][1]["start_s"] == pytest.approx(110 / cups.fps, abs=1e-4)
+    assert doc["spans"][1]["end_s"] == pytest.approx(140 / cups.fps, abs=1e-4)
 
 
 def test_cut_with_given_spans_effects_and_sidecar_path(cups, masks, tmp_path):

@@ -18,7 +18,7 @@ from sam2studio.engines.classic import ClassicEngine
 from sam2studio.live import Captured, FakeCamera, LiveTracker, StreamEnded, StreamVideo
 from sam2studio.session import Session
 
-from conftest import shared
+from conftest import SAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def test_stream_video_binds_frames_on_demand():
 
 
 def test_live_tracking_on_a_real_clip_at_its_frame_rate(tmp_path):
-    """02_cups.mp4 played as a 30 fps camera: a click, ~3 s of classic tracking."""
-    cam = FakeCamera(shared("videos", "02_cups.mp4"), realtime=True)
+    """The bundled sample clip played as a 30 fps camera: a click, ~3 s of classic tracking."""
+    cam = FakeCamera(SAMPLE, realtime=True)
     tracker = LiveTracker(cam, "classic", record=tmp_path / "live.s2s")
     first = tracker.step()
     assert not first.tracking and first.masks == {}
@@ -77,7 +77,7 @@ def test_live_tracking_on_a_real_clip_at_its_frame_rate(tmp_path):
     frames = []
     stats = tracker.run(duration=3.0, on_frame=frames.append)
     path = tracker.close()
-    print(f"\nlive classic on 02_cups.mp4 at {cam.fps:.2f} fps: {stats.line()}; "
+    print(f"\nlive classic on the sample clip at {cam.fps:.2f} fps: {stats.line()}; "
           f"mean {stats.latency_mean_ms:.0f} ms, max {stats.latency_max_ms:.0f} ms")
     assert stats.frames == len(frames) >= 15
     assert stats.fps > 5 and stats.latency_p50_ms > 0 and stats.latency_p95_ms >= stats.latency_p50_ms

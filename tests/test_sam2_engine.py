@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import random_predictor, shared
+from conftest import data, random_predictor
 from sam2studio.core.video import ArrayVideo, open_video
 from sam2studio.engines.sam2_engine import Sam2Engine, install_memory_dtype_fix
 from sam2studio.errors import PromptError
@@ -23,11 +23,10 @@ JUDO_PROMPTS = [(0, 1), (5, 2), (8, 3), (13, 4)]  # (frame, object): objects ent
 
 
 def judo_mask(frame: int, obj: int, width: int, height: int) -> np.ndarray:
-    """Object ``obj`` of the judo palette mask at ``frame``, at the frames' size (the PNGs are
-    one pixel narrower than the JPEG frames)."""
+    """Object ``obj`` of the judo palette mask at ``frame``, at the frames' size."""
     import cv2
 
-    m = np.array(Image.open(shared("masks", "judo", f"{frame:05d}.png")))
+    m = np.array(Image.open(data("judo", "masks", f"{frame:05d}.png")))
     assert (m == obj).any()
     return cv2.resize((m == obj).astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
 
@@ -53,7 +52,7 @@ def assert_identical(ours: dict, ref: dict) -> None:
 
 @pytest.fixture(scope="module")
 def judo():
-    path = shared("frames", "judo")
+    path = data("judo", "frames")  # 16 frames at 428x240
     return str(path), open_video(path)
 
 
@@ -82,7 +81,7 @@ def test_mask_prompts_for_objects_entering_later_match_reference_forward(judo):
 
 def test_clicks_match_reference_backward_and_after_a_correction(judo):
     folder, video = judo
-    clicks = {1: (15, [(430, 250)], [1]), 2: (12, [(600, 300), (700, 100)], [1, 0])}
+    clicks = {1: (15, [(215, 125)], [1]), 2: (12, [(300, 150), (350, 50)], [1, 0])}
     ref = random_predictor()
     install_memory_dtype_fix(ref)
     state = ref.init_state(folder)
@@ -99,9 +98,9 @@ def test_clicks_match_reference_backward_and_after_a_correction(judo):
     assert_identical(ours, expected)
 
     # a correction on frame 6, then a re-run from there (only the corrected object in ours)
-    _, _, _ = ref.add_new_points_or_box(state, 6, 1, points=np.array([[300, 200]], np.float32),
+    _, _, _ = ref.add_new_points_or_box(state, 6, 1, points=np.array([[150, 100]], np.float32),
                                         labels=np.array([1], np.int32))
-    engine.add_prompt(6, 1, points=[(300, 200)], labels=[1])
+    engine.add_prompt(6, 1, points=[(150, 100)], labels=[1])
     rerun_ref = reference_masks(ref.propagate_in_video(state, start_frame_idx=6, reverse=True))
     rerun = engine_masks(engine.propagate(6, "backward", objects=[1]))
     assert_identical(rerun, {k: v for k, v in rerun_ref.items() if k[1] == 1})
@@ -110,9 +109,9 @@ def test_clicks_match_reference_backward_and_after_a_correction(judo):
 
 
 def test_dtype_fix_changes_nothing_where_the_unpatched_reference_runs():
-    folder = str(shared("frames", "bike"))
+    folder = str(data("bike", "frames"))
     video = open_video(folder)
-    m = np.array(Image.open(shared("masks", "bike", "00000.png")))
+    m = np.array(Image.open(data("bike", "masks", "00000.png")))
     import cv2
 
     m = cv2.resize(m, (video.width, video.height), interpolation=cv2.INTER_NEAREST)

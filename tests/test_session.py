@@ -344,12 +344,14 @@ def test_absent_frames_stay_empty_and_the_object_comes_back_at_its_next_prompt(e
 def test_absence_marks_are_saved_and_replayed_and_old_projects_still_load(tmp_path, predictor):
     import sqlite3
 
+    from sam2studio.core.prompts import FramePrompt
+
     s = classic_square_session(n=12)
     s.add_click(0, 1, 15, 30)
     s.set_absent(4, 1, until=6)
     path = s.save(tmp_path / "p.s2s")
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()[0] == "2"
+        assert db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()[0] == "3"
     back = Session.load_project(path, engine="classic", video=s.video)
     assert back.absent_ranges(1) == [(4, 6)]
     back.run(0, "forward")
@@ -357,12 +359,12 @@ def test_absence_marks_are_saved_and_replayed_and_old_projects_still_load(tmp_pa
 
     s.clear_prompt(4, 1)  # no longer absent there: those frames need a run again
     assert {4, 5, 6} <= s.stale[1]
-    s.save(path)  # without absence marks the file stays readable by format-1 versions
+    s.save(path)  # without absence marks the file stays readable by format-2 versions
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()[0] == "1"
-        db.execute("UPDATE prompts SET data=? WHERE frame=0", ('{"points": [[15.0, 30.0]], "labels": [1], "box": null}',))
-    old = Session.load_project(path, engine="classic", video=s.video)
-    assert old.prompt(0, 1).candidate == 0 and not old.prompt(0, 1).absent
+        assert db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()[0] == "2"
+    # a prompt as older versions wrote it (no candidate, no absence keys) reads as before
+    old = FramePrompt.from_json({"points": [[15.0, 30.0]], "labels": [1], "box": None})
+    assert old.candidate == 0 and not old.absent and old.absent_until is None and old.kind == "points"
 
 
 def test_a_single_click_offers_candidate_masks_and_the_choice_survives_reopening(predictor256, tmp_path):

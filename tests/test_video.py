@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import SAMPLE, data
 from sam2studio.core import video as video_mod
 from sam2studio.core.video import (
     CameraVideo,
@@ -28,16 +29,12 @@ from sam2studio.core.video import (
 )
 from sam2studio.errors import VideoError
 
-DATA = Path("../shared/data")
-DOG = DATA / "videos" / "01_dog.mp4"
-CUPS = DATA / "videos" / "02_cups.mp4"
-JUDO = DATA / "frames" / "judo"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"test material {path} is absent (see ../shared/data/README.md)")
-    return path
+#: real files: 48 frames at 640x360, key frames 0, 20 and 40, B-frames, audio, index at the
+#: front (tests/data/README.md); the bundled sample, 150 frames at 1280x720, one key frame,
+#: index at the end; 16 JPEG frames at 428x240
+DOG = data("dog.mp4")
+CUPS = SAMPLE
+JUDO = data("judo", "frames")
 
 
 def digest(frame: np.ndarray) -> str:
@@ -128,30 +125,29 @@ def reference_digests():
     return get
 
 
-@pytest.mark.parametrize("path, count", [(DOG, 289), (CUPS, 300)], ids=["dog", "cups"])
-def test_random_access_matches_sequential_decode(path, count, reference_digests):
-    need(path)
+@pytest.mark.parametrize("path, count, size, hard", [(DOG, 48, (640, 360), [19, 18, 39]),
+                                                     (CUPS, 150, (1280, 720), [])], ids=["dog", "cups"])
+def test_random_access_matches_sequential_decode(path, count, size, hard, reference_digests):
     ref = reference_digests(path)
     assert len(ref) == count
     with open_video(path, cache_frames=4) as v:
         assert isinstance(v, FileVideo) and v.kind == "file"
         assert len(v) == count
         assert v.fps == pytest.approx(30000 / 1001, rel=1e-4)
-        assert (v.width, v.height) == (1280, 720)
+        assert (v.width, v.height) == size
         assert v.rotation == 0
         rng = random.Random(7)
-        # the frames just before the second key frame (250) are the hard case for seeking
-        indices = rng.sample(range(count), 25) + [0, count - 1, 249, 248]
+        # the frames just before a key frame are the hard case for seeking
+        indices = rng.sample(range(count), 25) + [0, count - 1, *hard]
         rng.shuffle(indices)
         for i in indices:
             frame = v.get_frame(i)
-            assert frame.shape == (720, 1280, 3) and frame.dtype == np.uint8
+            assert frame.shape == (size[1], size[0], 3) and frame.dtype == np.uint8
             assert digest(frame) == ref[i], f"frame {i} differs from the sequential decode"
         assert v.timestamp(count - 1) == pytest.approx((count - 1) * 1001 / 30000)
 
 
 def test_sequential_iteration_does_not_seek_per_frame(reference_digests, monkeypatch):
-    need(DOG)
     seeks = []
     real_seek = FileVideo._seek
     monkeypatch.setattr(FileVideo, "_seek", lambda self, pts: (seeks.append(pts), real_seek(self, pts)))
@@ -162,7 +158,7 @@ def test_sequential_iteration_does_not_seek_per_frame(reference_digests, monkeyp
         assert len(seeks) - at_open == 0
         # a jump far ahead then sequential steps: one seek, not one per frame
         before = len(seeks)
-        for i in range(270, 289):
+        for i in range(30, 48):
             v.get_frame(i)
         assert len(seeks) - before <= 1
         # stepping backwards out of the cache must seek (and still be exact)
@@ -171,9 +167,8 @@ def test_sequential_iteration_does_not_seek_per_frame(reference_digests, monkeyp
 
 
 def test_cache_never_holds_more_than_cache_frames():
-    need(DOG)
     with open_video(DOG, cache_frames=5) as v:
-        for i in [0, 1, 2, 3, 4, 5, 6, 40, 41, 120, 7, 260, 259, 250, 288, 2]:
+        for i in [0, 1, 2, 3, 4, 5, 6, 20, 21, 30, 7, 45, 44, 40, 47, 2]:
             v.get_frame(i)
             assert len(v._cache) <= 5
         assert v.get_frame(2) is v.get_frame(2)  # the cache does serve repeats
@@ -182,13 +177,12 @@ def test_cache_never_holds_more_than_cache_frames():
 
 
 def test_truncated_file_keeps_only_decodable_frames(tmp_path, reference_digests):
-    need(DOG)
-    data = DOG.read_bytes()
+    whole = DOG.read_bytes()
     cut = tmp_path / "dog_first30pct.mp4"
-    cut.write_bytes(data[: int(len(data) * 0.3)])
+    cut.write_bytes(whole[: int(len(whole) * 0.3)])
     ref = reference_digests(DOG)
     with open_video(cut) as v:
-        assert 0 < len(v) < 289
+        assert 0 < len(v) < 48
         got = [digest(f) for _, f in v.iter_frames()]
         # every frame of the index decodes, and it is the same frame as in the whole file
         assert got == ref[: len(v)]
@@ -305,12 +299,11 @@ def test_folder_natural_order_skips_non_images_and_reads_like_pil(tmp_path):
 
 
 def test_real_frame_folder_is_bit_identical_to_pil():
-    need(JUDO)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the judo folder holds only images
         v = open_video(JUDO)
     with v:
-        assert len(v) == 16 and (v.width, v.height) == (854, 480) and v.fps == 30
+        assert len(v) == 16 and (v.width, v.height) == (428, 240) and v.fps == 30
         assert [p.name for p in v.files] == [f"{i:05d}.jpg" for i in range(16)]
         for i in [0, 7, 15]:
             assert np.array_equal(v.get_frame(i), np.asarray(Image.open(v.files[i]).convert("RGB")))
@@ -365,7 +358,7 @@ def test_single_image_applies_exif_orientation_by_default(tmp_path):
 
 
 def test_real_single_image():
-    path = need(JUDO / "00003.jpg")
+    path = JUDO / "00003.jpg"
     with open_video(path) as v:
         assert np.array_equal(v.get_frame(0), np.asarray(Image.open(path).convert("RGB")))
 
@@ -395,9 +388,11 @@ def truncated_moov_at_end(tmp_path: Path) -> Path:
 
 
 def truncated_moov_at_start(tmp_path: Path) -> Path:
-    need(DOG)
-    cut = tmp_path / "dog_5k.mp4"  # index (moov) at the front, cut inside it: no frames
-    cut.write_bytes(DOG.read_bytes()[:5000])
+    whole = DOG.read_bytes()
+    moov = whole.index(b"moov")
+    assert moov < whole.index(b"mdat")  # the index (moov) is at the front: cut inside it, no frames
+    cut = tmp_path / "dog_cut_in_moov.mp4"
+    cut.write_bytes(whole[: moov + 1500])
     return cut
 
 

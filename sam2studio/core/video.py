@@ -411,12 +411,13 @@ class FileVideo(VideoSource):
                 t = packet.pts if packet.pts is not None else packet.dts
                 if t is None:
                     continue
+                pos = packet.pos
+                if pos is not None and pos >= 0 and pos + packet.size > size:
+                    damaged = True  # cut off by the end of the file: it would decode to a broken frame
+                    continue
                 times.append(t)
                 if packet.is_keyframe:
                     keys.append(t)
-                pos = packet.pos
-                if pos is not None and pos >= 0 and pos + packet.size > size:
-                    damaged = True
         except _AV_ERRORS:
             damaged = True
         try:
@@ -443,13 +444,13 @@ class FileVideo(VideoSource):
         kept = pts[keep]
         # Cut short, a stream with reordered (B) frames loses frames from the middle of its
         # last few: end the index at the first gap there, so frame numbers stay contiguous.
-        if kept.size > 2 * self._TAIL_CHECK:
+        if kept.size > 2:
             steps = np.diff(kept)
-            usual = float(np.median(steps[:-self._TAIL_CHECK]))
-            tail = steps[-self._TAIL_CHECK:]
-            gaps = np.nonzero(tail > 1.5 * usual)[0]
+            n = min(self._TAIL_CHECK, steps.size)
+            usual = float(np.median(steps[:-n] if steps.size > 2 * n else steps))
+            gaps = np.nonzero(steps[-n:] > 1.5 * usual)[0]
             if usual > 0 and gaps.size:
-                kept = kept[: kept.size - self._TAIL_CHECK + int(gaps[0])]
+                kept = kept[: kept.size - n + int(gaps[0])]
         dropped = int(pts.size - kept.size)
         if dropped:
             log.warning("%s looks truncated or damaged: %d frame(s) at its end are left out", self.path, dropped)

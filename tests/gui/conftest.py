@@ -2,7 +2,7 @@
 
 * every test gets its own QSettings INI file and ``SAM2STUDIO_DATA_DIR`` (autosaves, logs);
 * a test fails when it leaves a QThread (or a Python thread it started) running;
-* clips are built from ../shared/data/videos/02_cups.mp4 (tests skip when it is absent).
+* clips are built from the bundled sample clip resources/sample/cups.mp4.
 """
 
 from __future__ import annotations
@@ -92,8 +92,6 @@ def app_setup(qapp):
 
 # ---- clips ------------------------------------------------------------------------------------
 def _cups_frames(n: int, step: int = 1) -> list[np.ndarray]:
-    if not CUPS.exists():
-        pytest.skip(f"test material {CUPS} is absent (see ../shared/data/README.md)")
     from sam2studio.core.video import open_video
 
     v = open_video(CUPS)
@@ -105,7 +103,7 @@ def _cups_frames(n: int, step: int = 1) -> list[np.ndarray]:
 
 @pytest.fixture(scope="session")
 def cups_frames():
-    """The first 24 frames of 02_cups.mp4 (1280x720 RGB)."""
+    """The first 24 frames of the sample clip (1280x720 RGB)."""
     return _cups_frames(24)
 
 
@@ -126,7 +124,7 @@ def short_clip(cups_frames):
 
 @pytest.fixture(scope="session")
 def cups_mp4(cups_frames, tmp_path_factory) -> Path:
-    """A real 16-frame H.264 file cut from 02_cups.mp4 (saving and reopening need a path)."""
+    """A real 16-frame H.264 file cut from the sample clip (saving and reopening need a path)."""
     import av
 
     path = tmp_path_factory.mktemp("clips") / "cups16.mp4"

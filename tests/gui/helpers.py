@@ -6,8 +6,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-VIDEOS = Path("../shared/data/videos")
-CUPS = VIDEOS / "02_cups.mp4"
+ROOT = Path(__file__).resolve().parents[2]
+CUPS = ROOT / "resources" / "sample" / "cups.mp4"  # the bundled sample clip: 150 frames, 1280x720
+DATA = ROOT / "tests" / "data"  # the repository's test material (tests/data/README.md)
 
 
 def settle(qtbot, win, timeout: float = 60.0) -> None:

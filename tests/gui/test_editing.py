@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from .helpers import click_canvas, drag_canvas, open_clip, settle
 
-CUP = (650, 450)  # the middle red cup on the first frames of 02_cups.mp4
+CUP = (650, 450)  # the middle red cup on the first frames of the sample clip
 CUP2 = (915, 450)  # the right cup
 
 

@@ -16,8 +16,6 @@ from .helpers import CUPS
 
 @pytest.fixture
 def camera():
-    if not CUPS.exists():
-        pytest.skip(f"test material {CUPS} is absent (see ../shared/data/README.md)")
     from sam2studio.live import FakeCamera
 
     return FakeCamera(CUPS, realtime=True, loop=True)

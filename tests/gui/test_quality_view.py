@@ -11,7 +11,7 @@ from sam2studio.gui.timeline import FLAG, LANE_ROWS
 
 from .helpers import click_canvas, open_clip, settle
 
-CUP = (650, 450)  # the middle red cup on the first frames of 02_cups.mp4
+CUP = (650, 450)  # the middle red cup on the first frames of the sample clip
 CUP2 = (915, 450)  # the right cup
 BAD = 10  # the frame that gets a broken mask
 
