@@ -396,3 +396,19 @@ def test_a_single_click_offers_candidate_masks_and_the_choice_survives_reopening
     assert t.candidates(1, 1) == [] and t.prompt(1, 1).candidate == 0
     with pytest.raises(PromptError, match="no candidate 1"):
         t.choose_candidate(1, 1, 1)
+
+
+def test_the_classic_engines_candidates_go_through_the_session_and_survive_reopening(tmp_path):
+    s = classic_square_session(n=8)
+    s.add_object("ball")
+    first = s.add_click(0, 1, 15, 30)
+    cands = s.candidates(0, 1)
+    if len(cands) < 2:
+        pytest.skip("the classic engine offers one mask for this click")
+    assert np.array_equal(cands[0].mask, first)
+    chosen = s.choose_candidate(0, 1, 1)
+    assert np.array_equal(chosen, cands[1].mask) and s.prompt(0, 1).candidate == 1
+    path = s.save(tmp_path / "c.s2s")
+    back = Session.load_project(path, engine="classic", video=s.video)
+    back.run(0, "forward")  # the replayed click uses candidate 1 again
+    assert np.array_equal(back.mask(0, 1), cands[1].mask)

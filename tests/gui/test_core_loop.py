@@ -270,7 +270,7 @@ def test_frames_marked_absent_are_drawn_striped_with_a_cross_on_the_mark(qtbot):
     objs = [TrackedObject(1, "ball")]
     st = np.full(100, PRESENT, np.uint8)
     st[40:60] = 1
-    t.set_lanes(objs, 1, {1: st}, {1: [0, 40]}, {}, None, None, {1: [(40, 59)]})
+    t.set_lanes(objs, 1, {1: st}, {1: [0, 40]}, {}, None, None, absent={1: [(40, 59)]})
     body = t.lane_image[3:LANE_ROWS, 50]
     assert {tuple(p) for p in body} == {tuple(MARKED), tuple(MARKED_STRIPE)}
     assert tuple(t.lane_image[5, 30]) != tuple(MARKED)
