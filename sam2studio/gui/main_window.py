@@ -231,7 +231,8 @@ class MainWindow(QMainWindow):
         it in the bar's tooltip) so it never runs under the readouts on the right."""
         self._status_scope = scope
         sb = self.statusBar()
-        room = sb.width() - sum(w.sizeHint().width() + 12 for w in getattr(self, "_permanent", ()) if w.isVisible()) - 24
+        readouts = [w for w in getattr(self, "_permanent", ()) if w.isVisible()]
+        room = sb.width() - sum(w.sizeHint().width() + 12 for w in readouts) - 24
         fm = sb.fontMetrics()
         shown = message if fm.horizontalAdvance(message) <= room else fm.elidedText(
             message, Qt.TextElideMode.ElideRight, max(80, room))

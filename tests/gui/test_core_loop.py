@@ -331,7 +331,8 @@ def test_track_selected_and_lock_leave_the_other_objects_alone(make_window, qtbo
     win = _window_with_two_cups(make_window, qtbot, cups_clip)
     s = win.session
     win.editing.set_current_object(2)
-    qtbot.keyClick(win.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Return, ctrl_shift)  # Track Selected Object Both Ways
     settle(qtbot, win, 120)
     assert s.masks.frames(1) == [0] and len(s.masks.frames(2)) == len(cups_clip)
 
