@@ -41,7 +41,7 @@ def without_cli_advice(message: str) -> str:
     """``message`` without the command-line advice (clauses naming ``--flags``), for a dialog."""
     parts = [p for p in message.rstrip(".").split("; ") if "--" not in p]
     text = "; ".join(parts).strip()
-    return (text[:1].upper() + text[1:] + ".") if text else message
+    return text + "." if text else message
 
 
 class DownloadThread(QThread):
@@ -269,8 +269,8 @@ class ModelManagerDialog(QDialog):
     def _on_failed(self, message: str) -> None:
         name = self.thread.name if self.thread is not None else ""
         reason = without_cli_advice(message)
-        self._on_end(name, message, f"The download of {name} failed.")
-        self._show_failure(name, reason)
+        self._on_end(name, message, f"The download of {name} failed: {reason}")
+        self._show_failure(name, reason[:1].upper() + reason[1:])
 
     def _show_failure(self, name: str, reason: str) -> None:
         """A dialog that says what happened and offers the ways on: choose a checkpoint file
