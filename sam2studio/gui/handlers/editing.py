@@ -208,21 +208,33 @@ class EditingController:
                 self._hint_if_spilled(frame, oid)
 
     def _hint_if_spilled(self, frame: int, oid: int) -> None:
-        """After a click: if the classic engine's mask ran into the background (a large mask
-        touching two or more frame edges), say how to fix it."""
+        """After a click: if the classic engine's region ran into the background (the mask, or
+        one of the candidates it kept back, is large and touches two or more frame edges), say
+        how to fix it."""
+
+        def spilled(m) -> bool:
+            if m is None or m.mean() < 0.12:
+                return False
+            return sum(bool(e.any()) for e in (m[0], m[-1], m[:, 0], m[:, -1])) >= 2
 
         def fn(ctx):
             s = ctx.session
-            m = s.mask(frame, oid) if s.engine_name == "classic" else None
-            if m is None or m.mean() < 0.12:
-                return False
-            edges = sum(bool(e.any()) for e in (m[0], m[-1], m[:, 0], m[:, -1]))
-            return edges >= 2
+            if s.engine_name != "classic":
+                return None
+            if spilled(s.mask(frame, oid)):
+                return "mask"
+            others = s.candidates(frame, oid)
+            return "candidates" if any(spilled(c.mask) for c in others) else None
 
         def done(job):
-            if job.result:  # the hint goes as soon as this mask changes (a box, a click) or the frame does
+            # the hint goes as soon as this mask changes (a box, a click) or the frame does
+            if job.result == "mask":
                 self.w.status("The mask ran into the background: right-click there, or draw a box around "
                               "the object (M).", 15000, scope=(frame, oid))
+            elif job.result == "candidates":
+                self.w.status("The click's region ran into the background, so a smaller mask is shown: Tab "
+                              "shows the others; add clicks or draw a box around the object (M).", 15000,
+                              scope=(frame, oid))
 
         self.w.ctl.call(fn, "checking the new mask", light=True, on_done=done)
 
