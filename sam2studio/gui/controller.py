@@ -446,6 +446,29 @@ def open_session(source, engine: str = "auto", *, read_only: bool = False, **opt
     return fn
 
 
+def _stream(ctx: JobContext, gen, total: int) -> int:
+    """Run a generator of ``(frame, masks)`` on the controller thread, telling the UI of each
+    frame's masks and the progress, until it ends or the job is cancelled; returns the frames
+    done. ``job.params["masks"]`` counts the frames that brought masks."""
+    ctx.progress(0, total)
+    done = 0
+    ctx.job.params["masks"] = 0
+    try:
+        for frame, result in gen:
+            changed = list(result)
+            done += 1
+            if changed:
+                ctx.job.params["masks"] += 1
+            ctx.changed(frame, changed)
+            ctx.progress(done, total)
+            ctx.between_frames()
+            if ctx.cancel.is_set():
+                break
+    finally:
+        gen.close()
+    return done
+
+
 def rerun_damaged():
     """Job function: make the masks found damaged in the project file again, streaming them."""
 
@@ -454,23 +477,7 @@ def rerun_damaged():
         plan = s.project.damaged_rerun_plan()
         total = sum(len(frames) for st in plan for _, frames in s.engine.iter_range(st.start, st.direction,
                                                                                     st.frame_range))
-        ctx.progress(0, total)
-        done = 0
-        ctx.job.params["masks"] = 0
-        gen = s.rerun_damaged(cancel=ctx.cancel)
-        try:
-            for frame, result in gen:
-                done += 1
-                if result:
-                    ctx.job.params["masks"] += 1
-                ctx.changed(frame, list(result))
-                ctx.progress(done, total)
-                ctx.between_frames()
-                if ctx.cancel.is_set():
-                    break
-        finally:
-            gen.close()
-        return done
+        return _stream(ctx, s.rerun_damaged(cancel=ctx.cancel), total)
 
     return fn
 
@@ -499,23 +506,7 @@ def propagate(start: int, direction: str = "both", frame_range=None, objects=Non
         s = ctx.session
         objs = None if objects is None else [int(o) for o in objects]
         total = s.plan_run(int(start), direction, frame_range, objs).total
-        ctx.progress(0, total)
-        done = 0
-        ctx.job.params["masks"] = 0  # frames that brought masks
-        gen = s.propagate(int(start), direction, frame_range, objects=objs, cancel=ctx.cancel)
-        try:
-            for frame, result in gen:
-                changed = list(result)
-                done += 1
-                if changed:
-                    ctx.job.params["masks"] += 1
-                ctx.changed(frame, changed)
-                ctx.progress(done, total)
-                ctx.between_frames()
-                if ctx.cancel.is_set():
-                    break
-        finally:
-            gen.close()
+        _stream(ctx, s.propagate(int(start), direction, frame_range, objects=objs, cancel=ctx.cancel), total)
         summary = s.last_run
         if summary is not None and ctx.cancel.is_set():
             summary.cancelled = summary.done < summary.total

@@ -174,6 +174,17 @@ def read_json(path: Path) -> object:
         raise UserError(f"{path} is not a JSON file ({exc}).") from exc
 
 
+def read_categories(data: dict, path: Path) -> dict[int, str]:
+    """``{id: name}`` of a COCO-style ``categories`` list (COCO, YouTube-VIS, OVIS)."""
+    cats: dict[int, str] = {}
+    for c in data.get("categories") or []:
+        try:
+            cats[int(c["id"])] = str(c.get("name") or f"class {c['id']}")
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{path.name}: a category has no numeric id.") from None
+    return cats
+
+
 def read_objects_sidecar(path: Path, ann: Annotations) -> bool:
     """Names, classes and colours from an ``objects.json`` written by SAM2 Studio's folder
     exports, for the objects of ``ann``; False when there is no such file."""

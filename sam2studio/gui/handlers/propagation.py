@@ -208,8 +208,13 @@ class PropagationController(QObject):
         w = self.w
         if job.kind == "propagate":
             summary = job.result
-            n = 0 if summary is None else summary.done
-            self.last_message = self.describe(summary, job.cancelled)
+            if isinstance(summary, int):  # a re-run of damaged masks: several runs, counted in frames
+                n = summary
+                self.last_message = ("Stopped re-running the damaged frames." if job.cancelled else
+                                     f"Re-ran {n} frame{'' if n == 1 else 's'} whose masks were damaged.")
+            else:
+                n = 0 if summary is None else summary.done
+                self.last_message = self.describe(summary, job.cancelled)
             w.status(self.last_message, 12000)
             self.following = False
             w.refresh_overlay()
