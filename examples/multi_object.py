@@ -51,9 +51,10 @@ def main(argv=None) -> int:
             s.add_object(f"judoka {obj}", obj_id=obj)
             mask = s.add_mask_file(frame, obj, png)  # resized to the video when it differs
             print(f"object {obj}: starts on frame {frame} from {png.name} ({int(mask.sum())} px)")
-        start = min(f for o in s.objects for f in s.keyframes(o))
-        # one forward run: each object is picked up at its own first frame
-        s.run(start, "forward")
+        # a forward run from a frame every object has been annotated by: each object is
+        # tracked from its own first frame (objects entering later start where they enter)
+        summary = s.run(s.default_start("forward"), "forward")
+        print(summary.line())
         for o in sorted(s.objects):
             present = s.masks.present_frames(o)
             span = f"frames {present[0]}-{present[-1]}" if present else "never"

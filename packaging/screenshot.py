@@ -1,4 +1,4 @@
-"""Make docs/screenshot.png: the real window with 02_cups.mp4, two objects, the timeline filled.
+"""Make docs/screenshot.png: the real window with 02_cups.mp4, a multi-object project mid-correction.
 
 Run under Xvfb from the repository root:
     xvfb-run -s "-screen 0 1600x1000x24" python packaging/screenshot.py [VIDEO] [OUT]
@@ -53,21 +53,39 @@ def main() -> int:
     if win.session is None:
         print("could not open", VIDEO, win.errors, file=sys.stderr)
         return 1
-    win.editing.on_canvas_click(650, 450, True)  # the middle cup
-    idle()
-    win.editing.add_object()
-    win.editing.on_canvas_click(915, 450, True)  # the right cup
-    idle()
-    win.editing.rename_object(1, "middle cup")
-    win.editing.rename_object(2, "right cup")
-    win.editing.recolor_object(1, (40, 200, 255))
-    win.editing.recolor_object(2, (140, 255, 60))
-    idle()
+    # a multi-object project mid-correction: four objects clicked on frame 0, tracked over the
+    # first half, the ball marked absent once a cup covers it, a correction on the middle cup
+    # (its later frames stale), the quality check's flags, and the Track button's summary
+    last = int(os.environ.get("SHOT_LAST", "150"))
+    for i, (x, y, name, rgb) in enumerate(((400, 462, "ball", (255, 214, 10)),
+                                           (650, 440, "middle cup", (40, 200, 255)),
+                                           (915, 440, "right cup", (140, 255, 60)),
+                                           (340, 110, "left cup", (255, 80, 200)))):
+        if i:
+            win.editing.add_object()
+            idle()
+        win.editing.on_canvas_click(x, y, True)
+        idle()
+        win.editing.rename_object(i + 1, name)
+        win.editing.recolor_object(i + 1, rgb)
+        idle()
+    win.propagation.range = (0, last)
+    win.timeline.set_range(0, last)
     win.propagation.both()
     idle()
-    win.editing.select_object_index(0)
-    win.set_frame(int(os.environ.get("SHOT_FRAME", "30")))
+    win.editing.set_current_object(1)
+    win.set_frame(34)
     idle()
+    win.editing.absent_here()  # the ball is under the left cup from here
+    idle()
+    win.review.check_quality()
+    idle()
+    win.editing.set_current_object(2)
+    win.set_frame(int(os.environ.get("SHOT_FRAME", "96")))
+    idle()
+    win.editing.on_canvas_click(650, 470, True)  # correcting the middle cup here
+    idle()
+    win.status(win.propagation.last_message or "", 0)
     pump(0.5)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     win.grab().save(str(OUT))

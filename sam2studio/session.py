@@ -28,9 +28,11 @@ import numpy as np
 
 from .core.edits import (FrameSnapshot, ObjectSnapshot, restore_frame, restore_object, snapshot_frame,
                          snapshot_object, stroked)
+from .core.masks import encode_rle
 from .core.objects import TrackedObject
 from .core.project import PROJECT_SUFFIX, Project
 from .core.prompts import FramePrompt, PromptSet, read_mask_prompt
+from .core.runs import RunPlan, RunSummary, plan_run
 from .core.video import VideoSource, open_video
 from .engines import Engine, ObjectMask, create_engine
 from .engines.base import validate_prompt, validate_target
@@ -47,6 +49,7 @@ class Session:
         self.video = video
         self.engine = engine
         self._synced = False  # prompts of the project replayed into the engine
+        self.last_run: RunSummary | None = None  # what the latest propagation did, per object
         if not engine.is_open:
             engine.open(video)
         if len(project.prompts) == 0:
@@ -203,6 +206,17 @@ class Session:
         self.project.objects[int(obj)].color = tuple(int(c) for c in rgb)
         self.project.touch()
 
+    def lock_object(self, obj: int, locked: bool = True) -> None:
+        """Lock (or unlock) ``obj``: a locked object's masks are never changed by propagation,
+        prompts, brush or eraser until it is unlocked."""
+        self.project.objects[int(obj)].locked = bool(locked)
+        self.project.touch()
+
+    def _check_unlocked(self, obj: int) -> None:
+        o = self.project.objects.get(int(obj))
+        if o is not None and o.locked:
+            raise UserError(f"{o.name} is locked: unlock it to change its masks")
+
     # ---- prompts -----------------------------------------------------------------------
     def prompt(self, frame: int, obj: int) -> FramePrompt | None:
         return self.project.prompts.get(frame, obj)
@@ -210,13 +224,21 @@ class Session:
     def keyframes(self, obj: int) -> list[int]:
         return self.project.prompts.keyframes(obj)
 
-    def add_click(self, frame: int, obj: int, x: float, y: float, positive: bool = True) -> np.ndarray:
-        """Add a click to ``obj``'s clicks on ``frame``; returns its new mask there at once."""
+    def add_click(self, frame: int, obj: int, x: float, y: float, positive: bool = True,
+                  candidate: int = 0) -> np.ndarray:
+        """Add a click to ``obj``'s clicks on ``frame``; returns its new mask there at once.
+
+        A single click is often ambiguous (the rider, the rider and bike, the helmet):
+        ``candidate=k`` picks the engine's candidate mask ``k`` (see :meth:`candidates`)."""
         old = self.prompt(frame, obj)
-        points = [] if old is None or old.mask_rle is not None else list(old.points)
-        labels = [] if old is None or old.mask_rle is not None else list(old.labels)
-        box = None if old is None else old.box
-        return self.set_points(frame, obj, points + [(float(x), float(y))], labels + [int(bool(positive))], box=box)
+        clicks = old is not None and old.mask_rle is None and not old.absent
+        points = list(old.points) if clicks else []
+        labels = list(old.labels) if clicks else []
+        box = old.box if clicks else None
+        mask = self.set_points(frame, obj, points + [(float(x), float(y))], labels + [int(bool(positive))], box=box)
+        if candidate:
+            mask = self.choose_candidate(frame, obj, candidate)
+        return mask
 
     def set_points(self, frame: int, obj: int, points, labels, box=None) -> np.ndarray:
         """Set ``obj``'s clicks (and optionally box) on ``frame``; returns its mask there."""
@@ -228,7 +250,7 @@ class Session:
     def set_box(self, frame: int, obj: int, box) -> np.ndarray:
         """Set ``obj``'s box on ``frame`` (clicks there are kept); returns its mask there."""
         old = self.prompt(frame, obj)
-        keep = old is not None and old.mask_rle is None
+        keep = old is not None and old.mask_rle is None and not old.absent
         return self.set_points(frame, obj, old.points if keep else [], old.labels if keep else [], box=box)
 
     def set_mask(self, frame: int, obj: int, mask: np.ndarray) -> np.ndarray:
@@ -250,14 +272,77 @@ class Session:
 
     def clear_prompt(self, frame: int, obj: int) -> None:
         """Remove ``obj``'s prompt on ``frame``; the engine forgets it too."""
+        self._check_unlocked(obj)
+        before = self.absent_ranges(obj)
         if self.project.prompts.remove(frame, obj) is None:
             return
+        freed = {f for a, b in before for f in range(a, b + 1)}
+        freed -= {f for a, b in self.absent_ranges(obj) for f in range(a, b + 1)}
+        if freed:  # no longer marked absent: those frames need a run again
+            self.stale.setdefault(int(obj), set()).update(freed - set(self.keyframes(obj)))
         self.project.touch()
         self._rebuild_engine_object(obj)
 
-    def _apply(self, frame: int, obj: int, prompt: FramePrompt) -> np.ndarray:
+    # ---- absence -----------------------------------------------------------------------
+    def set_absent(self, frame: int, obj: int, until: int | None = None) -> list[tuple[int, int]]:
+        """Mark ``obj`` absent: "absent from here" (``until=None``: from ``frame`` up to its
+        next prompt, or the end) or "absent on frames ``frame``-``until``". Stored as a prompt
+        on ``frame``; those frames get empty masks now and a later run does not fill them.
+        Returns the object's absent ranges."""
+        frame = int(frame)
+        if until is not None and not frame <= int(until) < self.num_frames:
+            raise PromptError(f"absent range {frame}-{until} is not within frames {frame} to {self.num_frames - 1}")
+        self._apply(frame, obj, FramePrompt.absence(until))
+        ranges = self.absent_ranges(obj)
+        empty = self._empty_rle()
+        for a, b in ranges:
+            if a <= frame <= b:
+                for f in range(a, b + 1):
+                    self.masks.set_rle(f, obj, empty, 0.0, 0)
+                    self.stale.get(int(obj), set()).discard(f)
+                self._mark_stale_after(b, obj)
+        return ranges
+
+    def absent_ranges(self, obj: int) -> list[tuple[int, int]]:
+        """``[(first, last), ...]`` (inclusive) where ``obj`` is marked absent."""
+        return self.project.prompts.absent_ranges(obj, self.num_frames)
+
+    def _empty_rle(self) -> dict:
+        if getattr(self, "_empty", None) is None:
+            self._empty = encode_rle(np.zeros((self.video.height, self.video.width), bool))
+        return self._empty
+
+    # ---- candidate masks ---------------------------------------------------------------
+    def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
+        """The engine's candidate masks for ``obj``'s click on ``frame`` (an ambiguous single
+        click: the object, a part, or more), best first; index 0 is the engine's own choice
+        and :attr:`FramePrompt.candidate <sam2studio.core.prompts.FramePrompt.candidate>` the
+        one in use. Empty when the prompt there has no alternatives."""
         self._sync_engine()
-        result = self._feed(frame, obj, prompt)
+        p = self.prompt(frame, obj)
+        if p is None or p.absent or p.mask_rle is not None:
+            return []
+        return self.engine.candidates(int(frame), int(obj))
+
+    def choose_candidate(self, frame: int, obj: int, k: int) -> np.ndarray:
+        """Use candidate mask ``k`` of :meth:`candidates` for ``obj`` on ``frame``; stored with
+        the prompt (a reopened project replays it). Returns the mask."""
+        self._check_unlocked(obj)
+        p = self.prompt(frame, obj)
+        n = len(self.candidates(frame, obj))
+        if p is None or not 0 <= int(k) < n:
+            raise PromptError(f"object {obj} has {n} candidate masks on frame {frame}: there is no candidate {k}")
+        result = self.engine.choose_candidate(int(frame), int(obj), int(k))
+        new = p.copy()
+        new.candidate = int(k)
+        return self._store(frame, obj, new, result)
+
+    def _apply(self, frame: int, obj: int, prompt: FramePrompt) -> np.ndarray:
+        self._check_unlocked(obj)
+        self._sync_engine()
+        return self._store(frame, obj, prompt, self._feed(frame, obj, prompt))
+
+    def _store(self, frame: int, obj: int, prompt: FramePrompt, result) -> np.ndarray:
         self.project.prompts.set(frame, obj, prompt)
         om = result.get(int(obj))
         mask = om.mask if om is not None else np.zeros((self.video.height, self.video.width), bool)
@@ -267,10 +352,20 @@ class Session:
         return mask
 
     def _feed(self, frame: int, obj: int, prompt: FramePrompt):
+        if prompt.absent:
+            return self.engine.add_absent(frame, obj)
         if prompt.mask_rle is not None:
             return self.engine.add_mask(frame, obj, prompt.mask)
-        return self.engine.add_prompt(frame, obj, points=prompt.points or None,
-                                      labels=prompt.labels or None, box=prompt.box)
+        result = self.engine.add_prompt(frame, obj, points=prompt.points or None,
+                                        labels=prompt.labels or None, box=prompt.box)
+        if prompt.candidate:
+            n = len(self.engine.candidates(frame, obj))
+            if prompt.candidate < n:
+                result = self.engine.choose_candidate(frame, obj, prompt.candidate)
+            else:
+                log.warning("object %d, frame %d: the %s engine has %d candidate masks, not a candidate %d; "
+                            "its own choice is used", obj, frame, self.engine.name, n, prompt.candidate)
+        return result
 
     def _mark_stale_after(self, frame: int, obj: int) -> None:
         later = {f for f in self.masks.frames(obj) if f > frame} - set(self.keyframes(obj))
@@ -342,8 +437,10 @@ class Session:
                 objects: Sequence[int] | None = None, progress=None, cancel: threading.Event | None = None) -> int:
         """A whole headless run: add ``prompts`` (objects with their names and classes, then mask files,
         then clicks and boxes per frame and object), and propagate from ``start`` (default:
-        the first prompted frame) in ``direction``; ``objects`` limits the run to some objects.
-        ``progress(done, total)`` follows the propagation. Returns the start frame.
+        a frame from which every object can be tracked in ``direction``, see
+        :meth:`default_start`) in ``direction``; ``objects`` limits the run to some objects.
+        ``progress(done, total)`` follows the propagation. Returns the start frame;
+        :attr:`last_run` says what was tracked per object (and what was not, and why).
 
         Write the results with :meth:`export` (``png``, ``quality``, ...) and :meth:`save`.
         """
@@ -362,34 +459,84 @@ class Session:
         for frame, obj, p in prompts.grouped():
             self.set_points(frame, obj, p.points, p.labels, box=p.box)
         if start is None:
-            start = min(f for o in ids for f in self.keyframes(o))
+            start = self.default_start(direction, objects if objects is not None else ids)
         self.run(start, direction, objects=objects, cancel=cancel, progress=progress)
         return int(start)
 
     # ---- propagation -------------------------------------------------------------------
+    def plan_run(self, start: int = 0, direction: str = "both", frame_range: tuple[int, int] | None = None,
+                 objects: Sequence[int] | None = None) -> RunPlan:
+        """What a run from ``start`` will do: each object tracked from its own nearest prompt
+        (see :mod:`sam2studio.core.runs`); ``plan.total`` frame steps, ``plan.summary`` names
+        the objects that will not be tracked and why (no prompt on that side, locked)."""
+        if not self.project.prompts.objects():
+            raise UserError("there is nothing to propagate: click an object, draw a box or give a mask first")
+        ids = self.project.prompts.objects() if objects is None else [int(o) for o in objects]
+        return plan_run(self.num_frames, start, direction, frame_range, ids, self.keyframes, self.objects,
+                        resume=self.engine.resume_point)
+
+    def default_start(self, direction: str = "both", objects: Sequence[int] | None = None) -> int:
+        """A start frame from which every object (with prompts) can be tracked in ``direction``:
+        forward, the latest of the objects' first prompts; backward, the earliest of their
+        last prompts; both ways, the first prompted frame."""
+        ids = self.project.prompts.objects() if objects is None else [int(o) for o in objects]
+        firsts = [self.keyframes(o)[0] for o in ids if self.keyframes(o)]
+        lasts = [self.keyframes(o)[-1] for o in ids if self.keyframes(o)]
+        if not firsts and objects is not None:
+            return self.default_start(direction)  # none of them has a prompt: the run will say so
+        if not firsts:
+            raise UserError("there is nothing to propagate: click an object, draw a box or give a mask first")
+        if direction == "forward":
+            return max(firsts)
+        if direction == "backward":
+            return min(lasts)
+        return min(firsts)
+
     def propagate(self, start: int = 0, direction: str = "both", frame_range: tuple[int, int] | None = None,
                   objects: Sequence[int] | None = None, cancel: threading.Event | None = None, *,
                   store: bool = True) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
         """Propagate from ``start``; every frame's masks are stored as they come and yielded.
 
-        ``objects`` limits the run to some objects (e.g. the ones just corrected); the
-        others' masks stay as they are. ``store=False`` only yields them (a live stream,
-        whose masks are shown once and then let go).
+        Each object is tracked from its own prompts: forward from its nearest prompt at or
+        before ``start`` through ``start`` to the end (backward likewise), so a frame may be
+        yielded more than once (once per engine run). ``objects`` limits the run to some
+        objects; the others' masks stay as they are, and locked objects are never changed.
+        Frames where an object is marked absent stay empty. :attr:`last_run` says per object
+        what was done and what was not (and why) as the run goes. ``store=False`` only yields
+        the masks (a live stream, whose masks are shown once and then let go).
         """
         self._sync_engine()
-        if not self.project.prompts.objects():
-            raise UserError("there is nothing to propagate: click an object, draw a box or give a mask first")
-        kwargs = {} if objects is None else {"objects": [int(o) for o in objects]}
-        for frame, result in self.engine.propagate(int(start), direction, frame_range, cancel, **kwargs):
-            if not store:
-                yield frame, result
-                continue
-            for obj, om in result.items():
-                self.masks.set(frame, obj, om.mask, om.score)
-                st = self.project.stale.get(obj)
-                if st:
-                    st.discard(frame)
-            yield frame, result
+        plan = self.plan_run(start, direction, frame_range, objects)
+        summary = self.last_run = plan.summary
+        absent = {o: self.absent_ranges(o) for _, _, objs in plan.groups for o in objs}
+        empty = None
+        for dirname, first, objs in plan.groups:
+            keep = set(objs)
+            gen = self.engine.propagate(first, dirname, plan.frame_range, cancel, objects=list(objs))
+            try:
+                for frame, result in gen:
+                    out: dict[int, ObjectMask] = {}
+                    for obj, om in result.items():
+                        if obj not in keep:
+                            continue
+                        if any(a <= frame <= b for a, b in absent.get(obj, ())):
+                            if empty is None:
+                                empty = np.zeros((self.video.height, self.video.width), bool)
+                            om = ObjectMask(empty, 0.0)
+                        out[obj] = om
+                        if store:
+                            self.masks.set(frame, obj, om.mask, om.score)
+                            st = self.project.stale.get(obj)
+                            if st:
+                                st.discard(frame)
+                        summary.objects[obj].add(frame)
+                    summary.done += 1
+                    yield frame, out
+            finally:
+                gen.close()
+            if cancel is not None and cancel.is_set():
+                summary.cancelled = True
+                return
 
     def rerun_damaged(self, cancel: threading.Event | None = None) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
         """Make the masks found damaged in the project file again (see
@@ -402,16 +549,20 @@ class Session:
                                       cancel=cancel)
 
     def run(self, start: int = 0, direction: str = "both", frame_range=None, objects=None, cancel=None,
-            progress=None) -> int:
-        """Propagate to the end; ``progress(done, total)``. Returns the number of frames done."""
-        plan = self.engine.iter_range(int(start), direction, frame_range)
-        total = sum(len(frames) for _, frames in plan)
-        done = 0
+            progress=None) -> RunSummary:
+        """Propagate (see :meth:`propagate`) to the end; ``progress(done, total)``.
+
+        Returns a :class:`~sam2studio.core.runs.RunSummary`: per object the frames tracked
+        (``summary.line()``: "ball: frames 0-229, rider: 100-229") and, by name, the objects
+        not tracked and why (``summary.messages``)."""
+        total = None
         for _ in self.propagate(start, direction, frame_range, objects, cancel):
-            done += 1
             if progress is not None:
-                progress(done, total)
-        return done
+                total = total or self.last_run.total
+                progress(self.last_run.done, total)
+        if cancel is not None and cancel.is_set() and self.last_run is not None:
+            self.last_run.cancelled = self.last_run.done < self.last_run.total
+        return self.last_run
 
     # ---- results -----------------------------------------------------------------------
     def mask(self, frame: int, obj: int) -> np.ndarray | None:
@@ -431,14 +582,18 @@ class Session:
 
         Each flag is a dict with ``frame``, ``reasons``, ``message`` and the measured values
         (see :mod:`sam2studio.core.quality`); ``thresholds`` is a
-        :class:`~sam2studio.core.quality.QualityThresholds`. Keyframes are trusted.
+        :class:`~sam2studio.core.quality.QualityThresholds`. Keyframes are trusted. The flags
+        are kept in ``project.quality_flags`` and saved with the project.
         """
         from .core.quality import QualityThresholds, assess
 
         objs = sorted(self.objects) if objects is None else [int(o) for o in objects]
-        return assess(self.masks, self.num_frames, video=self.video if use_video else None, objects=objs,
-                      thresholds=thresholds or QualityThresholds(),
-                      trusted={o: self.keyframes(o) for o in objs}, progress=progress, cancel=cancel)
+        flags = assess(self.masks, self.num_frames, video=self.video if use_video else None, objects=objs,
+                       thresholds=thresholds or QualityThresholds(),
+                       trusted={o: self.keyframes(o) for o in objs}, progress=progress, cancel=cancel)
+        self.project.quality_flags.update({o: list(v) for o, v in flags.items()})  # saved with the project
+        self.project.touch()
+        return flags
 
     def tracks(self, objects: Sequence[int] | None = None, **options) -> dict:
         """Per-object tracks: ``{object: ObjectTrack}`` with centroids, boxes, areas, speeds

@@ -263,3 +263,21 @@ def test_dash_v_prints_the_version_like_dash_dash_version(flag, capsys):
     assert capsys.readouterr().out.strip() == f"sam2studio {__version__}"
     proc = run_cli(flag, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == f"sam2studio {__version__}"
+
+
+def test_segment_objects_tracks_only_those_and_names_the_untracked_on_stderr(tmp_path, tiny_video, capsys):
+    args = ["segment", str(tiny_video), "--click", "1:0:5:5", "--click", "2:1:50:30", "--name", "2:ball",
+            "--engine", "classic", "--objects", "2", "--direction", "forward"]
+    assert main(args + ["--out", str(tmp_path / "a"), "--start", "0"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith("; tracked no object")
+    assert captured.err.strip().endswith("ball has no prompt on or before frame 0: nothing to track forward")
+
+    assert main(args + ["--out", str(tmp_path / "b")]) == 0  # default start: where ball can be tracked
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith("; tracked ball: frames 1-2") and captured.err == ""
+
+    for bad, message in ((["--objects", "0"], "positive"), (["--objects", "x"], "object ids"),
+                         (["--objects", "5"], "object 5 has no --click")):
+        assert main(args[:-4] + bad + ["--out", str(tmp_path / "c")]) == 2
+        assert message in capsys.readouterr().err

@@ -110,6 +110,7 @@ def test_an_object_snapshot_brings_a_deleted_object_back_with_its_prompts_masks_
     assert s.objects[1].locked and s.keyframes(1) == [0, 4]
     assert all(np.array_equal(s.mask(f, 1), masks[f]) for f in range(N))
     assert s.stale[1] == {5, 6, 7}
+    s.lock_object(1, False)  # a locked object is never tracked
     s.run(0, "forward")  # the engine knows the object again
     assert not s.stale.get(1)
 
@@ -129,5 +130,18 @@ def test_switching_the_engine_keeps_the_project_and_replays_its_prompts(session,
     assert s.engine is not old_engine and s.engine.is_open
     assert s.keyframes(1) == [0] and all(np.array_equal(s.mask(f, 1), masks[f]) for f in range(N))
     s.add_click(5, 1, *clip.clicks[1])  # the new engine got frame 0's click replayed first
-    assert s.run(5, "forward") == N - 5
+    assert s.run(5, "forward").done == N - 5
     assert not s.stale.get(1)
+
+
+def test_an_object_snapshot_undoes_and_redoes_an_absence_mark(session, clip):
+    s = tracked(session, clip)
+    masks = {f: s.mask(f, 1) for f in range(N)}
+    before = s.snapshot(1)
+    s.set_absent(3, 1, until=5)
+    after = s.snapshot(1)
+    assert s.restore(before)  # undo: the mark and its empty frames go
+    assert s.absent_ranges(1) == [] and s.keyframes(1) == [0]
+    assert all(np.array_equal(s.mask(f, 1), masks[f]) for f in range(N))
+    assert s.restore(after)  # redo
+    assert s.absent_ranges(1) == [(3, 5)] and not s.mask(4, 1).any()

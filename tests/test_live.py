@@ -225,3 +225,24 @@ def test_live_command_help_and_errors(frames_folder):
     assert main(["live", "--file", str(frames_folder), "--no-window"]) == 2  # no prompt, no window
     assert main(["live", "--file", str(frames_folder), "--click", "0:1:2"]) == 2
     assert main(["live", "--file", str(frames_folder) + "-missing", "--click", "1:1:2"]) == 2
+
+
+def test_recording_starts_and_stops_while_tracking_and_reopens_ready_to_correct(clip, tmp_path):
+    cam = FakeCamera(clip, realtime=True)
+    tracker = LiveTracker(cam, "classic")
+    tracker.step()
+    tracker.add_click(*clip.click(1, 0))
+    tracker.run(max_frames=5)
+    assert tracker.recording is None
+    path = tracker.start_recording(tmp_path / "part.s2s")
+    assert tracker.recording == path
+    shown = [tracker.step() for _ in range(6)]
+    assert tracker.stop_recording() == path and tracker.recording is None
+    tracker.run(max_frames=3)  # tracking goes on
+    tracker.close()
+
+    with Session.open(path, engine="classic") as s:
+        assert s.num_frames == 6
+        # the first recorded frame carries the object's mask as a prompt: ready to correct
+        assert s.keyframes(1) == [0] and s.prompt(0, 1).kind == "mask"
+        assert np.array_equal(s.mask(3, 1), shown[3].masks[1])

@@ -150,3 +150,10 @@ def test_a_moved_video_is_found_beside_the_project_or_reported(project, tmp_path
     other = open_video(write_clip(tmp_path / "other", n=5))
     with pytest.raises(VideoError, match="does not fit"):
         back.relocate_video(other)
+
+
+def test_quality_flags_are_saved_with_the_project(project, tmp_path):
+    flag = {"type": "drift", "frame": 2, "reasons": ["drift"], "message": "centroid 80 px off", "drift_px": 80.0}
+    project.quality_flags = {1: [flag], 3: []}
+    back = Project.load(project.save(tmp_path / "q.s2s"))
+    assert back.quality_flags == {1: [flag], 3: []}

@@ -219,3 +219,34 @@ def test_cli_segment_quality_report(tmp_path, moving):
     assert doc["objects"]["1"]["flagged_frames"] == 19 >= base
     assert main(["segment", str(folder), "--out", str(tmp_path / "out3"), "--click", f"1:0:{x}:{y}",
                  "--quality-threshold", "min_drift=3"]) == 2
+
+
+def _static_vs_following(clip, obj: int):
+    """Flags of ``obj``'s true masks and of its first-frame mask left where it was."""
+    from sam2studio.core.masks import MaskStore
+
+    n = len(clip.frames)
+    true_masks, left = MaskStore(clip.height, clip.width), MaskStore(clip.height, clip.width)
+    for f in range(n):
+        true_masks.set(f, obj, clip.gt[obj][f])
+        left.set(f, obj, clip.gt[obj][0])
+    video = clip.video()
+    reasons = lambda flags: {d["frame"] for d in flags[obj] if "not_following" in d["reasons"]}  # noqa: E731
+    return reasons(assess(true_masks, n, video=video)), reasons(assess(left, n, video=video))
+
+
+def test_a_mask_left_in_place_while_the_camera_pans_is_flagged_as_not_following():
+    from sam2studio.core.synthetic import crossing_clip
+
+    clip = crossing_clip(num_frames=30)  # the camera pans 2.5 px a frame
+    following, left = _static_vs_following(clip, 1)
+    assert following == set()
+    assert len(left) >= 20 and max(left) == 29
+
+
+def test_masks_that_follow_objects_leaving_the_frame_or_hidden_are_not_flagged_as_not_following():
+    from sam2studio.core.synthetic import crossing_clip, exit_reenter_clip
+
+    assert _static_vs_following(exit_reenter_clip(), 1)[0] == set()
+    clip = crossing_clip()  # object 2 is hidden behind object 1 for a while
+    assert _static_vs_following(clip, 2)[0] == set()

@@ -163,7 +163,7 @@ def test_bad_options_are_user_errors(clip, tmp_path):
     with pytest.raises(UserError, match="unknown option 'colour'"):
         export_report_html(project, video, tmp_path / "r.html", options={"colour": "red"})
     with pytest.raises(UserError, match="px_per_m must be positive"):
-        export_report_html(project, video, tmp_path / "r.html", options={"px_per_m": 0})
+        export_report_html(project, video, tmp_path / "r.html", options={"px_per_m": -3})
     assert not (tmp_path / "r.html").exists()
 
 

@@ -194,3 +194,35 @@ def test_bad_prompts_are_refused_with_a_clear_message(kwargs, message):
         engine.add_prompt(3, 1, points=[(1, 1)], labels=[1])
     with pytest.raises(PromptError, match="positive"):
         engine.add_prompt(0, 0, points=[(1, 1)], labels=[1])
+
+
+def test_frames_where_the_object_score_says_absent_get_an_empty_mask_and_absent_marks_are_kept():
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(8)]
+    engine = new_engine(ArrayVideo(frames), image_size=128)
+    engine.add_prompt(0, 1, points=[(20, 20)], labels=[1])
+    marked = engine.add_absent(3, 1)  # "the object left here"
+    assert not marked[1].mask.any() and marked[1].score < 0.01
+    seen = dict(engine.propagate(0, "forward"))
+    assert not seen[3][1].mask.any() and seen[3][1].score < 0.01
+    for f, res in seen.items():
+        logit = engine._object_logit(engine._states[1], f)
+        assert (logit <= 0) == (res[1].score <= 0.5)
+        if logit <= 0:
+            assert not res[1].mask.any(), f"frame {f}: SAM 2 says absent but the mask is not empty"
+
+
+def test_candidates_of_a_click_and_choosing_one_reruns_the_click_keeping_it():
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 255, (64, 80, 3), dtype=np.uint8) for _ in range(4)]
+    engine = new_engine(ArrayVideo(frames))
+    first = engine.add_prompt(0, 1, points=[(30, 30)], labels=[1])[1]
+    cands = engine.candidates(0, 1)
+    assert len(cands) == 3 and np.array_equal(cands[0].mask, first.mask)
+    for k in (1, 2, 0):
+        assert np.array_equal(engine.choose_candidate(0, 1, k)[1].mask, cands[k].mask)
+        assert [c.mask.tobytes() for c in engine.candidates(0, 1)] == [c.mask.tobytes() for c in cands]
+    engine.add_prompt(0, 1, points=[(30, 30), (60, 10)], labels=[1, 0])  # two clicks: one mask
+    assert engine.candidates(0, 1) == []
+    with pytest.raises(PromptError, match="no candidate"):
+        engine.choose_candidate(0, 1, 1)

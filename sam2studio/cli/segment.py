@@ -43,16 +43,30 @@ def add_parser(sub) -> None:
                      help="propagate from the start frame to the end (forward), to frame 0 (backward) "
                           "or both ways (default both)")
     seg.add_argument("--start", type=int, default=None,
-                     help="frame to propagate from (default: the first prompted frame)")
+                     help="frame to propagate from; each object is tracked from its own nearest prompt on that "
+                          "side (default: a frame from which every object can be tracked in --direction)")
+    seg.add_argument("--objects", type=object_ids, default=None, metavar="ID[,ID...]",
+                     help="track only these objects (e.g. --objects 1,3); the others keep just their prompts")
     seg.add_argument("--project", type=Path, help="also save a project file the app can open")
     seg.add_argument("--quality-report", type=Path, metavar="FILE",
                      help="write per-object flagged frames (low confidence, drift, flicker) as JSON")
     seg.add_argument("--quality-threshold", action="append", default=[], metavar="KEY=VALUE",
                      help="a quality threshold for --quality-report: min_confidence (0.7), min_iou (0.8), "
-                          "max_drift (50 px), min_area (100 px), max_area_change (1.0), min_appearance (0.6); "
-                          "repeatable")
+                          "max_drift (50 px), min_area (100 px), max_area_change (1.0), min_appearance (0.6), "
+                          "max_slip (8 px); repeatable")
     seg.add_argument("--quiet", action="store_true", help="no progress bars and no summary line")
     add_engine_options(seg)
+
+
+def object_ids(text: str) -> list[int]:
+    """``--objects 1,3`` -> ``[1, 3]``."""
+    try:
+        ids = [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of object ids such as 1,3") from None
+    if not ids or any(i <= 0 for i in ids):
+        raise argparse.ArgumentTypeError(f"{text!r}: object ids are positive integers, such as 1,3")
+    return sorted(set(ids))
 
 
 def quality_thresholds(items: list[str]) -> dict:
@@ -102,6 +116,10 @@ def run(args) -> int:
     prompts.mask_resize = args.mask_resize
     if not prompts:
         raise CliError("give at least one --click, --box or --mask")
+    if args.objects is not None:
+        unknown = [o for o in args.objects if o not in prompts.object_ids()]
+        if unknown:
+            raise CliError(f"--objects: object {unknown[0]} has no --click, --box or --mask")
     thresholds = quality_thresholds(args.quality_threshold)
     options = engine_options(args)
     if args.project is not None and args.project.suffix == "":
@@ -119,7 +137,8 @@ def run(args) -> int:
         if route and not args.quiet and getattr(args, "fast", False):
             print(f"segment: {route}", file=sys.stderr, flush=True)
         with Progress(f"propagate ({session.engine_name})", None, args.quiet) as bar:
-            session.segment(prompts, args.start, args.direction, progress=bar)
+            session.segment(prompts, args.start, args.direction, objects=args.objects, progress=bar)
+        summary = session.last_run
         # everything is written under temporary names and moved into place only when all of
         # it is written: the masks folder (with objects.json) last
         written = []
@@ -137,7 +156,10 @@ def run(args) -> int:
                 session.export("quality", report_tmp, thresholds=thresholds)
                 written.append(str(args.quality_report))
         written.insert(0, f"{args.out}/")
+        for message in summary.messages:  # an object not tracked is never silent
+            print(f"sam2studio segment: warning: {message}", file=sys.stderr, flush=True)
         if not args.quiet:
+            tracked = ", ".join(r.describe() for r in summary.tracked) or "no object"
             print(f"segment: {plural(len(session.objects), 'object')}, {plural(session.num_frames, 'frame')} "
-                  f"({session.engine_name} engine) -> {', '.join(written)}", flush=True)
+                  f"({session.engine_name} engine) -> {', '.join(written)}; tracked {tracked}", flush=True)
     return 0

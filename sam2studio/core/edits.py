@@ -74,9 +74,13 @@ def restore_object(session, snap: ObjectSnapshot) -> bool:
     if o.id not in session.objects:
         session.add_object(o.name, o.color, obj_id=o.id, category=getattr(o, "category", ""))
     live = session.objects[o.id]
-    live.visible, live.locked = o.visible, o.locked
+    live.visible, live.locked = o.visible, False  # locked again below, once its prompts are back
+    kept = {f for f, _ in snap.prompts}
+    for f in [f for f in session.keyframes(o.id) if f not in kept]:  # prompts given since
+        session.clear_prompt(f, o.id)
     for f, p in snap.prompts:
         _feed_prompt(session, f, o.id, p)
+    live.locked = o.locked
     session.masks.remove_object(o.id)
     for f, e in snap.entries:
         _put_entry(session.masks, f, o.id, e)
@@ -86,14 +90,19 @@ def restore_object(session, snap: ObjectSnapshot) -> bool:
 
 
 def _feed_prompt(session, frame: int, obj: int, prompt) -> None:
-    """Make ``prompt`` (or no prompt) ``obj``'s prompt on ``frame``, engine included."""
-    if prompt is None or (prompt.mask_rle is None and not prompt.points and prompt.box is None):
+    """Make ``prompt`` (or no prompt) ``obj``'s prompt on ``frame``, engine included (an
+    absence mark and a chosen candidate mask too)."""
+    if prompt is not None and prompt.absent:
+        session.set_absent(frame, obj, prompt.absent_until)
+    elif prompt is None or (prompt.mask_rle is None and not prompt.points and prompt.box is None):
         if session.prompt(frame, obj) is not None:
             session.clear_prompt(frame, obj)
     elif prompt.mask_rle is not None:
         session.set_mask(frame, obj, prompt.mask)
     else:
         session.set_points(frame, obj, prompt.points, prompt.labels, box=prompt.box)
+        if prompt.candidate and prompt.candidate < len(session.candidates(frame, obj)):
+            session.choose_candidate(frame, obj, prompt.candidate)
 
 
 def _put_entry(masks, frame: int, obj: int, entry) -> None:

@@ -178,9 +178,9 @@ class StagedOutputs:
         except OSError as exc:
             for final, old in reversed(placed):
                 if old is None:  # it was new: take it back
-                    _remove(final)
+                    remove_path(final)
                 elif old != final:  # a folder we swapped out: put it back
-                    _remove(final)
+                    remove_path(final)
                     with contextlib.suppress(OSError):
                         os.replace(old, final)
             self.discard()
@@ -194,7 +194,7 @@ class StagedOutputs:
     def discard(self) -> None:
         """Remove every staged temporary (nothing under the final names changes)."""
         for tmp, _final, _directory in self._items:
-            _remove(tmp)
+            remove_path(tmp)
         self._items.clear()
 
     def __enter__(self) -> StagedOutputs:
@@ -212,7 +212,8 @@ class StagedOutputs:
             raise UserError(renamed) from None
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Remove a file, link or folder tree if it is there; errors are ignored (clean-up)."""
     with contextlib.suppress(OSError):
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -39,7 +39,9 @@ from .masks import DamagedMask, MaskStore, mask_checksum, prompt_checksum, rle_a
 from .objects import TrackedObject, clean_category
 from .prompts import FramePrompt, PromptStore
 
-FORMAT_VERSION = 2  # 2: CRC32 per mask and prompt row
+# 2: CRC32 per mask and prompt row; 3: absence marks among the prompts (a file without them is
+# written as format 2, so versions that read format 2 still open it)
+FORMAT_VERSION = 3
 PROJECT_SUFFIX = ".s2s"
 APPLICATION_ID = 0x53325332  # "S2S2": marks the SQLite file as ours
 
@@ -91,6 +93,8 @@ class Project:
         #: the project's classes, class id -> name (ids are what COCO, MOTS... write)
         self.categories: dict[int, str] = {}
         self.settings: dict = {}
+        #: the latest quality check's flags, ``{object: [flag dict, ...]}`` (saved with the project)
+        self.quality_flags: dict[int, list[dict]] = {}
         self.path: Path | None = None
         self._token = uuid.uuid4().hex  # who last wrote a file, for incremental writes
         self._written: dict[str, int] = {}  # file -> mask revision written there
@@ -319,7 +323,8 @@ class Project:
             db.executescript(_CLASS_SCHEMA)
             with db:  # one transaction
                 meta = {
-                    "format_version": FORMAT_VERSION,
+                    # a project without absence marks stays readable by versions that read format 2
+                    "format_version": FORMAT_VERSION if any(p.absent for _, _, p in self.prompts.items()) else 2,
                     "writer": self._token,
                     "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "video_path": "" if self.video_path is None else str(self.video_path),
@@ -328,6 +333,7 @@ class Project:
                     "num_frames": self.num_frames, "fps": self.fps,
                     "fingerprint": self.fingerprint,
                     "settings": json.dumps(self.settings),
+                    "quality_flags": json.dumps({str(o): v for o, v in self.quality_flags.items()}),
                 }
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                [(k, str(v)) for k, v in meta.items()])
@@ -412,6 +418,7 @@ class Project:
                 proj = cls(meta["video_path"] or None, int(meta["width"]), int(meta["height"]),
                            int(meta["num_frames"]), float(meta["fps"]), meta.get("fingerprint", ""))
                 proj.settings = json.loads(meta.get("settings", "{}"))
+                proj.quality_flags = {int(o): list(v) for o, v in json.loads(meta.get("quality_flags", "{}")).items()}
                 proj._video_relpath = meta.get("video_relpath", "")
                 for oid, name, color, visible, locked in db.execute("SELECT * FROM objects ORDER BY id"):
                     proj.objects[oid] = TrackedObject(oid, name, tuple(json.loads(color)), bool(visible), bool(locked))

@@ -1,5 +1,11 @@
-"""User prompts: clicks (positive/negative), boxes and masks (PNG, brush, eraser) per frame
-per object. The frames that hold a prompt for an object are its keyframes.
+"""User prompts: clicks (positive/negative), boxes, masks (PNG, brush, eraser) and absence marks
+per frame per object. The frames that hold a prompt for an object are its keyframes.
+
+An absence mark ("absent from here", "absent on frames A-B", like CVAT's *outside* flag) is a
+prompt on its first frame: the object is empty from there up to ``absent_until`` (inclusive;
+None: up to the object's next other prompt, or the end of the video), and a later run does not
+fill those frames. Past them the object comes back at its next prompt, or where the engine
+finds it again by itself.
 
 Also the text form of prompts that the command line and batch manifests share
 (``OBJ:FRAME:X:Y[:LABEL]`` and friends): :func:`parse_click`, :func:`parse_box`,
@@ -19,15 +25,23 @@ from .masks import decode_rle, encode_rle
 
 @dataclass
 class FramePrompt:
-    """One object's prompt on one frame: clicks and a box, or a mask."""
+    """One object's prompt on one frame: clicks and a box, a mask, or an absence mark.
+
+    ``candidate`` picks one of the engine's candidate masks for a single click (0: the engine's
+    own choice); ``absent`` marks the object absent from this frame to ``absent_until``."""
 
     points: list[tuple[float, float]] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     box: tuple[float, float, float, float] | None = None
     mask_rle: dict | None = None
+    candidate: int = 0
+    absent: bool = False
+    absent_until: int | None = None
 
     @property
     def kind(self) -> str:
+        if self.absent:
+            return "absent"
         if self.mask_rle is not None:
             return "mask"
         if self.box is not None and self.points:
@@ -42,18 +56,34 @@ class FramePrompt:
     def from_mask(cls, mask: np.ndarray) -> FramePrompt:
         return cls(mask_rle=encode_rle(np.asarray(mask, dtype=bool)))
 
+    @classmethod
+    def absence(cls, until: int | None = None) -> FramePrompt:
+        """An absence mark: absent from its frame to ``until`` (None: up to the next prompt)."""
+        return cls(absent=True, absent_until=None if until is None else int(until))
+
     def copy(self) -> FramePrompt:
-        return FramePrompt(list(self.points), list(self.labels), self.box, self.mask_rle)
+        return FramePrompt(list(self.points), list(self.labels), self.box, self.mask_rle, self.candidate,
+                           self.absent, self.absent_until)
 
     def to_json(self) -> dict:
-        return {"points": [list(map(float, p)) for p in self.points], "labels": [int(v) for v in self.labels],
-                "box": None if self.box is None else [float(v) for v in self.box]}
+        d = {"points": [list(map(float, p)) for p in self.points], "labels": [int(v) for v in self.labels],
+             "box": None if self.box is None else [float(v) for v in self.box]}
+        if self.candidate:
+            d["candidate"] = int(self.candidate)
+        if self.absent:
+            d["absent"] = True
+            d["absent_until"] = self.absent_until
+        return d
 
     @classmethod
     def from_json(cls, d: dict, mask_rle: dict | None = None) -> FramePrompt:
+        """Read :meth:`to_json`'s dict; keys that older versions did not write take their defaults."""
         box = d.get("box")
+        until = d.get("absent_until")
         return cls(points=[tuple(p) for p in d.get("points", [])], labels=list(d.get("labels", [])),
-                   box=None if box is None else tuple(box), mask_rle=mask_rle)
+                   box=None if box is None else tuple(box), mask_rle=mask_rle,
+                   candidate=int(d.get("candidate", 0)), absent=bool(d.get("absent", False)),
+                   absent_until=None if until is None else int(until))
 
 
 class PromptStore:
@@ -96,6 +126,25 @@ class PromptStore:
     def __len__(self) -> int:
         with self._lock:
             return sum(len(fr) for fr in self._data.values())
+
+    def absent_ranges(self, obj: int, num_frames: int) -> list[tuple[int, int]]:
+        """``[(first, last), ...]`` (inclusive) where ``obj`` is marked absent: from each absence
+        mark to its ``absent_until``, or up to the object's next other prompt (or the video's
+        end); a later prompt that is not an absence mark always ends the range before it."""
+        with self._lock:
+            fr = dict(self._data.get(int(obj), {}))
+        keys = sorted(fr)
+        out: list[tuple[int, int]] = []
+        for i, a in enumerate(keys):
+            p = fr[a]
+            if not p.absent:
+                continue
+            nxt = next((k for k in keys[i + 1:] if not fr[k].absent), None)
+            last = num_frames - 1 if p.absent_until is None else min(int(p.absent_until), num_frames - 1)
+            if nxt is not None:
+                last = min(last, nxt - 1)
+            out.append((a, max(a, last)))
+        return out
 
 
 def read_mask_prompt(path, obj: int, width: int, height: int, *, resize: bool = False) -> np.ndarray:

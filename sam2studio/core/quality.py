@@ -33,6 +33,17 @@ object is absent there: that is recorded, not flagged):
   ``min_appearance`` the object suddenly looks different: a possible identity swap (reason
   ``appearance_change``). The model is then re-based on the new colours, so a lasting change
   is flagged once, where it starts.
+* ``slip_px``: when the video's frames are given, how far the image under the mask has
+  moved *relative to the mask* lately. Each frame, the move of the pixels under the previous
+  mask (phase correlation against the same place on this frame) is compared with the mask's
+  own move (the closest of the moves of its centroid, of each corner of its bounding box and
+  of the previous step, as for ``iou_prev``); the differences add up over consecutive frames
+  with a decay of ``SLIP_DECAY`` a frame. A mask that follows its object slips by about 0 px,
+  also when the camera follows the object and the background streams past; a mask left on a
+  region that does not move with the object (it stays put on the hillside while the camera
+  pans) slips by the background's move, frame after frame. Not measured where the image
+  under the mask has too little texture to tell. Flagged over ``max_slip`` pixels (reason
+  ``not_following``).
 
 A flag is a dict: ``type`` (the first reason, for the tracking report's ``quality_flags``),
 ``frame``, ``reasons`` (list), ``message`` (one line), the measured values above (None where
@@ -57,7 +68,8 @@ import numpy as np
 from ..errors import Cancelled
 from .masks import MaskStore, decode_rle, rle_bbox
 
-REASONS = ("low_confidence", "inconsistent", "drift", "small_area", "area_change", "appearance_change")
+REASONS = ("low_confidence", "inconsistent", "drift", "small_area", "area_change", "appearance_change",
+           "not_following")
 
 _CHROMA_BINS = 12
 _LUM_BINS = 4
@@ -74,6 +86,7 @@ class QualityThresholds:
     max_area_change: float = 1.0  # relative: 1.0 flags doubling or halving
     min_appearance: float = 0.6  # Bhattacharyya coefficient against the running colour model
     appearance_rate: float = 0.1  # how fast the colour model follows the object
+    max_slip: float = 8.0  # pixels the image under the mask may have moved relative to the mask
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -175,6 +188,7 @@ class _ObjState:
     model: np.ndarray | None = None  # running colour histogram
     bbox: tuple[int, int, int, int] | None = None  # previous mask's (x, y, w, h)
     cover: np.ndarray | None = None  # objects per pixel on the previous frame (None: one object)
+    slip: tuple[float, float] = (0.0, 0.0)  # image-under-the-mask move relative to it, decayed sum
 
 
 def _crop_iou(a: np.ndarray, a_box, b: np.ndarray, b_box, dx: int, dy: int,
@@ -216,21 +230,60 @@ def _crop_iou(a: np.ndarray, a_box, b: np.ndarray, b_box, dx: int, dy: int,
 def _compensated_iou(mask: np.ndarray, bbox, st: _ObjState, c, cover=None) -> float:
     """Best IoU of ``mask`` with the previous mask over a few motion hypotheses: the move of
     the centroid, of each corner of the bounding box, and the previous step."""
-    x, y, w, h = bbox
-    px, py, pw, ph = st.bbox
-    cands = {
-        (c[0] - st.c1[0], c[1] - st.c1[1]),
-        (x - px, y - py), (x + w - px - pw, y + h - py - ph),
-        (x - px, y + h - py - ph), (x + w - px - pw, y - py),
-    }
-    if st.c2 is not None:
-        cands.add((st.c1[0] - st.c2[0], st.c1[1] - st.c2[1]))
+    cands = _mask_moves(bbox, c, st)
     best = 0.0
     for dx, dy in {(int(round(a)), int(round(b))) for a, b in cands}:
         best = max(best, _crop_iou(mask, bbox, st.mask, st.bbox, dx, dy, cover, st.cover))
         if best >= 0.999:
             break
     return best
+
+
+#: phase-correlation peak under which the image under a mask is too plain to measure its move
+_MIN_SLIP_RESPONSE = 0.15
+#: how much of the slip so far counts on the next frame
+SLIP_DECAY = 0.85
+
+
+def _content_move(prev_gray: np.ndarray, gray: np.ndarray, prev_mask: np.ndarray,
+                  prev_bbox) -> tuple[float, float] | None:
+    """How far the image under ``prev_mask`` moved from ``prev_gray`` to ``gray``, ``(dx, dy)``
+    in pixels; None where the image there is too plain to tell."""
+    x, y, w, h = prev_bbox
+    if w < 8 or h < 8:
+        return None
+    H, W = gray.shape
+    m = int(max(4, 0.25 * max(w, h)))
+    x0, y0, x1, y1 = max(0, x - m), max(0, y - m), min(W, x + w + m), min(H, y + h + m)
+    a = prev_gray[y0:y1, x0:x1].astype(np.float32)
+    b = gray[y0:y1, x0:x1].astype(np.float32)
+    # weight the pixels under the mask (softened at its edge) inside a Hann window
+    weight = cv2.GaussianBlur(prev_mask[y0:y1, x0:x1].astype(np.float32), (0, 0), 2.0)
+    weight *= cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
+    if float(weight.sum()) <= 1.0:
+        return None
+    a -= float((a * weight).sum() / weight.sum())
+    b -= float((b * weight).sum() / weight.sum())
+    (dx, dy), response = cv2.phaseCorrelate(a, b, weight)
+    if not math.isfinite(response) or response < _MIN_SLIP_RESPONSE:
+        return None
+    return float(dx), float(dy)
+
+
+def _mask_moves(bbox, c, st: _ObjState) -> set[tuple[float, float]]:
+    """Plausible moves of a mask since the previous frame: its centroid's, each corner of its
+    bounding box's (right for an object cut by the frame border or an occluder) and the
+    previous step."""
+    x, y, w, h = bbox
+    px, py, pw, ph = st.bbox
+    moves = {
+        (c[0] - st.c1[0], c[1] - st.c1[1]),
+        (x - px, y - py), (x + w - px - pw, y + h - py - ph),
+        (x - px, y + h - py - ph), (x + w - px - pw, y - py),
+    }
+    if st.c2 is not None:
+        moves.add((st.c1[0] - st.c2[0], st.c1[1] - st.c2[1]))
+    return moves
 
 
 def _r(v, nd=3):
@@ -254,10 +307,12 @@ def iter_measurements(masks: MaskStore, num_frames: int, *, video=None, objects:
     ids = masks.objects() if objects is None else sorted({int(o) for o in objects})
     states = {o: _ObjState() for o in ids}
     pending: dict[int, tuple[int, dict]] = {}  # obj -> (previous frame, its record), awaiting iou_next
+    grays: dict[int, np.ndarray] = {}  # grey frames of f - 1 and f (for slip_px)
     for f in range(n):
         if cancel is not None and cancel.is_set():
             raise Cancelled("quality check cancelled")
         rgb = None
+        grays.pop(f - 2, None)
         decoded: dict[int, tuple] = {}
         for o in ids:
             e = masks.entry(f, o)
@@ -274,13 +329,13 @@ def iter_measurements(masks: MaskStore, num_frames: int, *, video=None, objects:
             if o not in decoded:
                 if prev is not None:
                     yield prev[0], o, prev[1]
-                st.mask, st.c1, st.c2, st.area, st.cover = None, None, None, 0, None
+                st.mask, st.c1, st.c2, st.area, st.cover, st.slip = None, None, None, 0, None, (0.0, 0.0)
                 continue
             e, mask, bbox = decoded[o]
             c = _centroid(mask, bbox)
             rec = {"score": _r(e.score), "area": int(e.area), "centroid": [_r(c[0], 2), _r(c[1], 2)],
                    "area_change": None, "iou_prev": None, "iou_next": None, "drift_px": None,
-                   "appearance": None}
+                   "appearance": None, "slip_px": None}
             consecutive = st.mask is not None and st.frame == f - 1
             if consecutive:
                 rec["iou_prev"] = _r(_compensated_iou(mask, bbox, st, c, count))
@@ -294,6 +349,14 @@ def iter_measurements(masks: MaskStore, num_frames: int, *, video=None, objects:
             if video is not None and e.area >= max(1, th.min_area):
                 if rgb is None:
                     rgb = np.asarray(video.get_frame(f))
+                    grays[f] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+                if consecutive and f - 1 in grays and st.area >= max(1, th.min_area):
+                    seen = _content_move(grays[f - 1], grays[f], st.mask, st.bbox)
+                    if seen is not None:
+                        dx, dy = min(((seen[0] - mx, seen[1] - my) for mx, my in _mask_moves(bbox, c, st)),
+                                     key=lambda d: math.hypot(*d))
+                        st.slip = (SLIP_DECAY * st.slip[0] + dx, SLIP_DECAY * st.slip[1] + dy)
+                        rec["slip_px"] = _r(math.hypot(*st.slip), 2)
                 hist = colour_histogram(rgb, mask, bbox)
                 if hist is not None:
                     if st.model is None:
@@ -348,6 +411,11 @@ def check(measures: dict, thresholds: QualityThresholds | None = None) -> tuple[
         if ratio > limit or ratio < 1.0 / limit:
             add("area_change", abs(math.log(max(ratio, 1e-9))) / math.log(limit) - 1.0 if limit > 1 else 1.0,
                 f"area changed by {change * 100:+.0f}%")
+    slip = measures.get("slip_px")
+    if slip is not None and slip > th.max_slip:
+        add("not_following", (slip - th.max_slip) / max(th.max_slip, 1e-9),
+            f"the image under the mask moved {slip:.0f} px while the mask did not follow: "
+            "probably left on the background")
     if app is not None and app < th.min_appearance:
         add("appearance_change", (th.min_appearance - app) / max(th.min_appearance, 1e-9),
             f"colours differ from the object's ({app:.2f} < {th.min_appearance:g}): possible identity swap")

@@ -107,6 +107,40 @@ class Engine(ABC):
         """Set ``obj``'s mask on ``frame`` (from a PNG, a brush or an eraser stroke) and
         return that frame's masks at once (as :meth:`add_prompt`)."""
 
+    def add_absent(self, frame: int, obj: int) -> FrameResult:
+        """Mark ``obj`` absent on ``frame`` (it left the frame or is fully hidden) and return
+        that frame's masks at once: ``obj``'s is empty, with score 0. Tracking on from here
+        keeps it absent until it is found again or prompted. The default gives the engine an
+        empty mask prompt."""
+        validate_target(self.video, frame, obj)
+        empty = np.zeros((self.video.height, self.video.width), bool)
+        result = dict(self.add_mask(frame, obj, empty))
+        result[int(obj)] = ObjectMask(empty, 0.0)
+        return result
+
+    def resume_point(self, obj: int, direction: str, keyframe: int, start: int) -> int:
+        """Where a run of ``obj`` toward ``direction`` that should start from its prompt on
+        ``keyframe`` can start instead and give the same masks: ``start`` when the engine still
+        holds what tracking from ``keyframe`` up to ``start`` would give (e.g. an earlier run
+        since the object's prompts last changed), else ``keyframe`` (the default)."""
+        return keyframe
+
+    def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
+        """The candidate masks of ``obj``'s prompt on ``frame`` when it is ambiguous (a single
+        click: the object, a part of it, or it with what it holds), best first: index 0 is
+        the engine's own choice. Empty when the engine has none for that prompt."""
+        return []
+
+    def choose_candidate(self, frame: int, obj: int, k: int) -> FrameResult:
+        """Use candidate ``k`` of :meth:`candidates` as ``obj``'s mask on ``frame`` (tracking
+        goes on from it) and return that frame's masks. The default gives the engine that
+        mask as a mask prompt."""
+        cands = self.candidates(frame, obj)
+        if not 0 <= int(k) < len(cands):
+            raise PromptError(f"object {obj} has {len(cands)} candidate masks on frame {frame}, "
+                              f"not a candidate {k}")
+        return self.add_mask(frame, obj, cands[int(k)].mask)
+
     @abstractmethod
     def propagate(
         self,

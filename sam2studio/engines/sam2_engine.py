@@ -14,6 +14,12 @@ What this wrapper adds around ``SAM2VideoPredictor`` (whose code it never copies
 * **Shared image features.** All object states read image features through one
   :class:`FeatureCache`, so each frame goes through the image encoder once however many objects
   are tracked.
+* **Candidate masks.** For a single click SAM 2's mask decoder makes three masks and keeps the
+  one with the best predicted IoU; the engine keeps all three (:meth:`Sam2Engine.candidates`)
+  and can re-run the same click keeping another one (:meth:`Sam2Engine.choose_candidate`), so
+  tracking goes on from exactly what SAM 2 would have done had it picked that one.
+* **Absence.** A frame whose object score says the object is not there (left the frame, fully
+  hidden) gives an empty mask with that low score; "absent" marks are empty mask prompts.
 * No tqdm bars from the predictor, no ``fill_holes`` warning when sam2 was built without its
   C extension (hole filling is then skipped, as the reference does).
 """
@@ -28,11 +34,12 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, UserError
+from ..errors import CheckpointError, PromptError, UserError
 from .base import Direction, Engine, FrameResult, ObjectMask
 from .sam2_memory import DEFAULT_BUDGET_MB, FeatureCache, MemoryBudget, OutputSpill, default_spill_parent
 
@@ -265,6 +272,16 @@ def _frames_from(images: LazyFrames):
         svp.load_video_frames = original
 
 
+@dataclass
+class _Candidates:
+    """The candidate masks of one click and what re-running that click needs."""
+
+    masks: list[ObjectMask]  # best first
+    order: list[int]  # decoder output index of each candidate
+    prompt: tuple  # (points, labels, box) as given to the predictor
+    prev_masks: object  # the frame's mask logits before the click (the decoder's mask input), or None
+
+
 class Sam2Engine(Engine):
     """The SAM 2 video predictor behind the :class:`Engine` protocol."""
 
@@ -299,6 +316,10 @@ class Sam2Engine(Engine):
         self.images: LazyFrames | None = None
         self._template: dict | None = None
         self._states: dict[int, _ObjectState] = {}
+        self._candidates: dict[tuple[int, int], _Candidates] = {}  # (obj, frame) -> its click's candidates
+        # obj -> direction -> (first, last): frames tracked in one unbroken run since the
+        # object's prompts last changed (a run resumed inside it gives the same masks)
+        self._chains: dict[int, dict[str, tuple[int, int]]] = {}
         self._lock = threading.RLock()
 
     # ---- construction ------------------------------------------------------------------
@@ -376,6 +397,8 @@ class Sam2Engine(Engine):
 
     def _clear(self) -> None:
         self._states.clear()
+        self._candidates.clear()
+        self._chains.clear()
         self.features.clear()
         self.spill.close()
         if self.images is not None:
@@ -416,8 +439,16 @@ class Sam2Engine(Engine):
 
     # ---- prompts -----------------------------------------------------------------------
     def _result(self, obj: int, frame: int, video_res_masks) -> FrameResult:
-        mask = (video_res_masks[0, 0] > 0.0).cpu().numpy()
-        return {obj: ObjectMask(mask, self._score(self._states[obj], frame))}
+        logit = self._object_logit(self._states[obj], frame)
+        score = self._score(self._states[obj], frame)
+        if logit is not None and logit <= 0.0:
+            # SAM 2's object score says the object is not there (it left the frame or is fully
+            # hidden): the predictor has already set its mask logits to "no object"; an empty
+            # mask with that low score records the absence
+            mask = np.zeros((self.video.height, self.video.width), bool)
+        else:
+            mask = (video_res_masks[0, 0] > 0.0).cpu().numpy()
+        return {obj: ObjectMask(mask, score)}
 
     @staticmethod
     def _frame_output(state: dict, frame: int) -> dict | None:
@@ -432,6 +463,13 @@ class Sam2Engine(Engine):
                     return out
         return None
 
+    def _object_logit(self, state: dict, frame: int) -> float | None:
+        """SAM 2's object score on ``frame`` (> 0: the object is there), None where unknown."""
+        out = self._frame_output(state, frame)
+        if out is None or out.get("object_score_logits") is None:
+            return None
+        return float(out["object_score_logits"].float().reshape(-1)[0])
+
     def _score(self, state: dict, frame: int) -> float:
         """Probability that the object is present on ``frame`` (sigmoid of SAM 2's object score)."""
         out = self._frame_output(state, frame)
@@ -441,16 +479,102 @@ class Sam2Engine(Engine):
 
     def add_prompt(self, frame, obj, points=None, labels=None, box=None) -> FrameResult:
         pts, lab, bx = self.check_prompt(frame, obj, points, labels, box)
+        frame, obj = int(frame), int(obj)
         with self._lock, self._autocast():
-            st = self._around(obj, int(frame))
-            _, _, masks = self.predictor.add_new_points_or_box(
-                st, frame_idx=int(frame), obj_id=int(obj), points=pts, labels=lab, box=bx,
-                clear_old_points=True,
-            )
+            self._chains.pop(obj, None)
+            st = self._around(obj, frame)
+            before = self._frame_output(st, frame)
+            prev = None if before is None else before.get("pred_masks")
+            with self._decoder_outputs() as seen:
+                _, _, masks = self.predictor.add_new_points_or_box(
+                    st, frame_idx=frame, obj_id=obj, points=pts, labels=lab, box=bx,
+                    clear_old_points=True,
+                )
+            self._candidates.pop((obj, frame), None)
+            if len(seen) == 1 and seen[0][0].shape[1] > 1:
+                cands, order = self._candidate_masks(*seen[0])
+                self._candidates[(obj, frame)] = _Candidates(cands, order, (pts, lab, bx), prev)
             return self._result(obj, frame, masks)
+
+    def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
+        """The decoder's masks for ``obj``'s single click on ``frame``, best predicted IoU
+        first (index 0 is the mask SAM 2 chose); each ``score`` is its predicted IoU."""
+        c = self._candidates.get((int(obj), int(frame)))
+        return [] if c is None else list(c.masks)
+
+    def choose_candidate(self, frame: int, obj: int, k: int) -> FrameResult:
+        """Re-run ``obj``'s click on ``frame`` with the same decoder inputs, keeping candidate
+        ``k``: its mask, object pointer and (at the next propagation) memory are what SAM 2
+        makes of that candidate."""
+        frame, obj, k = int(frame), int(obj), int(k)
+        c = self._candidates.get((obj, frame))
+        n = 0 if c is None else len(c.masks)
+        if not 0 <= k < n:
+            raise PromptError(f"object {obj} has {n} candidate masks on frame {frame}: there is no candidate {k}")
+        pts, lab, bx = c.prompt
+        with self._lock, self._autocast():
+            self._chains.pop(obj, None)
+            st = self._around(obj, frame)
+            # give the decoder the mask input the click had (the frame's mask before it)
+            tracked = st.get("frames_tracked_per_obj", {}).get(0, {})
+            is_cond = frame not in tracked or self.predictor.add_all_frames_to_correct_as_cond
+            key = "cond_frame_outputs" if is_cond else "non_cond_frame_outputs"
+            temp = st["temp_output_dict_per_obj"].get(0)
+            if temp is not None:
+                temp[key][frame] = {"pred_masks": c.prev_masks}
+            with self._decoder_outputs(pick=c.order[k]):
+                _, _, masks = self.predictor.add_new_points_or_box(
+                    st, frame_idx=frame, obj_id=obj, points=pts, labels=lab, box=bx, clear_old_points=True,
+                )
+            return self._result(obj, frame, masks)
+
+    @contextlib.contextmanager
+    def _decoder_outputs(self, pick: int | None = None):
+        """Collect the mask decoder's outputs ``(masks, ious, object_score_logits)`` while the
+        block runs; with ``pick``, make the decoder's multimask choice (the best predicted
+        IoU) fall on output ``pick`` instead."""
+        seen: list[tuple] = []
+
+        def hook(module, args, output):
+            masks, ious, tokens, scores = output
+            seen.append((masks.detach(), ious.detach(), scores.detach()))
+            if pick is None or masks.shape[1] <= pick:
+                return None
+            forced = ious.clone()
+            forced[:, pick] = ious.max() + 1.0
+            return masks, forced, tokens, scores
+
+        handle = self.predictor.sam_mask_decoder.register_forward_hook(hook)
+        try:
+            yield seen
+        finally:
+            handle.remove()
+
+    def _candidate_masks(self, masks, ious, scores) -> tuple[list[ObjectMask], list[int]]:
+        """The decoder's low-resolution candidates at the video's size, as the predictor turns
+        its chosen one into a mask (no-object gating, hole filling, bilinear resize)."""
+        import torch
+        import torch.nn.functional as F
+        from sam2.modeling.sam2_base import NO_OBJ_SCORE
+        from sam2.utils.misc import fill_holes_in_mask_scores
+
+        low = masks
+        if self.predictor.pred_obj_scores:
+            low = torch.where(scores[:, None, None] > 0, low, NO_OBJ_SCORE)
+        low = low.float()[0][:, None]  # (n, 1, h, w)
+        if self.predictor.fill_hole_area > 0:
+            low = torch.cat([fill_holes_in_mask_scores(m[None], self.predictor.fill_hole_area) for m in low])
+        video = F.interpolate(low, size=(self.video.height, self.video.width), mode="bilinear",
+                              align_corners=False)
+        iou = ious.float()[0].cpu().numpy()
+        order = sorted(range(len(iou)), key=lambda i: -float(iou[i]))  # stable: ties as argmax
+        return [ObjectMask((video[i, 0] > 0).cpu().numpy(), float(np.clip(iou[i], 0.0, 1.0)))
+                for i in order], order
 
     def add_mask(self, frame, obj, mask) -> FrameResult:
         self.check_prompt(frame, obj, mask=mask)
+        self._candidates.pop((int(obj), int(frame)), None)
+        self._chains.pop(int(obj), None)
         with self._lock, self._autocast():
             st = self._around(obj, int(frame))
             _, _, masks = self.predictor.add_new_mask(st, frame_idx=int(frame), obj_id=int(obj),
@@ -460,7 +584,10 @@ class Sam2Engine(Engine):
     def remove_object(self, obj: int) -> None:
         with self._lock:
             self._states.pop(int(obj), None)
+            self._chains.pop(int(obj), None)
             self.spill.forget(int(obj))
+            for key in [k for k in self._candidates if k[0] == int(obj)]:
+                del self._candidates[key]
 
     def reset(self) -> None:
         with self._lock:
@@ -491,9 +618,38 @@ class Sam2Engine(Engine):
             if cancel is not None and cancel.is_set():
                 return
 
+    def resume_point(self, obj: int, direction: str, keyframe: int, start: int) -> int:
+        """``start`` when a run of ``obj`` since its prompts last changed went unbroken from
+        ``keyframe`` (or before it) to the frame before ``start``: the outputs that tracking
+        from ``start`` reads are then exactly those tracking from ``keyframe`` would make on
+        the way, so the masks are the same. Otherwise ``keyframe``."""
+        chain = self._chains.get(int(obj), {}).get(direction)
+        if chain is None or start == keyframe:
+            return keyframe
+        first, last = chain
+        step = -1 if direction == "backward" else 1
+        prev = start - step
+        if step * (keyframe - first) >= 0 and step * (prev - first) >= 0 and step * (last - prev) >= 0:
+            return start
+        return keyframe
+
+    def _is_prompted(self, obj: int, frame: int) -> bool:
+        st = self._states[obj]
+        return (frame in st["point_inputs_per_obj"].get(0, {}) or frame in st["mask_inputs_per_obj"].get(0, {}))
+
     def _run(self, objs, start, span, reverse, cancel) -> Iterator[tuple[int, FrameResult]]:
         step = -1 if reverse else 1
         gens = {}
+        dirname = "backward" if reverse else "forward"
+        chain_from: dict[int, int | None] = {}
+        for o in objs:
+            chain = self._chains.get(o, {}).get(dirname)
+            if self._is_prompted(o, start):
+                chain_from[o] = start
+            elif chain is not None and step * (start - step - chain[0]) >= 0 and step * (chain[1] - start + step) >= 0:
+                chain_from[o] = chain[0]  # continues that run
+            else:
+                chain_from[o] = None
         with self._lock:
             for o in objs:
                 self.spill.keep_only(o, self._states[o], *self.spill.window_for(start, reverse))
@@ -517,6 +673,8 @@ class Sam2Engine(Engine):
                             return
                         frame = f
                         result.update(self._result(o, f, masks))
+                        if chain_from[o] is not None:
+                            self._chains.setdefault(o, {})[dirname] = (chain_from[o], f)
                         # outputs this run will not read again leave the state (bounded memory)
                         self.spill.keep_only(o, self._states[o], *self.spill.window_for(f, reverse))
                 yield frame, result

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..core.objects import TrackedObject
+from ..core.outputs import remove_path
 from ..errors import Cancelled, UserError
 
 #: ``progress(done, total)``: ``done`` of ``total`` steps (usually frames) are finished.
@@ -59,14 +60,6 @@ def _write_error(path: Path, exc: OSError) -> UserError:
     else:
         why = exc.strerror or str(exc)
     return UserError(f"cannot write {path}: {why}.")
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
 
 
 def replace_path(tmp: Path, final: Path) -> None:
@@ -132,7 +125,7 @@ def atomic_path(final: str | os.PathLike, *, directory: bool = False) -> Iterato
             with open(tmp, "wb"):
                 pass
     except OSError as exc:
-        _remove(tmp)
+        remove_path(tmp)
         raise _write_error(final, exc) from exc
 
     try:
@@ -141,12 +134,12 @@ def atomic_path(final: str | os.PathLike, *, directory: bool = False) -> Iterato
             raise RuntimeError(f"the exporter wrote nothing at {tmp}")
         replace_path(tmp, final)
     except OSError as exc:
-        _remove(tmp)
+        remove_path(tmp)
         if exc.errno in _WRITE_ERRNOS:
             raise _write_error(final, exc) from exc
         raise
     except BaseException:
-        _remove(tmp)
+        remove_path(tmp)
         raise
 
 

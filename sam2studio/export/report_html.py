@@ -47,6 +47,7 @@ REASON_LABELS = {
     "small_area": "very small",
     "area_change": "sudden size change",
     "appearance_change": "colours changed (identity swap?)",
+    "not_following": "stays put while the picture moves",
 }
 
 
@@ -85,8 +86,9 @@ def parse_options(options: dict) -> tuple[dict, QualityThresholds]:
             own["px_per_m"] = float(own["px_per_m"])
         except (TypeError, ValueError):
             raise UserError(f"px_per_m must be a number of pixels per metre, got {own['px_per_m']!r}") from None
-        if not own["px_per_m"] > 0:
-            raise UserError("px_per_m must be positive")
+        if own["px_per_m"] < 0 or own["px_per_m"] != own["px_per_m"]:
+            raise UserError("px_per_m must be positive (or 0 for pixels only)")
+        own["px_per_m"] = own["px_per_m"] or None  # 0: no scale
     try:
         own["thumbnails"] = int(own.get("thumbnails", 6))
     except (TypeError, ValueError):

@@ -61,6 +61,10 @@ OPTION_SPECS: dict[str, tuple] = {
             "Masks as the YouTube-VIS annotation files have them (uncompressed), or compressed as result files"),
     "first_frame": (("0", "1"), "0", "Number of the first frame: 0 for KITTI MOTS, 1 for MOTSChallenge"),
     "overlaps": (("resolve", "keep"), "resolve", "MOTS forbids overlapping masks: the higher id keeps the pixel"),
+    # the HTML report
+    "px_per_m": ("float", 0.0, "Pixels per metre in the scene, to give distances and speeds in metres too "
+                               "(0: pixels only)"),
+    "thumbnails": ("int", 6, "How many of each object's worst flagged frames the report shows"),
 }
 
 #: the options of the annotation formats (see docs/formats.md)
@@ -68,6 +72,7 @@ ANNOTATION_OPTIONS: dict[str, list[str]] = {
     "davis": ["resolution", "images"],
     "youtube-vis": ["rle"],
     "mots": ["first_frame", "overlaps"],
+    "report-html": ["px_per_m", "thumbnails"],
 }
 
 

@@ -22,6 +22,13 @@ from .canvas import Tool
 from .resources import icon
 
 
+def _size(model: str) -> str:
+    """A model's download size, as the model manager shows it."""
+    from ..engines.models import get_model
+
+    return f"{get_model(model).size_mb} MB"
+
+
 @dataclass(frozen=True)
 class Spec:
     name: str
@@ -79,17 +86,29 @@ SPECS: list[Spec] = [
          "masks are not changed (T)", True),
     Spec("follow", "Follow &Propagation", (), "", "Move the playhead along with a running propagation", True),
     # track
-    Spec("propagate", "&Propagate (Both Ways)", ("Ctrl+Return",), "propagate",
-         "Propagate every object forward and backward from this frame (Ctrl+Enter)"),
-    Spec("propagate_fwd", "Propagate &Forward", ("Ctrl+Shift+Right",), "propagate_fwd",
-         "Propagate every object forward from this frame"),
-    Spec("propagate_back", "Propagate &Backward", ("Ctrl+Shift+Left",), "propagate_back",
-         "Propagate every object backward from this frame"),
-    Spec("rerun", "Propagate from &Here", ("Ctrl+R",), "rerun",
+    Spec("propagate", "&Track All Objects Both Ways", ("Ctrl+Return",), "propagate",
+         "Track every object through the video, forward and backward from its prompts (Ctrl+Enter)"),
+    Spec("propagate_fwd", "Track All Objects &Forward", ("Ctrl+Shift+Right",), "propagate_fwd",
+         "Track every object forward from its prompt at or before this frame (Ctrl+Shift+→)"),
+    Spec("propagate_back", "Track All Objects &Backward", ("Ctrl+Shift+Left",), "propagate_back",
+         "Track every object backward from its prompt at or after this frame (Ctrl+Shift+←)"),
+    Spec("track_selected", "Track &Selected Object Both Ways", ("Ctrl+Shift+Return",), "",
+         "Track only the selected object, forward and backward from its prompts; the others keep their "
+         "masks (Ctrl+Shift+Enter)"),
+    Spec("track_selected_fwd", "Track Selected Object Forward", ("Alt+Shift+Right",), "",
+         "Track only the selected object forward; the others keep their masks (Alt+Shift+→)"),
+    Spec("track_selected_back", "Track Selected Object Backward", ("Alt+Shift+Left",), "",
+         "Track only the selected object backward; the others keep their masks (Alt+Shift+←)"),
+    Spec("rerun", "Track Corrected Objects from &Here", ("Ctrl+R",), "rerun",
          "Re-run the corrected objects forward from this frame, keeping everything else (Ctrl+R)"),
     Spec("rerun_damaged", "Re-run &Damaged Frames", (), "rerun",
          "Make the masks that were damaged in the project file again, from each object's nearest prompt "
          "(red on the timeline)"),
+    Spec("absent_here", "Object &Absent from Here", ("Shift+A",), "",
+         "The selected object left the frame or is hidden: empty from this frame to its next prompt, "
+         "and tracking does not fill it (Shift+A)"),
+    Spec("absent_range", "Object Absent on Frames…", (), "",
+         "The selected object is not there on a range of frames (the I / Shift+I range, or frames you type)"),
     Spec("cancel", "&Cancel", ("Esc",), "cancel", "Stop the running propagation or export (Esc)"),
     Spec("range_in", "Set Range &Start", ("I",), "", "Propagation range starts at this frame (I)"),
     Spec("range_out", "Set Range &End", ("Shift+I",), "", "Propagation range ends at this frame (Shift+I)"),
@@ -123,9 +142,10 @@ SPECS: list[Spec] = [
     Spec("speed_exact", "Speed: &Exact", (), "",
          "SAM 2 in float32: masks bit-identical to SAM 2's own propagation (the default)", True),
     Spec("speed_fast", "Speed: &Fast (CPU)", (), "",
-         "SAM 2 on the CPU through the fastest route measured on this CPU (e.g. bfloat16): often 2-3x "
-         "faster, masks agree with exact mode but are not bit-identical. Timed once, then remembered", True),
-    Spec("download_tiny", "&Download SAM 2.1 tiny (150 MB)", (), "export",
+         "SAM 2 on the CPU through the fastest route measured on this CPU (e.g. bfloat16): about 2x "
+         "faster here, masks agree with exact mode but are not bit-identical. Timed once, then remembered",
+         True),
+    Spec("download_tiny", f"&Download SAM 2.1 tiny ({_size('sam2.1-tiny')})", (), "export",
          "Download the recommended SAM 2.1 tiny checkpoint"),
     Spec("shortcuts", "&Keyboard Shortcuts", ("F1", "?"), "keyboard", "Keyboard shortcuts and mouse (F1)"),
     Spec("about", "&About SAM2 Studio", (), "info", "About SAM2 Studio"),
@@ -150,6 +170,11 @@ OPACITY = "@opacity"  # toolbar: the mask opacity slider
 UNDO, REDO = "undo", "redo"  # made by the undo stack, not by SPECS
 #: checkable actions of which exactly one is on (besides the tools)
 EXCLUSIVE: list[tuple[str, ...]] = [("speed_exact", "speed_fast")]
+TRACK_BUTTON = "@track"  # toolbar: the "Track" button with its menu (see build_track_button)
+
+#: the "Track" button's menu, top to bottom (its click runs the first entry)
+TRACK_MENU: list[str] = ["propagate", "propagate_fwd", "propagate_back", SEPARATOR, "track_selected",
+                         "track_selected_fwd", "track_selected_back", SEPARATOR, "rerun"]
 
 MENUS: list[tuple[str, list[str]]] = [
     ("&File", ["new", "open_video", "open_folder", "open_camera", "open_project", RECENT_MENU, SEPARATOR,
@@ -158,8 +183,9 @@ MENUS: list[tuple[str, list[str]]] = [
     ("&Tools", [TOOL_ACTIONS, SEPARATOR, "brush_bigger", "brush_smaller"]),
     ("&View", ["zoom_fit", "zoom_100", "zoom_in", "zoom_out", SEPARATOR,
                "outline", "smooth", "opacity_up", "opacity_down", "follow"]),
-    ("T&rack", ["propagate", "propagate_fwd", "propagate_back", "rerun", "rerun_damaged", "cancel", SEPARATOR,
-                "range_in", "range_out", "range_clear", SEPARATOR,
+    ("T&rack", ["propagate", "propagate_fwd", "propagate_back", SEPARATOR, "track_selected",
+                "track_selected_fwd", "track_selected_back", "rerun", "rerun_damaged", "cancel", SEPARATOR,
+                "absent_here", "absent_range", SEPARATOR, "range_in", "range_out", "range_clear", SEPARATOR,
                 "check_quality", "next_flag", "prev_flag", "quality_thresholds", "auto_quality", SEPARATOR,
                 "report"]),
     ("&Playback", ["play", "prev_frame", "next_frame", "prev_key", "next_key", "first_frame", "last_frame"]),
@@ -169,7 +195,7 @@ MENUS: list[tuple[str, list[str]]] = [
 
 TOOLBAR: list[str] = [
     "open_video", "save", UNDO, REDO, SEPARATOR, TOOL_ACTIONS, BRUSH_SIZE, SEPARATOR, OPACITY, "outline",
-    SEPARATOR, "propagate_back", "propagate", "propagate_fwd", "rerun", "cancel", SEPARATOR,
+    SEPARATOR, TRACK_BUTTON, "cancel", SEPARATOR,
     "zoom_fit", "zoom_100", "export", "models",
 ]
 
@@ -179,12 +205,14 @@ TRANSPORT: list[str] = ["first_frame", "prev_key", "prev_frame", "play", "next_f
 #: actions that need an open video (the others work without one)
 NEEDS_SESSION: tuple[str, ...] = (
     "save", "save_as", "export", "import_annotations", "add_object", "delete_object", "clear_prompt",
-    "propagate", "propagate_fwd", "propagate_back", "rerun", "play", "next_frame", "prev_frame", "next_key",
-    "prev_key", "first_frame", "last_frame", "range_in", "range_out", "range_clear", "check_quality",
-    "next_flag", "prev_flag", "report",
+    "propagate", "propagate_fwd", "propagate_back", "track_selected", "track_selected_fwd", "track_selected_back",
+    "rerun", "absent_here", "absent_range", "play", "next_frame", "prev_frame", "next_key", "prev_key",
+    "first_frame", "last_frame", "range_in", "range_out", "range_clear", "check_quality", "next_flag", "prev_flag",
+    "report",
 )
 #: actions that start a propagation (disabled while one runs)
-STARTS_PROPAGATION: tuple[str, ...] = ("propagate", "propagate_fwd", "propagate_back", "rerun", "rerun_damaged")
+STARTS_PROPAGATION: tuple[str, ...] = ("propagate", "propagate_fwd", "propagate_back", "track_selected",
+                                       "track_selected_fwd", "track_selected_back", "rerun", "rerun_damaged")
 
 Handlers = Mapping[str, Callable]
 
@@ -247,6 +275,33 @@ def build_menus(menubar: QMenuBar, actions: Mapping[str, QAction]) -> dict[str, 
             else:
                 m.addAction(actions[e])
     return special
+
+
+def build_track_button(actions: Mapping[str, QAction], parent: QWidget | None = None) -> QToolButton:
+    """The toolbar's "Track" button: a click tracks every object both ways; its menu
+    (:data:`TRACK_MENU`) tracks forward, backward, or the selected object alone."""
+    b = QToolButton(parent)
+    b.setObjectName("trackButton")
+    b.setText("Track")
+    b.setIcon(icon("propagate"))
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    b.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+    b.setToolTip("Track: follow the objects through the video from your clicks (Ctrl+Enter).\n"
+                 "The arrow: forward, backward, or the selected object alone.")
+    menu = QMenu(b)
+    menu.setObjectName("trackMenu")
+    for e in TRACK_MENU:
+        if e == SEPARATOR:
+            menu.addSeparator()
+        else:
+            menu.addAction(actions[e])
+    menu.setToolTipsVisible(True)
+    b.setMenu(menu)
+    first = actions[TRACK_MENU[0]]
+    b.clicked.connect(lambda: first.trigger())
+    first.changed.connect(lambda: b.setEnabled(first.isEnabled()))
+    b.setEnabled(first.isEnabled())
+    return b
 
 
 def build_toolbar(actions: Mapping[str, QAction], widgets: Mapping[str, list[QWidget]]) -> QToolBar:

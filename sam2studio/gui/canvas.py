@@ -96,6 +96,8 @@ class Canvas(QGraphicsView):
     hovered = Signal(int, int)  # pixel under the cursor (-1, -1 outside)
     zoom_changed = Signal(float)
     files_dropped = Signal(list)
+    #: +1 / -1: show the next / previous candidate mask of the last click (Tab, Shift+Tab, wheel)
+    candidate_step = Signal(int)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -141,6 +143,8 @@ class Canvas(QGraphicsView):
         self.overlay_rgba: np.ndarray | None = None  # last composed overlay, cropped (tests read it)
         self.overlay_offset = (0, 0)
         self.tool = Tool.POSITIVE
+        self.candidates: tuple[int, int] | None = None  # (shown, how many) for the last click
+        self.candidate_badge = None  # the "Mask 1/3" label, made when first needed
         self.brush_size = 24.0
         self.opacity = 0.5
         self.outline = False
@@ -317,9 +321,47 @@ class Canvas(QGraphicsView):
             self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.zoom_changed.emit(self.zoom)
 
+    # ---- candidate masks of the last click ---------------------------------------------------
+    def set_candidates(self, index: int | None, count: int = 0) -> None:
+        """Show "index+1/count" while the last click offers ``count`` candidate masks (Tab or
+        the wheel with a click tool cycles them); None hides it."""
+        state = None if index is None or count < 2 else (int(index), int(count))
+        if state != self.candidates:
+            self.candidates = state
+            if self.candidate_badge is None:
+                from PySide6.QtWidgets import QLabel
+
+                self.candidate_badge = QLabel(self.viewport())
+                self.candidate_badge.setObjectName("candidateBadge")
+                self.candidate_badge.setStyleSheet(
+                    "QLabel#candidateBadge { background: rgba(13, 17, 23, 215); color: #e6edf3; "
+                    "border-radius: 6px; padding: 4px 10px; }")
+                self.candidate_badge.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            self.candidate_badge.setText(self.candidate_text)
+            self.candidate_badge.adjustSize()
+            self.candidate_badge.move(10, 10)
+            self.candidate_badge.setVisible(state is not None)
+
+    @property
+    def candidate_text(self) -> str:
+        if self.candidates is None:
+            return ""
+        k, n = self.candidates
+        return f"Mask {k + 1}/{n}  ·  Tab or wheel: other masks for this click"
+
+    def _cycling(self) -> bool:
+        return self.candidates is not None and self.tool in (Tool.POSITIVE, Tool.NEGATIVE)
+
     def wheelEvent(self, e) -> None:  # noqa: N802
         dy = e.angleDelta().y() or e.angleDelta().x()
         if dy == 0 or not self.has_image:
+            return
+        if self._cycling() and not e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self._wheel_acc = getattr(self, "_wheel_acc", 0) + dy  # one step per notch (120)
+            if abs(self._wheel_acc) >= 120:
+                self.candidate_step.emit(-1 if self._wheel_acc > 0 else 1)
+                self._wheel_acc = 0
+            e.accept()
             return
         self.zoom_by(1.0015 ** dy, e.position())
         e.accept()
@@ -449,6 +491,13 @@ class Canvas(QGraphicsView):
     def event(self, e) -> bool:
         if e.type() == QEvent.Type.ShortcutOverride and isinstance(e, QKeyEvent) \
                 and e.key() == Qt.Key.Key_Space and e.modifiers() == Qt.KeyboardModifier.NoModifier:
+            e.accept()
+            return True
+        if e.type() == QEvent.Type.KeyPress and isinstance(e, QKeyEvent) and self._cycling() \
+                and e.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            # Tab cycles the click's candidate masks instead of moving the focus
+            back = e.key() == Qt.Key.Key_Backtab or e.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            self.candidate_step.emit(-1 if back else 1)
             e.accept()
             return True
         return super().event(e)

@@ -72,9 +72,17 @@ class PromptCommand(_Command):
                       kind="prompt")
 
 
-def click_command(ctl, frame: int, obj: int, x: float, y: float, positive: bool, name: str = "") -> PromptCommand:
+def click_command(ctl, frame: int, obj: int, x: float, y: float, positive: bool, name: str = "",
+                  on_done=None) -> PromptCommand:
     text = f"{'Positive' if positive else 'Negative'} click on {name or f'object {obj}'}"
-    return PromptCommand(ctl, text, frame, obj, lambda s: s.add_click(frame, obj, x, y, positive))
+    return PromptCommand(ctl, text, frame, obj, lambda s: s.add_click(frame, obj, x, y, positive), on_done=on_done)
+
+
+def candidate_command(ctl, frame: int, obj: int, k: int, count: int, name: str = "",
+                      on_done=None) -> PromptCommand:
+    """Use candidate mask ``k`` (of ``count``) of the click on ``frame``."""
+    text = f"Mask {k + 1}/{count} for {name or f'object {obj}'}"
+    return PromptCommand(ctl, text, frame, obj, lambda s: s.choose_candidate(frame, obj, k), on_done=on_done)
 
 
 def box_command(ctl, frame: int, obj: int, box, name: str = "") -> PromptCommand:
@@ -93,6 +101,46 @@ def stroke_command(ctl, frame: int, obj: int, points, diameter: float, erase: bo
 def clear_prompt_command(ctl, frame: int, obj: int, name: str = "") -> PromptCommand:
     return PromptCommand(ctl, f"Clear prompt of {name or f'object {obj}'}", frame, obj,
                          lambda s: s.clear_prompt(frame, obj))
+
+
+class ObjectEditCommand(_Command):
+    """An edit that may change many frames of one object (an absence mark): the whole object is
+    snapshotted before and after it."""
+
+    def __init__(self, ctl: InferenceController, text: str, obj: int, apply: Callable) -> None:
+        super().__init__(ctl, text)
+        self.obj = int(obj)
+        self._apply = apply
+        self.before: ObjectSnapshot | None = None
+        self.after: ObjectSnapshot | None = None
+        self._ran = False
+
+    def redo(self) -> None:
+        if self._ran:
+            self.ctl.call(lambda ctx: _restore(ctx, self.after), f"redoing {self.text().lower()}", kind="edit")
+            return
+        self._ran = True
+
+        def fn(ctx: JobContext):
+            s = ctx.session
+            self.before = s.snapshot(self.obj)
+            try:
+                return self._apply(s)
+            finally:
+                self.after = s.snapshot(self.obj)
+                ctx.changed(ALL_FRAMES, [self.obj])
+
+        self.ctl.call(fn, self.text().lower(), kind="prompt")
+
+    def undo(self) -> None:
+        self.ctl.call(lambda ctx: _restore(ctx, self.before), f"undoing {self.text().lower()}", kind="edit")
+
+
+def absent_command(ctl, frame: int, obj: int, until: int | None, name: str = "") -> ObjectEditCommand:
+    """"Absent from here" (``until`` None) or "absent on frames ``frame``-``until``"."""
+    who = name or f"object {obj}"
+    text = f"{who} absent from frame {frame}" if until is None else f"{who} absent on frames {frame}-{until}"
+    return ObjectEditCommand(ctl, text, obj, lambda s: s.set_absent(frame, obj, until))
 
 
 class AddObjectCommand(_Command):

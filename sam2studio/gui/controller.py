@@ -67,6 +67,7 @@ class ViewState:
     revision: tuple = ()  # changes whenever the project does (autosave skips unchanged states)
     lanes: dict = field(default_factory=dict)  # id -> uint8 per frame: NONE, ABSENT_STATE or PRESENT
     lanes_key: tuple = ()  # (project, masks revision, frames, objects) the lanes were computed for
+    absent: dict = field(default_factory=dict)  # id -> [(first, last), ...] the user marked absent
     damaged: dict = field(default_factory=dict)  # id -> frozenset(frames) whose stored mask was damaged
     read_only: bool = False  # opened read-only (another process writes the file): save under a new name
     classes: tuple = ()  # the project's class names (the object panel's class box)
@@ -424,6 +425,7 @@ def view_state(session, previous: ViewState | None = None, refresh_lanes: bool =
         revision=(id(p), getattr(p, "_edits", object()), p.masks.revision),
         lanes=lanes,
         lanes_key=key,
+        absent={i: r for i in p.objects if (r := session.absent_ranges(i))},
         damaged={i: frozenset(f) for i in p.objects if (f := p.damaged_frames(i))},
         read_only=p.read_only,
         classes=tuple(p.class_names()),
@@ -444,6 +446,29 @@ def open_session(source, engine: str = "auto", *, read_only: bool = False, **opt
     return fn
 
 
+def _stream(ctx: JobContext, gen, total: int) -> int:
+    """Run a generator of ``(frame, masks)`` on the controller thread, telling the UI of each
+    frame's masks and the progress, until it ends or the job is cancelled; returns the frames
+    done. ``job.params["masks"]`` counts the frames that brought masks."""
+    ctx.progress(0, total)
+    done = 0
+    ctx.job.params["masks"] = 0
+    try:
+        for frame, result in gen:
+            changed = list(result)
+            done += 1
+            if changed:
+                ctx.job.params["masks"] += 1
+            ctx.changed(frame, changed)
+            ctx.progress(done, total)
+            ctx.between_frames()
+            if ctx.cancel.is_set():
+                break
+    finally:
+        gen.close()
+    return done
+
+
 def rerun_damaged():
     """Job function: make the masks found damaged in the project file again, streaming them."""
 
@@ -452,23 +477,7 @@ def rerun_damaged():
         plan = s.project.damaged_rerun_plan()
         total = sum(len(frames) for st in plan for _, frames in s.engine.iter_range(st.start, st.direction,
                                                                                     st.frame_range))
-        ctx.progress(0, total)
-        done = 0
-        ctx.job.params["masks"] = 0
-        gen = s.rerun_damaged(cancel=ctx.cancel)
-        try:
-            for frame, result in gen:
-                done += 1
-                if result:
-                    ctx.job.params["masks"] += 1
-                ctx.changed(frame, list(result))
-                ctx.progress(done, total)
-                ctx.between_frames()
-                if ctx.cancel.is_set():
-                    break
-        finally:
-            gen.close()
-        return done
+        return _stream(ctx, s.rerun_damaged(cancel=ctx.cancel), total)
 
     return fn
 
@@ -485,34 +494,22 @@ def switch_engine(engine: str, **options):
 
 
 def propagate(start: int, direction: str = "both", frame_range=None, objects=None):
-    """Job function: propagate and stream the masks as they come.
+    """Job function: propagate and stream the masks as they come; each object is tracked from
+    its own nearest prompt (see :meth:`Session.propagate <sam2studio.session.Session.propagate>`).
 
     ``objects`` limits the run to some objects (e.g. the corrected ones); the others keep
-    their masks.
+    their masks. The result is the run's :class:`~sam2studio.core.runs.RunSummary` (what was
+    tracked per object, and what was not and why).
     """
 
     def fn(ctx: JobContext):
         s = ctx.session
-        plan = s.engine.iter_range(int(start), direction, frame_range)
-        total = sum(len(frames) for _, frames in plan)
         objs = None if objects is None else [int(o) for o in objects]
-        ctx.progress(0, total)
-        done = 0
-        ctx.job.params["masks"] = 0  # frames that brought masks
-        gen = s.propagate(int(start), direction, frame_range, objects=objs, cancel=ctx.cancel)
-        try:
-            for frame, result in gen:
-                changed = list(result)
-                done += 1
-                if changed:
-                    ctx.job.params["masks"] += 1
-                ctx.changed(frame, changed)
-                ctx.progress(done, total)
-                ctx.between_frames()
-                if ctx.cancel.is_set():
-                    break
-        finally:
-            gen.close()
-        return done
+        total = s.plan_run(int(start), direction, frame_range, objs).total
+        _stream(ctx, s.propagate(int(start), direction, frame_range, objects=objs, cancel=ctx.cancel), total)
+        summary = s.last_run
+        if summary is not None and ctx.cancel.is_set():
+            summary.cancelled = summary.done < summary.total
+        return summary
 
     return fn

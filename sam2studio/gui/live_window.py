@@ -48,6 +48,7 @@ class LiveWorker(QObject):
     frame_ready = Signal()  # a new frame is in the slot (sent only when the slot was empty)
     notice = Signal(str)  # a prompt that failed (the stream goes on)
     record_changed = Signal(object)  # the project recorded to now (Path | None)
+    recording_saved = Signal(object)  # a recording stopped while tracking went on: its project (Path)
 
     def __init__(self, camera, engine: str, engine_options: dict, record: Path | None) -> None:
         super().__init__()
@@ -83,15 +84,19 @@ class LiveWorker(QObject):
         return LiveTracker(self.camera, self.engine, record=record, **self.engine_options)
 
     def set_record(self, path: Path | None) -> None:
-        """(worker thread) Start over with or without a recording; only before the first object."""
-        if self.tracker.objects:
-            self.notice.emit("Recording can only be switched before the first object is clicked.")
-        elif path != self.record:
-            self.tracker.close(close_camera=False)
+        """(worker thread) Start or stop recording, also while tracking; stopping writes the
+        project (tracking goes on)."""
+        if path != self.record:
             try:
-                self.tracker, self.record = self._tracker(path), path
+                if self.record is not None:
+                    saved = self.tracker.stop_recording()
+                    self.record = None
+                    if saved is not None:
+                        self.recorded = saved
+                        self.recording_saved.emit(saved)
+                if path is not None:
+                    self.record = self.tracker.start_recording(path)
             except UserError as exc:
-                self.tracker, self.record = self._tracker(None), None
                 self.notice.emit(message_for(exc))
         self.record_changed.emit(self.record)
 
@@ -200,8 +205,8 @@ class LiveWindow(QMainWindow):
         self.remove_button = button("trash", "Remove object", "Stop tracking the chosen object",
                                     self.remove_object)
         bar.addSeparator()
-        self.record_box = button("save", "Record to project…", "Save the tracked frames and masks as a "
-                                 "project when you stop (switch it before the first object)",
+        self.record_box = button("save", "Record to project…", "Record the tracked frames and masks to a "
+                                 "project: start and stop at any time, also while tracking",
                                  self._record_toggled, QToolButton)
         self.record_box.setCheckable(True)
         self.record_box.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -230,6 +235,7 @@ class LiveWindow(QMainWindow):
         self.worker.frame_ready.connect(self._show_frame)
         self.worker.notice.connect(self._notice)
         self.worker.record_changed.connect(self._show_record)
+        self.worker.recording_saved.connect(self._on_recording_saved)
         self.live_thread.start()
 
     # ---- state ----------------------------------------------------------------------------
@@ -242,7 +248,7 @@ class LiveWindow(QMainWindow):
         self.object_box.setEnabled(live and bool(self._ids))
         self.add_button.setEnabled(live and bool(self._ids))
         self.remove_button.setEnabled(live and self.current_obj is not None)
-        self.record_box.setEnabled(live and not self._ids)
+        self.record_box.setEnabled(live)
         self.stop_button.setEnabled(live)
 
     def _notice(self, text: str) -> None:
@@ -323,8 +329,13 @@ class LiveWindow(QMainWindow):
             path = Path(name)
         self.set_record_path(path)
 
+    def _on_recording_saved(self, path: Path) -> None:
+        self.recorded_path = Path(path)
+        self.open_action.setVisible(True)
+        self.statusBar().showMessage(f"Saved the recording {self.recorded_path.name}; tracking goes on.", 8000)
+
     def set_record_path(self, path: str | Path | None) -> None:
-        """Record (or not) to ``path``; takes effect before the first object only."""
+        """Record to ``path`` from now on, or stop recording (None); also while tracking."""
         path = Path(path) if path is not None else None
         self._show_record(path)
         self.worker.post(lambda tr, w=self.worker: w.set_record(path))
@@ -416,8 +427,8 @@ class CameraChoice(QDialog):
 
     def open_camera(self):
         """The chosen camera, opened (raises VideoError with one sentence when it cannot be)."""
-        if self.file is not None:
-            return FakeCamera(self.file, realtime=True)
+        if self.file is not None:  # a file plays on from the start when it ends, as a camera would
+            return FakeCamera(self.file, realtime=True, loop=True)
         from ..core.video import CameraVideo
 
         return CameraVideo(self.index_box.value())

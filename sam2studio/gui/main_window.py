@@ -17,8 +17,9 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QProgressBar, QSlider, QSplitter, QToolButton,
                                QVBoxLayout, QWidget)
 
-from .actions import BRUSH_SIZE, NEEDS_SESSION, OPACITY, RECENT_MENU, REDO, STARTS_PROPAGATION, TRANSPORT, UNDO
-from .actions import build_actions, build_menus, build_toolbar
+from .actions import (BRUSH_SIZE, NEEDS_SESSION, OPACITY, RECENT_MENU, REDO, STARTS_PROPAGATION, TRACK_BUTTON,
+                      TRANSPORT, UNDO)
+from .actions import build_actions, build_menus, build_toolbar, build_track_button
 from .canvas import Canvas
 from .controller import ALL_FRAMES
 from .dialogs import error_dialog as err
@@ -137,8 +138,10 @@ class MainWindow(QMainWindow):
         placed = {**a, UNDO: self.undo_action, REDO: self.redo_action}
         self.recent_menu = build_menus(self.menuBar(), placed)[RECENT_MENU]
         self.recent_menu.aboutToShow.connect(self.files.fill_recent)
+        self.track_button = build_track_button(a, self)
         self.toolbar = build_toolbar(placed, {BRUSH_SIZE: [self.brush_slider, self.brush_label],
-                                              OPACITY: [QLabel(" Opacity "), self.opacity_slider]})
+                                              OPACITY: [QLabel(" Opacity "), self.opacity_slider],
+                                              TRACK_BUTTON: [self.track_button]})
         self.addToolBar(self.toolbar)
         self.timeline.add_transport_actions([a[n] for n in TRANSPORT])
 
@@ -156,8 +159,10 @@ class MainWindow(QMainWindow):
         self.cancel_button = QToolButton()
         self.cancel_button.setDefaultAction(self.actions["cancel"])
         self.cancel_button.hide()
-        for w in (self.pos_label, self.frame_label, self.time_label, self.engine_label, self.progress_bar,
-                  self.cancel_button):
+        self._permanent = (self.pos_label, self.frame_label, self.time_label, self.engine_label, self.progress_bar,
+                           self.cancel_button)
+        self.pos_label.setMinimumWidth(self.pos_label.fontMetrics().horizontalAdvance("x 00000  y 00000"))
+        for w in self._permanent:
             sb.addPermanentWidget(w)
 
     def _wire(self) -> None:
@@ -219,8 +224,36 @@ class MainWindow(QMainWindow):
         """True while the canvas does not yet show the current frame with its latest overlay."""
         return self.display.busy
 
-    def status(self, message: str, ms: int = 0) -> None:
-        self.statusBar().showMessage(message, ms)
+    def status(self, message: str, ms: int = 0, scope: tuple[int, int] | None = None) -> None:
+        """Show ``message`` for ``ms`` milliseconds. A message about one object on one frame
+        (``scope=(frame, obj)``: a hint, a quality flag) goes as soon as that frame is left or
+        that mask changes. A message too long for the bar is shortened with "…" (the whole of
+        it in the bar's tooltip) so it never runs under the readouts on the right."""
+        self._status_scope = scope
+        sb = self.statusBar()
+        readouts = [w for w in getattr(self, "_permanent", ()) if w.isVisible()]
+        room = sb.width() - sum(w.sizeHint().width() + 12 for w in readouts) - 24
+        fm = sb.fontMetrics()
+        shown = message if fm.horizontalAdvance(message) <= room else fm.elidedText(
+            message, Qt.TextElideMode.ElideRight, max(80, room))
+        sb.setToolTip(message if shown != message else "")
+        sb.showMessage(shown, ms)
+
+    def status_text(self) -> str:
+        """The whole of the message shown in the status bar (also when it was shortened)."""
+        sb = self.statusBar()
+        shown = sb.currentMessage()
+        return sb.toolTip() if shown and shown.endswith("…") and sb.toolTip() else shown
+
+    def _end_scoped_status(self, frame: int | None = None, objs=None) -> None:
+        """Clear a scoped message when its frame was left (``frame`` given) or its mask changed."""
+        scope = getattr(self, "_status_scope", None)
+        if scope is None:
+            return
+        if (frame is not None and frame != scope[0]) or (objs is not None and scope[1] in objs):
+            self._status_scope = None
+            self.statusBar().clearMessage()
+            self.statusBar().setToolTip("")
 
     def show_error(self, message: str) -> None:
         text = err.sentence(message)
@@ -241,11 +274,16 @@ class MainWindow(QMainWindow):
         self.frame = -1
         ids = list(session.project.objects)
         self.editing.reset(ids)
-        self.current_obj = min(ids) if ids else None
+        # reopen (or recover) where the user was: the frame and the object, and the last flags
+        view = session.project.settings.get("view") or {}
+        obj = view.get("object")
+        self.current_obj = obj if obj in ids else (min(ids) if ids else None)
+        self.quality.set_flags(session.project.quality_flags)
         self._objects_key = None
         self._on_state(self.doc.state)
         self.refresh_timeline()
-        self.set_frame(0)
+        frame = view.get("frame", 0)
+        self.set_frame(int(frame) if isinstance(frame, int) and 0 <= frame < len(v) else 0)
         self.models.show_engine(session)
         self.update_enabled()
         self.update_title()
@@ -310,6 +348,9 @@ class MainWindow(QMainWindow):
         if n == 0:
             return
         index = int(min(max(index, 0), n - 1))
+        if index != self.frame:
+            self.editing.clear_candidates()
+            self._end_scoped_status(frame=index)
         self.frame = index
         self.timeline.set_frame(index)
         fps = self.session.video.fps or 30.0
@@ -317,8 +358,16 @@ class MainWindow(QMainWindow):
         self.time_label.setText(f"{index / fps:0.2f} s")
         self.display.playing = self.playback.playing
         self.display.show(index)
+        self.remember_view()
         if not self.display.playing:
             self.review.show_flag_reason()
+
+    def remember_view(self) -> None:
+        """Keep the frame and object the user is on in the project (saved and autosaved with it,
+        not an unsaved change): a reopened or recovered project opens there."""
+        s = self.session
+        if s is not None and not self.playback.playing:
+            s.project.settings["view"] = {"frame": int(self.frame), "object": self.current_obj}
 
     def refresh_overlay(self) -> None:
         """Redraw masks and prompt markers of the current frame (coalesced)."""
@@ -331,7 +380,8 @@ class MainWindow(QMainWindow):
         st = self.doc.state
         objs = [st.objects[i] for i in sorted(st.objects)]
         self.timeline.set_lanes(objs, self.current_obj, st.lanes, st.keyframes, st.stale,
-                                flagged=self.review.flagged_frames(objs, st.keyframes), damaged=st.damaged)
+                                flagged=self.review.flagged_frames(objs, st.keyframes), damaged=st.damaged,
+                                absent=st.absent)
 
     def _schedule_timeline(self) -> None:
         if not self.timeline_timer.isActive():
@@ -364,6 +414,8 @@ class MainWindow(QMainWindow):
                 self.set_frame(target)
         if self.frame in frames or ALL_FRAMES in frames:
             self.refresh_overlay()
+            changed = {o for f, objs in batch if f in (self.frame, ALL_FRAMES) for o in objs}
+            self._end_scoped_status(objs=changed)
         self._schedule_timeline()
 
     # ==== status ==================================================================================

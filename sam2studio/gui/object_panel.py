@@ -1,10 +1,15 @@
 """The object panel: one row per tracked object (swatch, name, visibility, lock, delete) and,
-below the list, the current object's class: an editable combo of the project's classes."""
+below the list, the current object's class: an editable combo of the project's classes.
+
+A click selects an object; its name is edited only after a double-click or F2 (Enter keeps
+the new name, Esc the old one), so the keys that move through frames never end up editing a
+name. The context menu tracks one object (forward, backward, both ways), marks it absent, and
+renames, locks or deletes it; deleting asks first."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
@@ -13,6 +18,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
+    QMessageBox,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -20,6 +27,77 @@ from PySide6.QtWidgets import (
 )
 
 from .resources import icon
+
+
+def confirm_delete(parent, name: str, on_yes) -> QMessageBox:
+    """Ask before deleting object ``name`` (window-modal, not blocking); ``on_yes()`` deletes."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Delete object",
+                      f"Delete {name} and all its masks and prompts?", parent=parent)
+    box.setObjectName("confirmDelete")
+    box.setInformativeText("Edit → Undo brings it back.")
+    yes = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.buttonClicked.connect(lambda b: on_yes() if b is yes else None)
+    if parent is not None:  # the keyboard goes back to the window (its shortcuts: Ctrl+Z undoes)
+        box.finished.connect(lambda _r: parent.window().activateWindow())
+    box.open()
+    return box
+
+
+class _NameEdit(QLineEdit):
+    """The object's name: a label until a double-click or F2 starts editing it."""
+
+    def __init__(self, row: ObjectRow) -> None:
+        super().__init__()
+        self.row = row
+        self._before = ""
+        self.editing = False
+        self.leave_editing(commit=False)
+
+    def start_editing(self) -> None:
+        self._before = self.text()
+        self.editing = True
+        self.setReadOnly(False)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setFrame(True)
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.selectAll()
+        # the list takes the focus back when the double-click that started this ends: take it after
+        QTimer.singleShot(0, lambda: self.setFocus(Qt.FocusReason.OtherFocusReason) if self.editing else None)
+
+    def leave_editing(self, commit: bool = True) -> None:
+        was, self.editing = self.editing, False
+        if was and not commit:
+            self.setText(self._before)
+        if was and commit:
+            self.row._renamed()
+        self.blockSignals(True)  # leaving the field is not another rename
+        self.setReadOnly(True)
+        # clicks go through to the list (select the row; a double-click renames)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFrame(False)
+        self.deselect()
+        self.setCursorPosition(0)
+        if self.hasFocus():
+            self.clearFocus()
+        self.blockSignals(False)
+
+    def keyPressEvent(self, e) -> None:  # noqa: N802
+        if self.editing and e.key() == Qt.Key.Key_Escape:
+            self.leave_editing(commit=False)
+            return
+        if self.editing and e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.leave_editing(commit=True)
+            return
+        super().keyPressEvent(e)
+
+    def focusOutEvent(self, e) -> None:  # noqa: N802
+        super().focusOutEvent(e)
+        if self.editing:
+            self.leave_editing(commit=True)
 
 
 class ObjectRow(QWidget):
@@ -41,11 +119,9 @@ class ObjectRow(QWidget):
         self.swatch.setToolTip("Change this object's colour")
         self.swatch.clicked.connect(lambda: panel._pick_color(self.obj_id))
         lay.addWidget(self.swatch)
-        self.name = QLineEdit()
-        self.name.setToolTip("Object name (edit and press Enter)")
-        self.name.setFrame(False)
-        self.name.editingFinished.connect(self._renamed)
-        self.name.installEventFilter(panel)
+        self.name = _NameEdit(self)
+        self.name.setToolTip("Object name: double-click or F2 to rename (Enter keeps it, Esc cancels)")
+        self.name.editingFinished.connect(self._finish_rename)
         lay.addWidget(self.name, 1)
         self.visible = QToolButton()
         self.visible.setCheckable(True)
@@ -56,14 +132,15 @@ class ObjectRow(QWidget):
         self.lock = QToolButton()
         self.lock.setCheckable(True)
         self.lock.setAutoRaise(True)
-        self.lock.setToolTip("Lock: a locked object ignores clicks, boxes and strokes")
+        self.lock.setToolTip("Lock: a locked object's masks are never changed (tracking, clicks, boxes, "
+                             "brush, eraser) until you unlock it")
         self.lock.toggled.connect(self._lock_toggled)
         lay.addWidget(self.lock)
         self.delete = QToolButton()
         self.delete.setIcon(icon("trash"))
         self.delete.setAutoRaise(True)
-        self.delete.setToolTip("Delete this object and its masks (undo brings it back)")
-        self.delete.clicked.connect(lambda: panel.delete_requested.emit(self.obj_id))
+        self.delete.setToolTip("Delete this object and its masks (asks first; undo brings it back)")
+        self.delete.clicked.connect(lambda: panel.ask_delete(self.obj_id))
         lay.addWidget(self.delete)
         self.update_from(obj, 0)
 
@@ -88,11 +165,19 @@ class ObjectRow(QWidget):
             button.setIcon(icon(on if state else off))
             button.blockSignals(False)
 
+    def _finish_rename(self) -> None:
+        if self.name.editing:
+            self.name.leave_editing(commit=True)
+        else:  # a name set from outside the field
+            self._renamed()
+
     def _renamed(self) -> None:
         text = self.name.text().strip()
+        o = self.panel._objects.get(self.obj_id)
         if text:
             self.panel._renamed(self.obj_id, text)
-        self.name.clearFocus()
+        elif o is not None:
+            self.name.setText(o.name)
 
     def _vis_toggled(self, on: bool) -> None:
         self.visible.setIcon(icon("eye" if on else "eye_off"))
@@ -113,6 +198,10 @@ class ObjectPanel(QWidget):
     visibility_toggled = Signal(int, bool)
     lock_toggled = Signal(int, bool)
     delete_requested = Signal(int)
+    #: (object, "forward" | "backward" | "both"): track this object alone
+    track_requested = Signal(int, str)
+    #: (object, "here" | "range"): absent from the current frame on, or on frames A-B
+    absent_requested = Signal(int, str)
     category_requested = Signal(int, str)
 
     def __init__(self, parent=None) -> None:
@@ -129,7 +218,14 @@ class ObjectPanel(QWidget):
         self.list = QListWidget()
         self.list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self.list.currentItemChanged.connect(self._on_current_item)
-        self.list.setToolTip("Objects: 1-9 select, the highlighted one receives clicks and strokes")
+        self.list.itemDoubleClicked.connect(lambda item: self.rename(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+        self.list.setToolTip("Objects: 1-9 select, the highlighted one receives clicks and strokes; "
+                             "double-click or F2 renames; right-click to track one object alone")
+        f2 = QShortcut(QKeySequence(Qt.Key.Key_F2), self.list)
+        f2.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        f2.activated.connect(lambda: self.rename(self.current))
         lay.addWidget(self.list, 1)
         self.empty = QLabel("No objects yet.\nClick on the frame to start one,\nor press “Add object”.")
         self.empty.setObjectName("hint")
@@ -155,6 +251,8 @@ class ObjectPanel(QWidget):
         self.add_button.clicked.connect(self.add_requested.emit)
         lay.addWidget(self.add_button)
         self.color_dialog: QColorDialog | None = None
+        self.confirm_box: QMessageBox | None = None
+        self.menu: QMenu | None = None
 
     # ---- model -------------------------------------------------------------------------------
     def set_objects(self, objects: list, current: int | None, classes: list[str] | None = None) -> None:
@@ -252,11 +350,46 @@ class ObjectPanel(QWidget):
         if obj_id in self._items and obj_id != self.current:
             self.list.setCurrentItem(self._items[obj_id])
 
-    def eventFilter(self, obj, e) -> bool:  # noqa: N802
-        # clicking into a name field also makes its object the current one
-        if e.type() == e.Type.FocusIn:
-            for oid, row in self._rows.items():
-                if row.name is obj:
-                    self.select(oid)
-                    break
-        return False
+    def rename(self, obj_id: int | None) -> None:
+        """Start editing ``obj_id``'s name (double-click, F2, the context menu)."""
+        if obj_id in self._rows:
+            self.select(obj_id)
+            self._rows[obj_id].name.start_editing()
+
+    def ask_delete(self, obj_id: int) -> None:
+        o = self._objects.get(obj_id)
+        if o is not None:
+            self.confirm_box = confirm_delete(self, o.name, lambda: self.delete_requested.emit(obj_id))
+
+    def context_actions(self, obj_id: int) -> QMenu:
+        """The context menu of ``obj_id``'s row."""
+        o = self._objects[obj_id]
+        m = QMenu(self)
+        m.setObjectName("objectMenu")
+        for text, direction, tip in (("Track forward", "forward", "from its prompt at or before this frame"),
+                                     ("Track backward", "backward", "from its prompt at or after this frame"),
+                                     ("Track both ways", "both", "from its prompts to both ends")):
+            a = m.addAction(f"{text} ({o.name} only)")
+            a.setToolTip(f"Track {o.name} alone {tip}; the other objects keep their masks")
+            a.triggered.connect(lambda _=False, d=direction: self.track_requested.emit(obj_id, d))
+        m.addSeparator()
+        a = m.addAction("Absent from here")
+        a.setToolTip("The object left (or is hidden): empty from this frame to its next prompt")
+        a.triggered.connect(lambda: self.absent_requested.emit(obj_id, "here"))
+        a = m.addAction("Absent on frames…")
+        a.setToolTip("The object is not there on a range of frames (the timeline's range, or one you give)")
+        a.triggered.connect(lambda: self.absent_requested.emit(obj_id, "range"))
+        m.addSeparator()
+        m.addAction("Rename", lambda: self.rename(obj_id)).setShortcut(QKeySequence(Qt.Key.Key_F2))
+        m.addAction("Unlock" if o.locked else "Lock", lambda: self.lock_toggled.emit(obj_id, not o.locked))
+        m.addAction("Delete…", lambda: self.ask_delete(obj_id))
+        return m
+
+    def _context_menu(self, pos) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        oid = item.data(Qt.ItemDataRole.UserRole)
+        self.select(oid)
+        self.menu = self.context_actions(oid)
+        self.menu.popup(self.list.viewport().mapToGlobal(pos))

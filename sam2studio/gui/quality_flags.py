@@ -6,7 +6,8 @@ every propagation that finished and on demand (Track → Check Quality). The tim
 flagged frames in each object's lane; N / Shift+N jump to the next / previous flagged frame of
 the current object (of any object when it has none), and the status bar says why the frame
 is flagged. The correction loop is then: jump to a flag, fix the mask (click, brush, eraser),
-Propagate from Here, and the check runs again.
+Propagate from Here, and the check runs again. The flags are kept in the project (saved with
+it), so a reopened or recovered project shows them again without a new check.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ class QualityFlags(QObject):
         if d is not None:
             self.flags[int(obj)] = [x for x in self.flags.get(int(obj), []) if x is not d]
             self.changed.emit()
+            frame, obj = int(frame), int(obj)
+
+            def drop(ctx):  # the saved flags too
+                kept = ctx.session.project.quality_flags
+                if obj in kept:
+                    kept[obj] = [x for x in kept[obj] if int(x.get("frame", -1)) != frame]
+
+            self.ctl.call(drop, "forgetting a quality flag", light=True)
 
     # ---- reading -------------------------------------------------------------------------
     def frames(self, obj: int) -> list[int]:

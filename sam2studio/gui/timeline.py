@@ -3,8 +3,9 @@
 Each lane shows where its object is present (its colour), frames computed with the object
 absent (dark grey), frames made stale by a later correction (dimmed, with an amber band on
 top), frames the quality check flagged (a white band at the bottom), frames whose stored mask
-was damaged in the project file (red, until they are re-run) and its keyframes (diamonds:
-frames with a user prompt). Click or drag in the lanes to
+was damaged in the project file (red, until they are re-run), frames the user marked absent
+(striped grey) and its keyframes (diamonds: frames with a user prompt; a cross where the
+prompt is an absence mark). Click or drag in the lanes to
 scrub, drag the playhead, wheel to zoom, drag the ruler to pan.
 """
 
@@ -26,6 +27,10 @@ STALE_BAND = np.array([255, 179, 71, 255], np.uint8)
 FLAG = np.array([255, 255, 255, 255], np.uint8)  # white: stands out on every object colour
 DAMAGED = np.array([230, 40, 50, 255], np.uint8)  # red: the stored mask was damaged (no mask shown)
 GAP = np.array([16, 20, 26, 255], np.uint8)
+MARKED = np.array([38, 44, 54, 255], np.uint8)  # marked absent by the user: striped
+MARKED_STRIPE = np.array([88, 98, 114, 255], np.uint8)
+#: room under the last lane (in lanes), so its flag band never touches the border
+BOTTOM_MARGIN = 0.15
 
 
 def timecode(seconds: float) -> str:
@@ -39,7 +44,8 @@ def timecode(seconds: float) -> str:
 
 def render_lanes(lanes: list[dict], num_frames: int) -> np.ndarray:
     """RGBA image (rows, num_frames, 4), row-major, for ``lanes`` of
-    ``{"color", "states", "stale", "current", "visible", "flagged", "damaged"}``."""
+    ``{"color", "states", "stale", "current", "visible", "flagged", "damaged", "absent"}``
+    (``absent``: ``[(first, last), ...]`` the user marked absent)."""
     n = max(1, num_frames)
     img = np.empty((max(1, len(lanes)) * LANE_ROWS, n, 4), np.uint8)
     img[:] = BG
@@ -66,6 +72,12 @@ def render_lanes(lanes: list[dict], num_frames: int) -> np.ndarray:
         img[body, cols_present & ~stale] = color
         img[body, cols_present & stale] = dim
         img[body, cols_absent & stale] = (ABSENT.astype(np.int32) * 7 // 10).astype(np.uint8)
+        marked = np.zeros(n, bool)
+        for a, b in lane.get("absent", ()):
+            marked[max(0, int(a)):min(n, int(b) + 1)] = True
+        if marked.any():
+            img[body, marked] = MARKED
+            img[top + 4:top + LANE_ROWS:2, marked] = MARKED_STRIPE
         img[top + 1:top + 3, stale] = STALE_BAND
         ff = [f for f in lane.get("flagged", ()) if 0 <= f < n]
         if ff:
@@ -187,7 +199,8 @@ class Timeline(QWidget):
         self.legend = QLabel('<span style="color:#ffd24d">◆</span> keyframe &nbsp; '
                              '<span style="color:#ffb347">▬</span> stale &nbsp; '
                              '<span style="color:#ffffff">▬</span> flagged &nbsp; '
-                             '<span style="color:#e62832">▮</span> damaged')
+                             '<span style="color:#e62832">▮</span> damaged &nbsp; '
+                             '<span style="color:#58626e">▤</span> marked absent')
         self.legend.setObjectName("hint")
         self.legend.setToolTip("Keyframes are frames with your prompts; stale frames were computed before a later "
                                "correction (Propagate from Here re-runs them); flagged frames failed the quality "
@@ -227,6 +240,9 @@ class Timeline(QWidget):
         self.frame_box.blockSignals(False)
         self.count_label.setText(f"/ {max(0, self.num_frames - 1)}")
         self.playhead.setBounds((0.5, n - 0.5))
+        # nothing open: no ruler numbers and no playhead (not an axis from -0.5 to 1.5)
+        self.playhead.setVisible(self.num_frames > 0)
+        self.plot.getPlotItem().getAxis("top").setStyle(showValues=self.num_frames > 0)
         pad = self._pad()
         self.view.setLimits(xMin=-pad, xMax=n + pad, minXRange=min(n, 8), yMin=0, maxYRange=1e9)
         self.set_lanes([], None, {}, {}, {}, {})
@@ -262,8 +278,9 @@ class Timeline(QWidget):
 
     def set_lanes(self, objects: list, current: int | None, states: dict, keyframes: dict,
                   stale: dict, names: dict | None = None, flagged: dict | None = None,
-                  damaged: dict | None = None) -> None:
-        """Redraw the lanes of ``objects`` (TrackedObjects, top to bottom)."""
+                  damaged: dict | None = None, absent: dict | None = None) -> None:
+        """Redraw the lanes of ``objects`` (TrackedObjects, top to bottom); ``absent`` maps an
+        object to its ranges marked absent ``[(first, last), ...]``."""
         n = max(1, self.num_frames)
         self.lane_ids = [o.id for o in objects]
         lanes = []
@@ -275,10 +292,13 @@ class Timeline(QWidget):
                 st = np.zeros(n, np.uint8)
             lanes.append({"color": o.color, "states": st, "stale": stale.get(o.id, ()),
                           "current": o.id == current, "visible": o.visible,
-                          "flagged": (flagged or {}).get(o.id, ()), "damaged": (damaged or {}).get(o.id, ())})
+                          "flagged": (flagged or {}).get(o.id, ()), "damaged": (damaged or {}).get(o.id, ()),
+                          "absent": (absent or {}).get(o.id, ())})
+            marks = {a for a, _ in (absent or {}).get(o.id, ())}
             for f in keyframes.get(o.id, ()):
-                keysig.append((f, i, tuple(o.color)))
+                keysig.append((f, i, tuple(o.color), f in marks))
                 spots.append({"pos": (f + 0.5, i + 0.6), "brush": pg.mkBrush("#ffd24d"),
+                              "symbol": "x" if f in marks else "d",
                               "pen": pg.mkPen(QColor(*o.color).darker(200), width=1.2)})
         self.hint.setVisible(not objects and self.num_frames > 0)
         self.hint.setPos(n / 2, 0.5)
@@ -293,8 +313,8 @@ class Timeline(QWidget):
         ticks = [(i + 0.55, f"{i + 1}  {o.name[:14]}") for i, o in enumerate(objects)]
         if (rows, ticks) != getattr(self, "_layout", None):
             self._layout = (rows, ticks)
-            self.view.setLimits(yMin=0, yMax=rows)
-            self.view.setYRange(0, rows, padding=0)
+            self.view.setLimits(yMin=0, yMax=rows + BOTTOM_MARGIN)
+            self.view.setYRange(0, rows + BOTTOM_MARGIN, padding=0)
             self.plot.getPlotItem().getAxis("left").setTicks([ticks, []])
             self.setMinimumHeight(26 + 36 + 22 * max(2, min(rows, 6)))
 

@@ -141,16 +141,21 @@ class Annotations:
         """A few lines for a terminal or a preview box."""
         s = self.summary()
         span = "no frames" if not s["frames"] else \
-            f"{s['frames']} frames ({s['first_frame']} to {s['last_frame']})"
-        head = f"{s['format']}: {len(s['objects'])} objects, {span}, {s['width']}x{s['height']} (matches the video)"
+            f"{_n(s['frames'], 'frame')} ({s['first_frame']} to {s['last_frame']})"
+        size = f"{s['width']}x{s['height']} (matches the video)"
+        head = f"{s['format']}: {_n(len(s['objects']), 'object')}, {span}, {size}"
         lines = [head]
         for o in s["objects"]:
             cat = f" [{o['category']}]" if o["category"] else ""
             where = "never present" if o["first"] is None else \
-                f"present on {o['frames_present']} frames, {o['first']} to {o['last']}"
+                f"present on {_n(o['frames_present'], 'frame')}, {o['first']} to {o['last']}"
             lines.append(f"  {o['id']}: {o['name']}{cat}, {where}")
         lines += [f"  note: {n}" for n in s["notes"]]
         return "\n".join(lines)
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 # ---- helpers shared by readers ---------------------------------------------------------
@@ -167,6 +172,17 @@ def read_json(path: Path) -> object:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}.") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path} is not a JSON file ({exc}).") from exc
+
+
+def read_categories(data: dict, path: Path) -> dict[int, str]:
+    """``{id: name}`` of a COCO-style ``categories`` list (COCO, YouTube-VIS, OVIS)."""
+    cats: dict[int, str] = {}
+    for c in data.get("categories") or []:
+        try:
+            cats[int(c["id"])] = str(c.get("name") or f"class {c['id']}")
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{path.name}: a category has no numeric id.") from None
+    return cats
 
 
 def read_objects_sidecar(path: Path, ann: Annotations) -> bool:
@@ -243,8 +259,8 @@ class ImportResult:
 
     def describe(self) -> str:
         moved = {a: b for a, b in self.objects.items() if a != b}
-        text = (f"imported {len(self.objects)} objects on {self.frames} frames "
-                f"({self.masks} masks, {self.keyframes} keyframes)")
+        text = (f"imported {_n(len(self.objects), 'object')} on {_n(self.frames, 'frame')} "
+                f"({_n(self.masks, 'mask')}, {_n(self.keyframes, 'keyframe')})")
         if moved:
             text += "; renumbered " + ", ".join(f"{a} -> {b}" for a, b in sorted(moved.items()))
         return text

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from .base import Annotations, VideoFacts, decode_segmentation, frame_number, read_json
+from .base import Annotations, VideoFacts, decode_segmentation, frame_number, read_categories, read_json
 
 
 def looks_like(data: object) -> bool:
@@ -41,12 +41,7 @@ def read_coco(path: Path, video: VideoFacts, *, data: dict | None = None, **_opt
     if not looks_like(data):
         raise UserError(f"{path.name} is not a COCO file (no images and annotations lists).")
     ann = Annotations("coco", path, video.width, video.height)
-    cats = {}
-    for c in data.get("categories") or []:
-        try:
-            cats[int(c["id"])] = str(c.get("name") or f"class {c['id']}")
-        except (KeyError, TypeError, ValueError):
-            raise UserError(f"{path.name}: a category has no numeric id.") from None
+    cats = read_categories(data, path)
     ann.categories = dict(cats)
     frame_of: dict[object, int] = {}
     used: dict[int, object] = {}

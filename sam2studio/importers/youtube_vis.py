@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from .base import Annotations, VideoFacts, decode_segmentation, frame_number, read_json
+from .base import Annotations, VideoFacts, decode_segmentation, frame_number, read_categories, read_json
 
 
 def looks_like(data: object) -> bool:
@@ -82,12 +82,7 @@ def read_youtube_vis(path: Path, video: VideoFacts, *, data: dict | None = None,
     ann = Annotations("youtube-vis", path, video.width, video.height)
     if length != video.num_frames and "frame_indices" not in v:
         ann.notes.append(ann_note)
-    cats = {}
-    for c in data.get("categories") or []:
-        try:
-            cats[int(c["id"])] = str(c.get("name") or f"class {c['id']}")
-        except (KeyError, TypeError, ValueError):
-            raise UserError(f"{path.name}: a category has no numeric id.") from None
+    cats = read_categories(data, path)
     ann.categories = dict(cats)
     anns = [a for a in data["annotations"] if isinstance(a, dict) and a.get("video_id") == vid]
     by_track = bool(anns) and all(a.get("track_id") is not None for a in anns)

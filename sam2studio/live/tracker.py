@@ -97,7 +97,9 @@ class LiveTracker:
         if self.window < 2:
             raise UserError(f"the live window must be at least 2 frames, got {self.window}")
         self.fps = float(getattr(camera, "fps", 30.0) or 30.0)
+        self._jpeg_quality = int(jpeg_quality)
         self._recorder = Recorder(record, jpeg_quality) if record is not None else None
+        self._seed_recording = False  # the next recorded frame carries the objects' masks as prompts
         self.objects: dict[int, TrackedObject] = {}
         self._lock = threading.RLock()
         # capture thread and its one-frame slot
@@ -221,6 +223,11 @@ class LiveTracker:
             if self._recorder is not None:
                 self._rec_index = self._recorder.add(cap, result)
                 self._rec_seq = cap.seq
+                if self._seed_recording:  # a recording started mid-stream: its first frame's masks
+                    self._seed_recording = False
+                    for o, om in result.items():
+                        if om.mask.any():
+                            self._recorder.prompts.append((self._rec_index, o, FramePrompt.from_mask(om.mask)))
             with self._cond:
                 dropped = self._dropped - self._dropped0
             return LiveFrame(self._tracked - 1, cap.seq, cap.t, cap.rgb,
@@ -386,6 +393,35 @@ class LiveTracker:
             for o, p in prompts.items():
                 self._recorder.prompts = [q for q in self._recorder.prompts if (q[0], q[1]) != (self._rec_index, o)]
                 self._recorder.prompts.append((self._rec_index, o, p.copy()))
+
+    # ---- recording ------------------------------------------------------------------------
+    @property
+    def recording(self) -> Path | None:
+        """The project being recorded to, or None."""
+        return None if self._recorder is None else self._recorder.path
+
+    def start_recording(self, path: str | Path) -> Path:
+        """Record from the next tracked frame on, also while tracking: the frames, the masks and,
+        on the first recorded frame, each object's mask as a mask prompt (the project opens ready
+        to correct and propagate). Returns the project path."""
+        with self._lock:
+            self._check_open()
+            if self._recorder is not None:
+                raise UserError(f"already recording to {self._recorder.path.name}")
+            self._recorder = Recorder(path, self._jpeg_quality)
+            self._seed_recording = self.tracking
+            self._rec_seq, self._rec_index = None, -1
+            return self._recorder.path
+
+    def stop_recording(self) -> Path | None:
+        """Stop recording (tracking goes on) and write the project; returns its path (None when
+        nothing was recorded)."""
+        with self._lock:
+            rec, self._recorder = self._recorder, None
+            self._seed_recording = False
+            if rec is None:
+                return None
+            return rec.finish(self.objects, {"engine": self.engine.name, "live": self.stats().to_dict()})
 
     # ---- lifetime ------------------------------------------------------------------------
     def _check_open(self) -> None:

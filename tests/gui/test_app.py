@@ -159,8 +159,8 @@ def test_shortcuts_window_and_tooltips(make_window, qtbot):
     qtbot.waitUntil(lambda: win.view.shortcuts_dialog is not None and win.view.shortcuts_dialog.isVisible(),
                     timeout=3000)
     rows = dict(win.view.shortcuts_dialog.rows())
-    for text in ("Positive Click", "Negative Click", "Box", "Brush", "Eraser", "Play / Pause", "Propagate from Here",
-                 "Save", "Undo", "Next Keyframe", "Cancel"):
+    for text in ("Positive Click", "Negative Click", "Box", "Brush", "Eraser", "Play / Pause",
+                 "Track Corrected Objects from Here", "Save", "Undo", "Next Keyframe", "Cancel"):
         assert text in rows, f"{text} is missing from the shortcuts window"
     assert rows["Play / Pause"] == "Space"
     assert rows["Undo"] == "Ctrl+Z"

@@ -100,7 +100,7 @@ def test_propagate_fills_the_timeline(make_window, qtbot, cups_clip):
         assert len(filled) >= n - 3
     # keyframe diamonds: one per object at frame 0
     assert len(win.timeline.keys_item.data) == 2
-    assert "Propagated" in win.statusBar().currentMessage()
+    assert win.statusBar().currentMessage().startswith("Tracked object 1: frames 0-")
 
     # transport: keys step, jump and select
     win.canvas.setFocus()
@@ -213,7 +213,7 @@ def test_undo_redo_every_kind_of_edit(make_window, qtbot, cups_clip):
 
     # rename, add and delete objects
     row = win.objects_panel.row(1)
-    row.name.setFocus()
+    win.objects_panel.rename(1)  # F2 or a double-click: the name is not edited by a plain click
     row.name.selectAll()
     qtbot.keyClicks(row.name, "left cup")
     qtbot.keyClick(row.name, Qt.Key.Key_Return)
@@ -237,6 +237,7 @@ def test_undo_redo_every_kind_of_edit(make_window, qtbot, cups_clip):
     frames = s.masks.frames(1)
     keys = s.keyframes(1)
     win.objects_panel.row(1).delete.click()
+    next(b for b in win.objects_panel.confirm_box.buttons() if b.text() == "Delete").click()  # it asks first
     settle(qtbot, win)
     assert s.objects == {} and s.masks.frames(1) == []
     assert win.canvas.overlay_rgba is None

@@ -184,3 +184,32 @@ def test_export_dialog_offers_the_davis_resolution_and_writes_the_layout(make_wi
     dlg.set_format("youtube-vis")
     assert set(dlg.options.fields) == {"rle"}
     dlg.close()
+
+
+def test_import_dialog_passes_the_formats_options(make_window, qtbot, clip_folder, tmp_path):
+    """A MOTSChallenge file counts frames from 1: first_frame=1 in the options line reads it."""
+    from pycocotools import mask as mask_utils
+
+    from sam2studio.gui.dialogs.import_dialog import ImportDialog
+
+    lines = []
+    for f in range(N):
+        rle = mask_utils.encode(np.asfortranarray(_mask(f, 1).astype(np.uint8)))
+        lines.append(f"{f + 1} 2001 2 {H} {W} {rle['counts'].decode()}")
+    txt = tmp_path / "0001.txt"
+    txt.write_text("\n".join(lines) + "\n")
+    win = make_window("classic")
+    open_clip(qtbot, win, str(clip_folder))
+    dlg = ImportDialog(win.ctl, str(tmp_path), win)
+    qtbot.addWidget(dlg)
+    dlg.set_source(txt)
+    qtbot.waitUntil(lambda: dlg.found is not None or dlg.error is not None, timeout=30000)
+    assert dlg.found is None and "first_frame=1" in dlg.error
+    dlg.options_edit.setText("first_frame=1")
+    dlg.preview()
+    qtbot.waitUntil(lambda: dlg.found is not None, timeout=30000)
+    assert "mots: 1 object, 6 frames" in dlg.preview_text.toPlainText()
+    assert dlg.found.present_frames(1) == list(range(N))
+    dlg.options_edit.setText("first_frame")
+    dlg.preview()
+    assert dlg.found is None and "KEY=VALUE" in dlg.error

@@ -106,7 +106,7 @@ def test_live_window_records_a_project_that_opens(qtbot, live, camera, tmp_path)
     assert w.record_box.isChecked() and w.record_box.text() == "Record to live.s2s"
     qtbot.waitUntil(lambda: w.worker.record == target, timeout=10000)
     track_middle_cup(qtbot, w)
-    assert not w.record_box.isEnabled()  # recording is decided before the first object
+    assert w.record_box.isEnabled()  # recording can be switched while tracking, too
     qtbot.waitUntil(lambda: w.worker.stats.frames >= 10, timeout=30000)
     with qtbot.waitSignal(w.stopped, timeout=10000):
         w.stop()
@@ -125,6 +125,38 @@ def test_live_window_records_a_project_that_opens(qtbot, live, camera, tmp_path)
         assert project.masks.get(frames[-1], 1).any()
     finally:
         session.close()
+
+
+def test_recording_starts_and_stops_while_tracking(qtbot, live, camera, tmp_path):
+    target = tmp_path / "part.s2s"
+    w = live(camera)
+    qtbot.waitUntil(lambda: w.frames_shown >= 2, timeout=20000)
+    track_middle_cup(qtbot, w)
+    qtbot.waitUntil(lambda: w.worker.stats.frames >= 3, timeout=30000)
+    w.set_record_path(target)
+    qtbot.waitUntil(lambda: w.worker.record == target, timeout=10000)
+    qtbot.waitUntil(lambda: w.worker.stats.frames >= 8, timeout=30000)
+    with qtbot.waitSignal(w.worker.recording_saved, timeout=10000):
+        w.set_record_path(None)
+    assert w.running and target.is_file() and w.recorded_path == target and w.open_action.isVisible()
+    assert not w.record_box.isChecked() and w.record_box.isEnabled()
+    with qtbot.waitSignal(w.stopped, timeout=10000):
+        w.stop()
+
+
+def test_a_file_played_as_a_camera_starts_over_when_it_ends(qtbot, tmp_path):
+    from sam2studio.gui.live_window import CameraChoice
+
+    from pathlib import Path
+
+    choice = CameraChoice()
+    qtbot.addWidget(choice)
+    choice.file = Path("resources/sample/cups.mp4")
+    cam = choice.open_camera()
+    try:
+        assert cam.loop
+    finally:
+        cam.close()
 
 
 class BrokenCamera:

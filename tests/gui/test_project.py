@@ -54,7 +54,10 @@ def test_save_and_reopen(make_window, qtbot, cups_mp4, tmp_path):
     assert again.timeline.lane_ids == [1, 2], "the reopened project's lanes are drawn"
     color = np.array(s.objects[1].color)
     assert (again.timeline.lane_pixels(0, 0)[:3] == color).all()
+    # it reopens on the frame and object the user was on
+    assert again.current_obj == win.current_obj and again.frame == win.frame
     # the reopened prompts reach the engine: a new click on frame 3 works
+    again.editing.select_object_index(0)
     again.set_frame(3)
     click_canvas(qtbot, again, *CUP)
     settle(qtbot, again)

@@ -25,6 +25,36 @@ def available_formats() -> list:
     return [export_formats.get_format(n) for n in export_formats.format_names()]
 
 
+def default_export_dir(project_path: str | Path | None = None) -> str:
+    """Where a first export goes: the project's folder when it is saved, else the user's
+    videos folder (never the source video's folder, often read-only or someone else's)."""
+    if project_path:
+        return str(Path(project_path).resolve().parent)
+    from PySide6.QtCore import QStandardPaths
+
+    movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+    return movies if movies and Path(movies).is_dir() else str(Path.home())
+
+
+def _without_extension(name: str) -> str:
+    for f in export_formats.format_names():
+        out = export_formats.get_format(f).output
+        if out != "folder" and name.lower().endswith(out.lower()):
+            return name[: -len(out)]
+    return name
+
+
+def export_stem(name: str) -> str:
+    """The name an export path is made from: ``name`` without its extension and without a
+    ``_<format>`` tail an earlier default added (``biker_png`` and ``biker_overlay.mp4`` give
+    ``biker``), so switching formats never stacks them (``biker_png.mp4``)."""
+    stem = _without_extension(Path(name).name)
+    for f in export_formats.format_names():
+        if stem.endswith(f"_{f}"):
+            return stem[: -len(f) - 1]
+    return stem
+
+
 class _Bridge(QObject):
     progress = Signal(int, int)
 
@@ -42,7 +72,7 @@ class ExportDialog(QDialog):
         self.ctl = controller
         self.num_frames = int(num_frames)
         self.base_name = base_name
-        self.start_dir = start_dir or str(Path.home())
+        self.start_dir = start_dir or default_export_dir()
         self.job = None
         self.result_path: str | None = None
         self.error: str | None = None
@@ -153,13 +183,10 @@ class ExportDialog(QDialog):
             self.out_edit.setText(self._default_out(fmt))
             return
         p = Path(cur)
-        if p.name.startswith(f"{self.base_name}_"):  # our own default name: follow the format
-            p = p.parent / Path(self._default_out(fmt)).name
-        elif fmt.output == "folder":
-            p = p.with_suffix("") if p.suffix else p
-        else:
-            p = p.with_suffix(fmt.output)
-        self.out_edit.setText(str(p))
+        stem = export_stem(p.name)
+        if _without_extension(p.name) != stem:
+            stem = f"{stem}_{fmt.name}"  # a default-style name (biker_png) follows the format
+        self.out_edit.setText(str(p.parent / (stem if fmt.output == "folder" else stem + fmt.output)))
 
     def _browse(self) -> None:
         fmt = self.format

@@ -15,12 +15,14 @@ _RANGES = {
     "contrast": (0.0, 4.0, 0.1), "sigma": (0.5, 200.0, 1.0), "strength": (0.0, 10.0, 0.1),
     "merge_gap_s": (0.0, 3600.0, 0.1), "min_span_s": (0.0, 3600.0, 0.1),
     "block": (2, 256, 2), "crf": (0, 51, 1), "feather": (0, 200, 1),
+    "px_per_m": (0.0, 100000.0, 10.0), "thumbnails": (0, 50, 1),
 }
 
 
 def _label(name: str) -> str:
     return {"crf": "Quality (CRF)", "merge_gap_s": "Merge gaps under (s)", "min_span_s": "Drop spans under (s)",
-            "sigma": "Blur sigma (px)", "feather": "Feather edges (px)", "block": "Block size (px)"}.get(
+            "sigma": "Blur sigma (px)", "feather": "Feather edges (px)", "block": "Block size (px)",
+            "px_per_m": "Pixels per metre", "thumbnails": "Flagged frames shown"}.get(
         name, name.replace("_", " ").capitalize())
 
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...export.formats import coerce_option
 from ...importers import IMPORT_FORMATS, KEYFRAME_CHOICES
 
 KEYFRAME_HELP = {
@@ -85,6 +86,13 @@ class ImportDialog(QDialog):
         self.keyframes_box.setToolTip("Which imported masks become prompts (keyframes), so propagating again "
                                       "from a corrected frame starts from them")
         form.addRow("Keyframes", self.keyframes_box)
+        self.options_edit = QLineEdit()
+        self.options_edit.setPlaceholderText("e.g. first_frame=1 (MOTSChallenge); video_name=NAME (YouTube-VIS)")
+        self.options_edit.setToolTip("The format's options, KEY=VALUE separated by spaces, as -o on the command "
+                                     "line: first_frame=1 for MOTS files counting frames from 1, video_name=NAME "
+                                     "to pick a YouTube-VIS video, sequence=NAME or resolution=480p|full for DAVIS")
+        self.options_edit.editingFinished.connect(self.preview)
+        form.addRow("Options", self.options_edit)
         self.new_ids = QCheckBox("Give the imported objects new ids (when the project already uses theirs)")
         form.addRow("", self.new_ids)
         lay.addLayout(form)
@@ -124,6 +132,16 @@ class ImportDialog(QDialog):
         self.source_edit.setText(str(path))
         self.preview()
 
+    def options(self) -> dict:
+        """The options line as keyword arguments (ValueError for an item without ``=``)."""
+        out = {}
+        for item in self.options_edit.text().replace(",", " ").split():
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ValueError(f"option {item!r} must be KEY=VALUE")
+            out[key.strip().replace("-", "_")] = coerce_option(value.strip())
+        return out
+
     def set_format(self, name: str) -> None:
         self.format_box.setCurrentIndex(max(0, self.format_box.findData(name)))
 
@@ -137,11 +155,17 @@ class ImportDialog(QDialog):
             self.preview_text.clear()
             return
         path, fmt = Path(text), self.format_box.currentData()
-        self.preview_text.setPlainText(f"Reading {path.name}…")
         self.error = None
+        try:
+            options = self.options()
+        except ValueError as exc:
+            self.error = str(exc)
+            self.preview_text.setPlainText(f"Cannot import this:\n{exc}")
+            return
+        self.preview_text.setPlainText(f"Reading {path.name}…")
 
         def fn(ctx):
-            found = ctx.session.read_annotations(path, fmt)
+            found = ctx.session.read_annotations(path, fmt, **options)
             return found, sorted(set(found.objects) & set(ctx.session.objects))
 
         self._preview_job = self.ctl.call(fn, f"reading {path.name}", on_done=self._previewed,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QSpinBox,
-                               QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
+                               QFormLayout, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+                               QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from ...engines import models
 from ...engines.sam2_memory import DEFAULT_BUDGET_MB
@@ -30,6 +30,18 @@ ENGINES = (("auto", "Auto: SAM 2 when a checkpoint is installed, else classic"),
 
 def _mb(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e6:.1f} MB"
+
+
+def size_text(name: str) -> str:
+    """A model's download size as every part of the app shows it ("156 MB")."""
+    return f"{models.get_model(name).size_mb} MB"
+
+
+def without_cli_advice(message: str) -> str:
+    """``message`` without the command-line advice (clauses naming ``--flags``), for a dialog."""
+    parts = [p for p in message.rstrip(".").split("; ") if "--" not in p]
+    text = "; ".join(parts).strip()
+    return text + "." if text else message
 
 
 class DownloadThread(QThread):
@@ -94,8 +106,11 @@ class ModelManagerDialog(QDialog):
         h.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         h.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         h.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(240)
         self.table.itemSelectionChanged.connect(self._update_buttons)
-        lay.addWidget(self.table, 1)
+        lay.addWidget(self.table, 3)
 
         row = QHBoxLayout()
         self.download_button = QPushButton("Download")
@@ -153,17 +168,17 @@ class ModelManagerDialog(QDialog):
         form.addRow("Memory budget", self.budget_box)
         lay.addLayout(form)
 
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Apply
-                                        | QDialogButtonBox.StandardButton.Close)
+        # one way to keep the settings: "Use these settings" saves them and closes
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Close)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Use these settings")
         self.buttons.accepted.connect(self._ok)
         self.buttons.rejected.connect(self.reject)
-        self.buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
         lay.addWidget(self.buttons)
+        self.failure_box: QMessageBox | None = None
 
         self._load_settings()
         self.refresh()
-        self.resize(820, 560)
+        self.resize(900, 680)
 
     # ---- catalogue -----------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -175,7 +190,7 @@ class ModelManagerDialog(QDialog):
             name.setData(256, info.name)
             name.setToolTip(info.family)
             self.table.setItem(i, 0, name)
-            self.table.setItem(i, 1, QTableWidgetItem(f"{info.size_mb} MB"))
+            self.table.setItem(i, 1, QTableWidgetItem(size_text(info.name)))
             inst = QTableWidgetItem("✓ installed" if installed else "—")
             inst.setToolTip(str(path) if path else "not downloaded")
             self.table.setItem(i, 2, inst)
@@ -217,7 +232,7 @@ class ModelManagerDialog(QDialog):
         if name is None or self.thread is not None:
             return
         info = models.get_model(name)
-        self.status.setText(f"Downloading {info.name} ({info.size_mb} MB)…")
+        self.status.setText(f"Downloading {info.name} ({size_text(info.name)})…")
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         t = DownloadThread(name)
@@ -253,7 +268,31 @@ class ModelManagerDialog(QDialog):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         name = self.thread.name if self.thread is not None else ""
-        self._on_end(name, message, message)
+        reason = without_cli_advice(message)
+        self._on_end(name, message, f"The download of {name} failed: {reason}")
+        self._show_failure(name, reason[:1].upper() + reason[1:])
+
+    def _show_failure(self, name: str, reason: str) -> None:
+        """A dialog that says what happened and offers the ways on: choose a checkpoint file
+        already on this computer, try again, or close."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Download failed", f"{name} could not be downloaded.", parent=self)
+        box.setObjectName("downloadFailed")
+        box.setInformativeText(f"{reason}\n\nCheck the connection and try again, or use a checkpoint file "
+                               "you already have (for example one copied from another computer).")
+        choose = box.addButton("Choose a checkpoint file…", QMessageBox.ButtonRole.AcceptRole)
+        retry = box.addButton("Try again", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.setDefaultButton(choose)
+
+        def clicked(button) -> None:
+            if button is choose:
+                self._browse_checkpoint()
+            elif button is retry:
+                self.start_download(name)
+
+        box.buttonClicked.connect(clicked)
+        self.failure_box = box
+        box.open()
 
     @Slot()
     def _on_cancelled(self) -> None:

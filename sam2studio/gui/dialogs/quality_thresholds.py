@@ -22,6 +22,9 @@ FIELDS = {
                         "Flag a frame whose area grows or shrinks by more than this factor (1.0: doubling or halving)"),
     "min_appearance": ("Minimum colour similarity", 0.0, 1.0, 0.05, 2, "",
                        "Flag a sudden change of the object's colours (a possible identity swap)"),
+    "max_slip": ("Maximum slip", 0.0, 10000.0, 1.0, 0, " px",
+                 "Flag a mask that does not move with the image under it (left on the background while "
+                 "the camera pans): how far the image may have slid under the mask lately"),
 }
 
 

@@ -46,6 +46,11 @@ class ShortcutsDialog(QDialog):
         self.tree.setHeaderLabels(["Action", "Keys"])
         self.tree.setRootIsDecorated(False)
         self.tree.setIndentation(12)
+        # nothing is cut off: long descriptions wrap instead of ending in "…"
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.tree.setWordWrap(True)
+        self.tree.setUniformRowHeights(False)
+        self.tree.header().setStretchLastSection(False)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         sections = action_rows(menus)
@@ -71,13 +76,16 @@ class ShortcutsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
-        self.resize(620, 640)
+        # wide enough for the longest description and the longest keys side by side
+        fm = self.tree.fontMetrics()
+        texts = [(c.text(0), c.text(1)) for c in self._children()]
+        need = max((fm.horizontalAdvance(a) for a, _ in texts), default=200) + 40
+        keys = max((fm.horizontalAdvance(b) for _, b in texts), default=100) + 40
+        self.resize(min(max(620, need + keys + 60), 1100), 680)
+
+    def _children(self) -> list[QTreeWidgetItem]:
+        return [self.tree.topLevelItem(i).child(j) for i in range(self.tree.topLevelItemCount())
+                for j in range(self.tree.topLevelItem(i).childCount())]
 
     def rows(self) -> list[tuple[str, str]]:
-        out = []
-        for i in range(self.tree.topLevelItemCount()):
-            top = self.tree.topLevelItem(i)
-            for j in range(top.childCount()):
-                c = top.child(j)
-                out.append((c.text(0), c.text(1)))
-        return out
+        return [(c.text(0), c.text(1)) for c in self._children()]

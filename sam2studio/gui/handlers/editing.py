@@ -1,6 +1,8 @@
-"""Editing: objects (add, select, rename, set the class, recolour, show, lock, delete), the edits made on the
-canvas (clicks, boxes, brush and eraser strokes, clearing a prompt), the tools and the brush
-size. Every edit is an undoable command run on the controller thread."""
+"""Editing: objects (add, select, rename, set the class, recolour, show, lock, delete), the edits
+made on the canvas (clicks, boxes, brush and eraser strokes, clearing a prompt), absence marks
+("absent from here", "absent on frames A-B"), the candidate masks of a single click (Tab or the
+wheel cycles them), the tools and the brush size. Every edit is an undoable command run on the
+controller thread."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ class EditingController:
         self.w = window
         self.next_id = 1
         self.pending_add: set[int] = set()  # ids of objects added but not confirmed by the controller
+        self.candidates: tuple[int, int, int, int] | None = None  # (frame, obj, shown, count) of the last click
+        self.absent_dialog = None  # the "absent on frames" input, while open
+        self.confirm_box = None  # the delete confirmation, while open
 
     def handlers(self) -> dict[str, Callable]:
         out: dict[str, Callable] = {
@@ -32,6 +37,8 @@ class EditingController:
             "clear_prompt": self.clear_prompt,
             "brush_bigger": self.brush_bigger,
             "brush_smaller": self.brush_smaller,
+            "absent_here": self.absent_here,
+            "absent_range": self.absent_range,
         }
         for name, tool in TOOLS.items():
             out[name] = lambda t=tool: self.use_tool(t)
@@ -52,6 +59,10 @@ class EditingController:
         p.visibility_toggled.connect(self.set_object_visible)
         p.lock_toggled.connect(self.set_object_locked)
         p.delete_requested.connect(self.delete_object)
+        p.track_requested.connect(lambda oid, d: w.propagation.track_object(oid, d))
+        p.absent_requested.connect(lambda oid, kind: self.absent_here(oid) if kind == "here"
+                                   else self.absent_range(obj=oid))
+        c.candidate_step.connect(self.step_candidate)
         w.brush_slider.valueChanged.connect(self.set_brush_size)
         for i in range(1, 10):  # number keys select objects
             act = w.addAction(f"Select object {i}")
@@ -103,6 +114,7 @@ class EditingController:
             w.status(f"Editing {obj.name}", 3000)
         w.refresh_overlay()
         w.timeline_timer.start()
+        w.remember_view()
 
     def select_object_index(self, i: int) -> None:
         ids = sorted(self._objects())
@@ -153,8 +165,12 @@ class EditingController:
                 self.set_current_object(others[0] if others else None)
 
     def delete_current_object(self) -> None:
-        if self.w.current_obj is not None:
-            self.delete_object(self.w.current_obj)
+        """Del: asks first (undo brings the object back too)."""
+        from ..object_panel import confirm_delete
+
+        oid = self.w.current_obj
+        if oid is not None and oid in self._objects():
+            self.confirm_box = confirm_delete(self.w, self.name(oid), lambda: self.delete_object(oid))
 
     # ---- edits on the canvas ----
     def edit_target(self, create: bool = True) -> int | None:
@@ -183,27 +199,42 @@ class EditingController:
         w = self.w
         oid = self.edit_target()
         if oid is not None:
-            w.undo.push(cmd.click_command(w.ctl, w.frame, oid, x, y, positive, self.name(oid)))
-            w.quality.forget(w.frame, oid)
+            self.clear_candidates()
+            frame = w.frame
+            w.undo.push(cmd.click_command(w.ctl, frame, oid, x, y, positive, self.name(oid),
+                                          on_done=lambda _j: self._offer_candidates(frame, oid)))
+            w.quality.forget(frame, oid)
             if positive:
-                self._hint_if_spilled(w.frame, oid)
+                self._hint_if_spilled(frame, oid)
 
     def _hint_if_spilled(self, frame: int, oid: int) -> None:
-        """After a click: if the classic engine's mask ran into the background (a large mask
-        touching two or more frame edges), say how to fix it."""
+        """After a click: if the classic engine's region ran into the background (the mask, or
+        one of the candidates it kept back, is large and touches two or more frame edges), say
+        how to fix it."""
+
+        def spilled(m) -> bool:
+            if m is None or m.mean() < 0.12:
+                return False
+            return sum(bool(e.any()) for e in (m[0], m[-1], m[:, 0], m[:, -1])) >= 2
 
         def fn(ctx):
             s = ctx.session
-            m = s.mask(frame, oid) if s.engine_name == "classic" else None
-            if m is None or m.mean() < 0.12:
-                return False
-            edges = sum(bool(e.any()) for e in (m[0], m[-1], m[:, 0], m[:, -1]))
-            return edges >= 2
+            if s.engine_name != "classic":
+                return None
+            if spilled(s.mask(frame, oid)):
+                return "mask"
+            others = s.candidates(frame, oid)
+            return "candidates" if any(spilled(c.mask) for c in others) else None
 
         def done(job):
-            if job.result:
-                self.w.status("The classic engine's mask ran into the background: right-click there to remove it, or "
-                              "draw a box around the object (M). SAM 2 (Models → Download) does far better.", 15000)
+            # the hint goes as soon as this mask changes (a box, a click) or the frame does
+            if job.result == "mask":
+                self.w.status("The mask ran into the background: right-click there, or draw a box around "
+                              "the object (M).", 15000, scope=(frame, oid))
+            elif job.result == "candidates":
+                self.w.status("The click's region ran into the background, so a smaller mask is shown: Tab "
+                              "shows the others; add clicks or draw a box around the object (M).", 15000,
+                              scope=(frame, oid))
 
         self.w.ctl.call(fn, "checking the new mask", light=True, on_done=done)
 
@@ -211,6 +242,7 @@ class EditingController:
         w = self.w
         oid = self.edit_target()
         if oid is not None:
+            self.clear_candidates()
             w.undo.push(cmd.box_command(w.ctl, w.frame, oid, (x0, y0, x1, y1), self.name(oid)))
             w.quality.forget(w.frame, oid)
 
@@ -220,6 +252,7 @@ class EditingController:
         if oid is None:
             w.canvas.clear_previews()
             return
+        self.clear_candidates()
         w.undo.push(cmd.stroke_command(w.ctl, w.frame, oid, points, diameter, erase, self.name(oid),
                                        on_done=lambda _j: w.canvas.clear_previews()))
         w.quality.forget(w.frame, oid)
@@ -230,8 +263,110 @@ class EditingController:
         if oid is not None and w.session.prompt(w.frame, oid) is not None:
             w.undo.push(cmd.clear_prompt_command(w.ctl, w.frame, oid, self.name(oid)))
 
+    # ---- candidate masks of a single click ----
+    def _offer_candidates(self, frame: int, oid: int) -> None:
+        """After a click: when the engine offers several masks for it, show "1/3" on the canvas."""
+
+        def fn(ctx):
+            s = ctx.session
+            p = s.prompt(frame, oid)
+            return len(s.candidates(frame, oid)), (0 if p is None else p.candidate)
+
+        def done(job):
+            if job.result is None or self.w.frame != frame or self.w.current_obj != oid:
+                return
+            n, k = job.result
+            self.candidates = (frame, oid, k, n) if n > 1 else None
+            self.w.canvas.set_candidates(k if n > 1 else None, n)
+
+        self.w.ctl.call(fn, "reading the candidate masks", light=True, on_done=done)
+
+    def clear_candidates(self) -> None:
+        self.candidates = None
+        self.w.canvas.set_candidates(None)
+
+    def step_candidate(self, step: int) -> None:
+        """Tab / Shift+Tab / the wheel: show the click's next (previous) candidate mask."""
+        w = self.w
+        if self.candidates is None:
+            return
+        frame, oid, k, n = self.candidates
+        if frame != w.frame or oid != w.current_obj:
+            self.clear_candidates()
+            return
+        k = (k + step) % n
+        self.candidates = (frame, oid, k, n)
+        w.canvas.set_candidates(k, n)
+        w.undo.push(cmd.candidate_command(w.ctl, frame, oid, k, n, self.name(oid)))
+
+    # ---- absence marks ----
+    def _absent_target(self, oid: int | None) -> int | None:
+        w = self.w
+        oid = w.current_obj if oid is None else oid
+        obj = self._objects().get(oid)
+        if w.session is None or obj is None:
+            w.status("Select an object in the object list first.", 5000)
+            return None
+        if obj.locked:
+            w.status(f"{obj.name} is locked: unlock it in the object list to edit it.", 5000)
+            return None
+        return oid
+
+    def absent_here(self, oid: int | None = None) -> None:
+        """The object left the frame (or is hidden): empty from this frame to its next prompt."""
+        w = self.w
+        oid = self._absent_target(oid)
+        if oid is not None:
+            self.clear_candidates()
+            w.undo.push(cmd.absent_command(w.ctl, w.frame, oid, None, self.name(oid)))
+            w.status(f"{self.name(oid)} is absent from frame {w.frame} up to its next prompt.", 8000)
+
+    def absent_range(self, frames: tuple[int, int] | None = None, obj: int | None = None) -> None:
+        """Absent on frames A-B: the given frames, else the propagation range (I / Shift+I),
+        else frames typed into a small dialog."""
+        w = self.w
+        oid = self._absent_target(obj)
+        if oid is None:
+            return
+        frames = frames or w.propagation.range
+        if frames is None:
+            self._ask_absent_frames(oid)
+            return
+        a, b = sorted(int(f) for f in frames)
+        self.clear_candidates()
+        w.undo.push(cmd.absent_command(w.ctl, a, oid, b, self.name(oid)))
+        w.status(f"{self.name(oid)} is absent on frames {a}-{b}.", 8000)
+
+    def _ask_absent_frames(self, oid: int) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        w = self.w
+        dlg = QInputDialog(w)
+        dlg.setObjectName("absentFrames")
+        dlg.setWindowTitle("Absent on frames")
+        dlg.setLabelText(f"Frames where {self.name(oid)} is not there (first-last):")
+        dlg.setTextValue(f"{w.frame}-{min(w.num_frames - 1, w.frame + 10)}")
+
+        def accepted(text: str) -> None:
+            parts = text.replace(" ", "").replace("–", "-").split("-")
+            try:
+                a, b = (int(parts[0]), int(parts[-1]))
+            except (ValueError, IndexError):
+                w.status(f"{text!r} is not a frame range such as 120-180.", 8000)
+                return
+            if not (0 <= min(a, b) and max(a, b) < w.num_frames):
+                w.status(f"Frames {text} are outside the video (0-{w.num_frames - 1}).", 8000)
+                return
+            self.absent_range((a, b), oid)
+
+        dlg.textValueSelected.connect(accepted)
+        self.absent_dialog = dlg
+        dlg.open()
+
     # ---- tools ----
     def use_tool(self, tool: Tool) -> None:
+        if tool not in (Tool.POSITIVE, Tool.NEGATIVE):
+            self.clear_candidates()
         self.w.canvas.set_tool(tool)
         name = next(n for n, t in TOOLS.items() if t == tool)
         self.w.actions[name].setChecked(True)

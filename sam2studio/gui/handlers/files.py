@@ -222,12 +222,15 @@ class FilesController:
         w = self.w
         if w.session is None:
             return None
-        from ..dialogs.export_dialog import ExportDialog
+        from ..dialogs.export_dialog import ExportDialog, default_export_dir
 
         objects = w.doc.state.objects
         objs = [objects[i] for i in sorted(objects)]
         settings = w.settings
-        start = settings.get("dirs/export") or settings.get("dirs/save") or settings.get("dirs/open")
+        # the last export's folder, else the project's, else the videos folder: never, by
+        # default, the source video's folder (often read-only or someone else's)
+        last = settings.get("dirs/export")
+        start = last if last and Path(last).is_dir() else default_export_dir(w.doc.state.path)
         dlg = ExportDialog(w.ctl, objs, w.num_frames, Path(w.doc.display_name or "export").stem, start,
                            settings.get("export/format"), w, smooth=w.actions["smooth"].isChecked())
         dlg.exported.connect(lambda p: (settings.set("dirs/export", str(Path(p).resolve().parent)),

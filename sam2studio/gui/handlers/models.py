@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
 
+from ...engines.models import get_model
 from ..resources import icon
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
 
+TINY_SIZE = f"{get_model('sam2.1-tiny').size_mb} MB"  # as the model manager shows it
 BANNER_TEXT = ("Using the built-in classic engine (no download). For SAM 2 quality, open "
-               "Models → Download SAM 2.1 tiny, 150 MB.")
+               f"Models → Download SAM 2.1 tiny, {TINY_SIZE}.")
 
 
 class Banner(QFrame):
@@ -32,7 +34,7 @@ class Banner(QFrame):
         self.label.setWordWrap(True)
         lay.addWidget(self.label, 1)
         self.download = QPushButton("Download SAM 2.1 tiny")
-        self.download.setToolTip("Open the model manager and download the recommended checkpoint (150 MB)")
+        self.download.setToolTip(f"Open the model manager and download the recommended checkpoint ({TINY_SIZE})")
         lay.addWidget(self.download)
         self.close_button = QToolButton()
         self.close_button.setIcon(icon("close"))

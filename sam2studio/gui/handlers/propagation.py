@@ -1,6 +1,8 @@
-"""Propagation: run it (both ways, forward, backward, the corrected objects from here, the
-frames whose masks were damaged in the project file), limit it to a range, cancel it, and show
-the progress and outcome of the controller's jobs."""
+"""Propagation ("Track"): run it for every object or the selected one (both ways, forward,
+backward, the corrected objects from here, the frames whose masks were damaged in the project
+file), limit it to a range, cancel it, and show the progress and outcome of the controller's
+jobs: what was tracked per object, and by name the objects that were not (no prompt on that
+side, locked)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ class PropagationController(QObject):
         self.w = window
         self.range: tuple[int, int] | None = None
         self.following = False  # the playhead follows the running propagation
+        self.last_message = ""  # what the last run said (the quality check's result joins it)
+        self.job_message = ""  # the "…ing…" line of the running job
+        self.joins_quality = ""  # a run's line that the quality check started after it joins
         self.rerun_box = None  # the offer to re-run damaged frames, while shown
 
     def handlers(self) -> dict[str, Callable]:
@@ -35,6 +40,9 @@ class PropagationController(QObject):
             "propagate": self.both,
             "propagate_fwd": self.forward,
             "propagate_back": self.backward,
+            "track_selected": lambda: self.selected("both"),
+            "track_selected_fwd": lambda: self.selected("forward"),
+            "track_selected_back": lambda: self.selected("backward"),
             "rerun": self.from_here,
             "rerun_damaged": self.rerun_damaged,
             "cancel": self.cancel,
@@ -58,9 +66,32 @@ class PropagationController(QObject):
             return None
         start = w.frame if start is None else int(start)
         w.playback.stop()
-        return w.ctl.call(propagate_job(start, direction, self.range, objects),
-                          "propagating" if objects is None else "re-running the corrected objects",
-                          kind="propagate")
+        if objects is None:
+            what = "tracking every object"
+        else:
+            names = [w.editing.name(o) for o in objects]
+            what = f"tracking {', '.join(names[:3])}{'…' if len(names) > 3 else ''}"
+        what += {"both": " both ways", "forward": " forward", "backward": " backward"}[direction]
+        return w.ctl.call(propagate_job(start, direction, self.range, objects), what, kind="propagate")
+
+    def selected(self, direction: str = "both"):
+        """Track the selected object alone (the others keep their masks)."""
+        w = self.w
+        if w.current_obj is None or w.current_obj not in w.doc.state.objects:
+            w.status("Select an object in the object list first.", 5000)
+            return None
+        return self.track_object(w.current_obj, direction)
+
+    def track_object(self, oid: int, direction: str = "both"):
+        """Track object ``oid`` alone from its own prompts (the object panel's menu)."""
+        w = self.w
+        obj = w.doc.state.objects.get(oid)
+        if obj is None:
+            return None
+        if not w.doc.state.keyframes.get(oid):
+            w.status(f"{obj.name} has no prompt yet: click it on a frame first.", 8000)
+            return None
+        return self.propagate(direction, objects=[oid])
 
     def both(self):
         return self.propagate("both")
@@ -166,7 +197,8 @@ class PropagationController(QObject):
             w.progress_bar.setFormat(job.description)
             self._show_progress(True)
             if job.kind != "quality":  # the check's result joins the propagation's message
-                w.status(job.description[:1].upper() + job.description[1:] + "…")
+                self.job_message = job.description[:1].upper() + job.description[1:] + "…"
+                w.status(self.job_message)
         if job.kind == "propagate":
             self.following = True
         w.update_enabled()
@@ -175,25 +207,45 @@ class PropagationController(QObject):
     def _on_job_finished(self, job) -> None:
         w = self.w
         if job.kind == "propagate":
-            n = job.result or 0
-            if n and not job.params.get("masks") and not job.cancelled:
-                w.status("The engine found nothing to carry from this frame: propagate from a keyframe, or click "
-                         "the object here first.", 10000)
+            summary = job.result
+            if isinstance(summary, int):  # a re-run of damaged masks: several runs, counted in frames
+                n = summary
+                self.last_message = ("Stopped re-running the damaged frames." if job.cancelled else
+                                     f"Re-ran {n} frame{'' if n == 1 else 's'} whose masks were damaged.")
             else:
-                lead = "Cancelled after " if job.cancelled else "Propagated "
-                w.status(lead + f"{n} frame{'s' if n != 1 else ''}.", 8000)
+                n = 0 if summary is None else summary.done
+                self.last_message = self.describe(summary, job.cancelled)
+            w.status(self.last_message, 12000)
             self.following = False
             w.refresh_overlay()
             if n and not job.cancelled and w.actions["auto_quality"].isChecked():
+                self.joins_quality = self.last_message  # the check's result joins this line
                 w.review.check_quality()
         elif job.kind == "quality" and not job.cancelled and isinstance(job.result, dict):
             names = {i: o.name for i, o in w.doc.state.objects.items()}
-            before = w.statusBar().currentMessage()
-            lead = before + " " if before.startswith(("Propagated", "Cancelled")) else ""
+            lead = self.joins_quality + " " if self.joins_quality else ""
+            self.joins_quality = ""
             w.status(lead + w.quality.summary(names), 10000)
         if not w.ctl.busy or job.kind in PROGRESS_KINDS:
             self._show_progress(False)
+        if self.job_message and w.statusBar().currentMessage() == self.job_message:
+            w.statusBar().clearMessage()  # "Opening clip.mp4…" goes when the opening is done
         w.update_enabled()
+
+    @staticmethod
+    def describe(summary, cancelled: bool = False) -> str:
+        """The status line of a finished run: first, by name, what was not tracked and why (it
+        must not be missed), then what was tracked per object ("Tracked ball: frames 0-229,
+        rider: frames 100-229.")."""
+        if summary is None:
+            return "Cancelled." if cancelled else "Nothing was tracked."
+        tracked = ", ".join(r.describe() for r in summary.tracked)
+        if cancelled:
+            text = f"Cancelled: tracked {tracked}." if tracked else "Cancelled before any frame."
+        else:
+            text = f"Tracked {tracked}." if tracked else "Nothing was tracked."
+        skipped = " ".join(m[:1].upper() + m[1:] + "." for m in summary.messages)
+        return f"{skipped} {text}" if skipped else text
 
     @Slot(object, str)
     def _on_job_failed(self, job, message: str) -> None:

@@ -119,9 +119,9 @@ class ReviewController:
         """Say in the status bar why the current frame was flagged (if it was)."""
         w = self.w
         found = w.quality.at(w.frame, w.current_obj) or w.quality.at(w.frame, None)
-        if found:
+        if found:  # the message goes with the flag: when the frame changes or its mask is corrected
             o, flag = found[0]
-            w.status(w.quality.describe(w.editing.name(o), flag), 10000)
+            w.status(w.quality.describe(w.editing.name(o), flag), 10000, scope=(w.frame, o))
 
     def flagged_frames(self, objs, keyframes: dict) -> dict[int, list[int]]:
         """Each object's flagged frames, keyframes left out (they are trusted)."""
