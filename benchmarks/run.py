@@ -53,6 +53,7 @@ TARGETS = {
     "propagation": 1.0,
     "peak_rss": 0.3,
     "rerun": 0.6,              # re-run s/frame after a correction / first run's s/frame
+    "propagation_default_threads": 0.90,  # issue 18: at torch's default threads, masks bit-identical
 }
 LONG_TARGETS = {"peak_rss_mb": 3 * 1024, "last_over_first": 1.10}
 LONG_TARGET_FRAMES = 10_000  # the issue's long clip (image size 256)
@@ -208,6 +209,15 @@ def worker(spec: dict) -> dict:
                first_mask_s=round(t2 - t0, 4), first_mask_pixels=int(first.sum()),
                rss_after_open_mb=round(_vmrss_mb(), 1))
     out["profile_open"] = _Clock.delta(clock.snapshot(), c0)
+
+    # more objects clicked on frame 0 (not part of the first-mask timing)
+    for k, more in enumerate(spec.get("more_clicks") or [], start=2):
+        if side == "reference":
+            pred.add_new_points_or_box(state, frame_idx=0, obj_id=k, points=np.array([more], np.float32),
+                                       labels=np.array([1], np.int32))
+        else:
+            engine.add_prompt(0, k, points=[tuple(float(v) for v in more)], labels=[1])
+    out["objects"] = 1 + len(spec.get("more_clicks") or [])
 
     # ---- propagation ----------------------------------------------------------------
     track = int(spec.get("track") or 0)
@@ -582,6 +592,63 @@ def plot_sweep(sweep: dict, path: Path, long: dict | None = None) -> bool:
 
 
 # ---- the run ---------------------------------------------------------------------------
+def speed_grid(a, common: dict, refs: list, ours_extra: dict, folder: Path, n_clip: int, W: int, H: int,
+               click: list) -> dict:
+    """Propagation s/frame of both sides at torch's default threads and at one thread, with 1 and
+    3 objects clicked on frame 0; ``a.speed_reps`` repetitions, the order of the sides alternating
+    from one repetition to the next so a change of load hits both alike."""
+    import statistics
+
+    F = min(a.speed_frames or (10 if a.quick else 8), n_clip)
+    more = [[round(W * 0.25), round(H * 0.5)], [round(W * 0.75), round(H * 0.5)]]
+    src = {"kind": "folder", "path": str(folder), "frames": n_clip}
+    sides = [(name, {**extra, "side": "reference"}) for name, extra in refs] + [("ours", {**ours_extra, "side": "ours"})]
+    log(f"\n[2b] propagation speed at image size {a.image_size}: {F} frames, torch's default threads and 1 "
+        f"thread, 1 and 3 objects, {a.speed_reps} alternating repetitions")
+    runs: dict = {}
+    for rep in range(a.speed_reps):
+        for threads in (0, 1):
+            for objects in (1, 3):
+                order = sides if rep % 2 == 0 else sides[::-1]
+                for name, extra in order:
+                    r = run_worker({**common, **extra, "threads": threads, "image_size": a.image_size, "source": src,
+                                    "click": click, "more_clicks": more[:objects - 1], "track": F},
+                                   f"rep {rep} {name}: {'default' if threads == 0 else 1} thread(s), "
+                                   f"{objects} object(s)")
+                    key = f"{name}|{threads}|{objects}"
+                    runs.setdefault(key, []).append({"s_per_frame": r.get("s_per_frame"), "threads_used": r.get("threads"),
+                                                     "load": (r.get("load_average_end") or [None])[0],
+                                                     "digest": r.get("mask_digest")})
+                    if r.get("s_per_frame") is not None:
+                        log(f"    {r['s_per_frame']:.3f} s/frame (torch threads {r.get('threads')}, load "
+                            f"{(r.get('load_average_end') or ['?'])[0]})")
+    summary = {}
+    for key, xs in runs.items():
+        vals = [x["s_per_frame"] for x in xs if x["s_per_frame"] is not None]
+        summary[key] = {"mean": statistics.mean(vals) if vals else None,
+                        "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0, "n": len(vals),
+                        "min": min(vals) if vals else None, "max": max(vals) if vals else None}
+    return {"frames": F, "runs": runs, "summary": summary, "sides": [n for n, _ in sides]}
+
+
+def speed_rows(speed: dict, settings: str) -> list[dict]:
+    rows = []
+    for threads in (0, 1):
+        for objects in (1, 3):
+            o = speed["summary"].get(f"ours|{threads}|{objects}", {})
+            for ref in [n for n in speed["sides"] if n != "ours"]:
+                r = speed["summary"].get(f"{ref}|{threads}|{objects}", {})
+                label = "propagation s/frame" + (" vs vos_optimized" if ref != "reference" else "")
+                s = (f"{settings}; torch threads {'default' if threads == 0 else 1}, {objects} object(s), "
+                     f"{speed['frames']} frames, mean ± sd of {o.get('n', 0)} alternating runs")
+                rr = row(label, s,
+                         f"{r['mean']:.3f} ± {r['sd']:.3f} s" if r.get("mean") else "-",
+                         f"{o['mean']:.3f} ± {o['sd']:.3f} s" if o.get("mean") else "-",
+                         ratio(o.get("mean"), r.get("mean")), TARGETS.get("propagation_default_threads", 0.90))
+                rows.append(rr)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -612,6 +679,12 @@ def main(argv: list[str] | None = None) -> int:
                          "two OpenMP threads spin-wait whenever another process takes a core, and a worker then "
                          "runs up to 10x slower for stretches of seconds (seen on the reference), which makes "
                          "the ratios meaningless; one thread only slows down in proportion")
+    ap.add_argument("--speed-reps", type=int, default=3,
+                    help="repetitions of the propagation-speed grid (torch's default threads and 1 thread, "
+                         "1 and 3 objects; sides alternate); 0 = skip")
+    ap.add_argument("--speed-frames", type=int, default=None,
+                    help="frames tracked in each speed run (default 8; --quick 10)")
+    ap.add_argument("--speed-only", action="store_true", help="run only the propagation-speed grid")
     ap.add_argument("--budget-mb", type=float, default=None, help="SAM2 Studio's memory budget (default: engine's)")
     ap.add_argument("--ref-max-gb", type=float, default=12.0, help="never let the reference preload more than this")
     ap.add_argument("--no-mp4", action="store_true", help="skip SAM2 Studio on the mp4 itself")
@@ -677,6 +750,13 @@ def main(argv: list[str] | None = None) -> int:
                            "source": {"kind": "folder", "path": str(base), "frames": n_clip}, "click": click},
                           "warm-up (not reported)")
         results["warmup_wall_s"] = warm.get("wall_s")
+
+        # ---- 2b. propagation speed: threads x objects, alternating repetitions -------------
+        if a.speed_reps > 0:
+            results["speed"] = speed_grid(a, common, refs, ours_extra, base, n_clip, W, H, click)
+            rows.extend(speed_rows(results["speed"], f"{Path(a.config).stem}, {device}, image size {a.image_size}"))
+        if a.speed_only:
+            return finish(a, results, rows, info, stamp, started, device)
 
         # ---- 1. open -> first mask, 1x/2x/4x ----------------------------------------
         log(f"\n[1] open -> first mask at image size {S}: {clip_desc}, mirrored to "
@@ -926,6 +1006,11 @@ def main(argv: list[str] | None = None) -> int:
                         ours.get("s_per_frame"), ratio(ours.get("s_per_frame"), rv.get("s_per_frame")),
                         TARGETS["propagation"], "s"))
 
+    return finish(a, results, rows, info, stamp, started, device)
+
+
+def finish(a, results: dict, rows: list, info: dict, stamp: str, started: float, device: str) -> int:
+    """The table, printed and written with every figure (``<stamp>.json``, ``latest.*``)."""
     results["table"] = rows
     results["machine"]["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     results["total_s"] = round(time.time() - started, 1)

@@ -33,6 +33,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never touch the user's model cache or settings."""
     if "SAM2STUDIO_CACHE_DIR" not in os.environ:
         monkeypatch.setenv("SAM2STUDIO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "model-cache"))
+    if "SAM2STUDIO_FAST_CACHE" not in os.environ:  # fast mode's measured routes
+        monkeypatch.setenv("SAM2STUDIO_FAST_CACHE", str(tmp_path_factory.getbasetemp() / "fast_routes.json"))
     if "SAM2STUDIO_SPILL_DIR" not in os.environ:  # SAM 2's spill files, not in the user cache
         monkeypatch.setenv("SAM2STUDIO_SPILL_DIR", str(tmp_path_factory.getbasetemp() / "spill"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -255,9 +256,40 @@ def test_the_feature_cache_keeps_its_disk_cap_and_drops_the_oldest_unread(tmp_pa
         cache.update({f: (torch.zeros(1, 3, 8, 8), {"backbone_fpn": [torch.full((1, 4, 2, 2), float(f))],
                                                     "vision_pos_enc": pos})})
     assert reads == []  # frames past the cap were deleted, not read back first
+    cache.flush()  # writes happen on a background thread
     assert len(list(cache._disk._dir.iterdir())) == 2
     assert 0 not in cache and 1 not in cache and all(f in cache for f in (2, 3, 4))
     assert cache.get(0) is None
     _, out = cache.get(2)  # from disk, bit for bit
     assert torch.equal(out["backbone_fpn"][0], torch.full((1, 4, 2, 2), 2.0)) and len(reads) == 1
+    cache.clear()
+
+
+def test_feature_spills_are_written_off_the_model_thread_and_read_back_exactly(tmp_path, monkeypatch):
+    import time
+
+    import torch
+
+    from sam2studio.engines import sam2_memory
+    from sam2studio.engines.sam2_memory import FeatureCache
+
+    slow_put = sam2_memory._BlobStore.put
+    writers = set()
+
+    def put(self, key, data):
+        writers.add(threading.current_thread().name)
+        time.sleep(0.3)  # a slow disk
+        slow_put(self, key, data)
+
+    monkeypatch.setattr(sam2_memory._BlobStore, "put", put)
+    cache = FeatureCache(ram_frames=1, disk_frames=8, spill_parent=str(tmp_path))
+    pos = [torch.zeros(1, 4, 2, 2)]
+    t0 = time.perf_counter()
+    for f in range(3):
+        cache.update({f: (torch.zeros(1, 3, 8, 8), {"backbone_fpn": [torch.full((1, 4, 2, 2), float(f))],
+                                                    "vision_pos_enc": pos})})
+    assert time.perf_counter() - t0 < 0.3  # the caller did not wait for the disk
+    _, out = cache.get(1)  # still being written: the read waits for it, then gets the same bits
+    assert torch.equal(out["backbone_fpn"][0], torch.full((1, 4, 2, 2), 1.0))
+    assert writers and threading.current_thread().name not in writers
     cache.clear()

@@ -72,6 +72,7 @@ class VideoJob:
     image_size: int | None = None
     device: str = "auto"
     memory_budget: float | None = None  # MB of RAM for SAM 2's per-video state
+    fast: bool = False  # SAM 2's fast CPU mode (not bit-exact; see engines/sam2_fast.py)
     direction: str = "both"
     start: int | None = None
     exports: list[ExportSpec] = field(default_factory=list)
@@ -84,6 +85,8 @@ class VideoJob:
             opts["weights"] = self.weights
         if self.memory_budget is not None:
             opts["memory_budget_mb"] = self.memory_budget
+        if self.fast:
+            opts["fast"] = True
         return opts
 
     def spec(self) -> dict:
@@ -98,6 +101,7 @@ class VideoJob:
             "weights": self.weights, "seed": self.seed, "image_size": self.image_size,
             "device": self.device, "memory_budget": self.memory_budget, "direction": self.direction,
             "start": self.start,
+            **({"fast": True} if self.fast else {}),  # absent when off: earlier runs' specs still match
             "exports": [e.to_json() for e in self.exports],
         }
 

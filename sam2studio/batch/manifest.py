@@ -17,12 +17,13 @@ from ..errors import UserError
 from .job import DONE_MARKER, LOCK_FILE, MASKS_DIR, PROJECT_FILE, SUMMARY_FILE, ExportSpec, VideoJob
 
 MANIFEST_KEYS = ("id", "video", "clicks", "boxes", "masks", "names", "categories", "engine", "model", "checkpoint",
-                 "weights", "seed", "image_size", "device", "memory_budget", "direction", "start", "exports")
+                 "weights", "seed", "image_size", "device", "memory_budget", "fast", "direction", "start", "exports")
 _ALIASES = {"click": "clicks", "box": "boxes", "mask": "masks", "name": "names", "category": "categories",
             "export": "exports",
             "image-size": "image_size", "memory-budget": "memory_budget", "path": "video", "file": "video"}
 _LIST_KEYS = ("clicks", "boxes", "masks", "names", "categories", "exports")
-ENGINE_OPTION_KEYS = ("engine", "model", "checkpoint", "weights", "seed", "image_size", "device", "memory_budget")
+ENGINE_OPTION_KEYS = ("engine", "model", "checkpoint", "weights", "seed", "image_size", "device", "memory_budget",
+                      "fast")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DIRECTIONS = ("both", "forward", "backward")
 _RESERVED = {MASKS_DIR, PROJECT_FILE, DONE_MARKER, SUMMARY_FILE, LOCK_FILE}
@@ -192,6 +193,16 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
         except (TypeError, ValueError):
             fail(f"{key} must be a number, got {json.dumps(v) if not isinstance(v, str) else repr(v)}")
 
+    def boolean(key: str) -> bool | None:
+        v = rec.get(key)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
+            return v.strip().lower() in ("true", "yes", "1")
+        fail(f"{key} must be true or false, got {json.dumps(v) if not isinstance(v, str) else repr(v)}")
+
     def resolve(p: str | Path) -> Path:
         p = Path(os.path.expanduser(str(p)))
         return p if p.is_absolute() else (base / p).resolve()
@@ -234,6 +245,8 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
             opts[k] = integer(k)
     if number("memory_budget") is not None:
         opts["memory_budget"] = number("memory_budget")
+    if boolean("fast") is not None:
+        opts["fast"] = boolean("fast")
     from ..engines import ENGINE_NAMES
 
     engine = opts.get("engine") or "auto"
@@ -255,6 +268,8 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
             fail("memory_budget is for the sam2 engine, not classic")
         if float(budget) <= 0:
             fail(f"memory_budget must be positive (MB), got {budget:g}")
+    if opts.get("fast") and engine == "classic":
+        fail("fast is for the sam2 engine, not classic")
     checkpoint = opts.get("checkpoint")
     direction = text("direction") or "both"
     if direction not in DIRECTIONS:
@@ -275,8 +290,8 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
                categories=categories, engine=engine, model=opts.get("model") or None,
                checkpoint=None if not checkpoint else str(resolve(checkpoint)), weights=weights,
                seed=int(opts.get("seed") or 0), image_size=opts.get("image_size"), device=device,
-               memory_budget=None if budget is None else float(budget), direction=direction, start=start,
-               exports=exports)
+               memory_budget=None if budget is None else float(budget), fast=bool(opts.get("fast")),
+               direction=direction, start=start, exports=exports)
 
 
 def _export_formats() -> list[str]:

@@ -26,7 +26,7 @@ class Parser(argparse.ArgumentParser):
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """``--engine``, ``--model``, ``--checkpoint``, ``--weights``, ``--seed``, ``--image-size``,
-    ``--device`` and ``--memory-budget``, shared by segment, live and batch."""
+    ``--device``, ``--memory-budget`` and ``--fast``, shared by segment, live and batch."""
     from ..engines import ENGINE_NAMES
 
     g = p.add_argument_group("engine")
@@ -42,6 +42,9 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
                    help="where the model runs (default auto: a GPU when there is one)")
     g.add_argument("--memory-budget", type=float, default=None, metavar="MB",
                    help="RAM for SAM 2's per-video state (default 2048); older frames spill to disk")
+    g.add_argument("--fast", action="store_true",
+                   help="SAM 2 on the CPU: the fastest numeric route measured on this CPU (e.g. bfloat16), "
+                        "not bit-exact; the route is timed once and cached (default: exact float32)")
 
 
 def engine_options(args) -> dict:
@@ -58,6 +61,10 @@ def engine_options(args) -> dict:
         if args.engine == "classic":
             raise CliError("--memory-budget is for the sam2 engine")
         opts["memory_budget_mb"] = args.memory_budget
+    if getattr(args, "fast", False):
+        if args.engine == "classic":
+            raise CliError("--fast is for the sam2 engine")
+        opts["fast"] = True
     return opts
 
 

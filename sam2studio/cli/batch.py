@@ -109,7 +109,7 @@ def run(args) -> int:
     defaults = {"engine": args.engine, "model": args.model,
                 "checkpoint": None if args.checkpoint is None else str(args.checkpoint.resolve()),
                 "weights": args.weights, "seed": args.seed, "image_size": args.image_size, "device": args.device,
-                "memory_budget": getattr(args, "memory_budget", None)}
+                "memory_budget": getattr(args, "memory_budget", None), "fast": getattr(args, "fast", None) or None}
     jobs = load_manifest(args.manifest, defaults)
     from ..core.outputs import check_output
 

@@ -133,6 +133,9 @@ def run(args) -> int:
             stack.enter_context(ProjectLock.acquire(args.project))
         session = stack.enter_context(Session.open(video, engine=args.engine, prompts=prompts, start=args.start,
                                                    cli_flags=True, **options))
+        route = getattr(session.engine, "route", None)
+        if route and not args.quiet and getattr(args, "fast", False):
+            print(f"segment: {route}", file=sys.stderr, flush=True)
         with Progress(f"propagate ({session.engine_name})", None, args.quiet) as bar:
             session.segment(prompts, args.start, args.direction, objects=args.objects, progress=bar)
         summary = session.last_run

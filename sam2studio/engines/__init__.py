@@ -37,7 +37,7 @@ def create_engine(name: str = "auto", *, model: str | None = None, checkpoint: s
     if name == "classic":
         from .classic import ClassicEngine
 
-        for sam2_only in ("memory_budget_mb", "spill_dir"):
+        for sam2_only in ("memory_budget_mb", "spill_dir", "fast"):
             options.pop(sam2_only, None)
 
         return ClassicEngine(**options)

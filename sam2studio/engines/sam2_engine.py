@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -167,13 +168,17 @@ class LazyFrames(Sequence):
         self.decoded = 0  # how many frames were preprocessed (for tests and benchmarks)
         self._pool = None
         self._pending: dict[int, object] = {}
+        #: threads preparing frames ahead of the model (one core is left to the model's thread)
+        self.workers = max(1, min(4, (os.cpu_count() or 2) - 1))
 
     def prefetch(self, frames) -> None:
         """Decode and preprocess ``frames`` ahead on a background thread."""
         from concurrent.futures import ThreadPoolExecutor
 
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="sam2studio-decode")
+            # decoding is serial (one decoder), but the PIL resize and normalisation release
+            # the GIL: with a GPU the host keeps up only if frames are prepared in parallel
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sam2studio-decode")
         frames = [int(f) for f in frames]
         for f in [f for f in self._pending if f not in frames]:  # a run moved on or stopped
             self._pending.pop(f).cancel()
@@ -283,17 +288,23 @@ class Sam2Engine(Engine):
     name = "sam2"
     is_random_weights = False
 
-    #: frames decoded ahead of the propagation on a background thread
-    PREFETCH = 4
+    #: frames decoded ahead of the propagation on background threads
+    PREFETCH = 6
 
     def __init__(self, predictor, *, model_name: str = "sam2", memory_budget_mb: float = DEFAULT_BUDGET_MB,
-                 spill_dir: str | Path | None = None) -> None:
+                 spill_dir: str | Path | None = None, fast: bool = False) -> None:
         super().__init__()
         _quiet_sam2()
         install_memory_dtype_fix(predictor)
         self.predictor = predictor
         self.model_name = model_name
         self.device = str(predictor.device)
+        #: fast mode's numeric route (see :mod:`.sam2_fast`), None in exact mode
+        self.fast_route = None
+        if fast:
+            from .sam2_fast import choose_route
+
+            self.fast_route = choose_route(predictor)
         self.image_size = int(predictor.image_size)
         window = max(predictor.num_maskmem - 1, predictor.max_obj_ptrs_in_encoder - 1)
         window *= max(1, int(getattr(predictor, "memory_temporal_stride_for_eval", 1)))
@@ -351,12 +362,32 @@ class Sam2Engine(Engine):
 
         if self.device.startswith("cuda"):
             return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.fast_route is not None:
+            return self.fast_route.autocast()
         return contextlib.nullcontext()
+
+    @property
+    def fast(self) -> bool:
+        return self.fast_route is not None
+
+    @property
+    def route(self) -> str:
+        """Which numeric route runs, in words (for the status bar and the CLI)."""
+        if self.fast_route is not None:
+            return self.fast_route.describe()
+        if self.device.startswith("cuda"):
+            return "exact mode: bfloat16 autocast on the GPU (as sam2 runs)"
+        return "exact mode: float32 (masks bit-identical to sam2's own propagation)"
 
     def open(self, video) -> None:
         super().open(video)
         self._clear()
         self.images = LazyFrames(video, self.image_size)
+        # image features kept in RAM: never more than the clip's own preprocessed frames would
+        # take (what sam2's predictor holds for the whole clip), nor more frames than it has
+        clip_bytes = len(video) * 3 * self.image_size ** 2 * 4
+        self.features.capacity = max(2, min(self.budget.feature_frames(), len(video),
+                                            clip_bytes // self.budget.feature_bytes))
         with self._lock, _frames_from(self.images), self._autocast():
             template = self.predictor.init_state(video_path=self.images)
         # init_state encodes frame 0 as a warm-up: keep that work in the shared cache

@@ -280,13 +280,17 @@ class FeatureCache:
         self.hits = 0
         self.misses = 0
         self.disk_hits = 0
+        # frames being written to disk on a background thread: the thread that feeds the model
+        # (a GPU at ~100 frames/s) must not wait ~10 ms a frame for a 1024-size frame's copy
+        self._writing: dict = {}
+        self._writer = None
 
     def _canonical(self, image, backbone_out) -> tuple:
         import torch
 
         pos = backbone_out["vision_pos_enc"]
         if self._pos_enc is None or len(pos) != len(self._pos_enc) or not all(
-                a.shape == b.shape and torch.equal(a, b) for a, b in zip(pos, self._pos_enc)):
+                a is b or (a.shape == b.shape and torch.equal(a, b)) for a, b in zip(pos, self._pos_enc)):
             self._pos_enc = list(pos)
         if self._image is None or self._image.device != image.device:
             # the predictor expands the cached image but never reads its pixels back
@@ -301,6 +305,7 @@ class FeatureCache:
             self._data.move_to_end(frame_idx)
             return v
         if frame_idx in self._disk_order:
+            self._settle(frame_idx)
             data = self._disk.pop(frame_idx)
             self._disk_order.pop(frame_idx, None)
             t = _unpack_tensors(data, self._pos_enc[0].device)
@@ -322,13 +327,44 @@ class FeatureCache:
         while len(self._data) > self.capacity:
             old, (_, bo) = self._data.popitem(last=False)
             if self.disk_frames > 0:
-                self._disk.put(old, _pack_tensors({f"fpn{i}": t for i, t in enumerate(bo["backbone_fpn"])}))
+                self._spill_later(old, list(bo["backbone_fpn"]))
                 self._disk_order[old] = None
                 while len(self._disk_order) > self.disk_frames:
                     gone, _ = self._disk_order.popitem(last=False)
+                    self._settle(gone)
                     self._disk.discard(gone)  # past the disk cap: deleted unread
 
+    # -- writing to disk off the caller's thread (same bytes; a read waits for its write)
+    MAX_PENDING = 4
+
+    def _spill_later(self, k, fpn: list) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        for done in [key for key, fut in self._writing.items() if fut.done()]:
+            self._settle(done)  # raises a write's SpillError here, on the caller's thread
+        while len(self._writing) >= self.MAX_PENDING:  # the disk is slower than the model: wait
+            self._settle(next(iter(self._writing)))
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="sam2studio-feature-spill")
+        self._writing[k] = self._writer.submit(
+            lambda: self._disk.put(k, _pack_tensors({f"fpn{i}": t for i, t in enumerate(fpn)})))
+
+    def _settle(self, k) -> None:
+        fut = self._writing.pop(k, None)
+        if fut is not None:
+            fut.result()
+
+    def flush(self) -> None:
+        """Wait until every frame handed to the disk is written."""
+        for k in list(self._writing):
+            self._settle(k)
+
     def clear(self) -> None:
+        for k in list(self._writing):
+            try:
+                self._settle(k)
+            except Exception:  # noqa: BLE001 - being cleared: a failed write no longer matters
+                pass
         self._data.clear()
         self._disk.close()
         self._disk_order.clear()

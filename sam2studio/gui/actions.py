@@ -139,6 +139,12 @@ SPECS: list[Spec] = [
     # models, help
     Spec("models", "&Model Manager…", ("Ctrl+M",), "model",
          "Download SAM 2 models, choose a checkpoint, the device and the image size"),
+    Spec("speed_exact", "Speed: &Exact", (), "",
+         "SAM 2 in float32: masks bit-identical to SAM 2's own propagation (the default)", True),
+    Spec("speed_fast", "Speed: &Fast (CPU)", (), "",
+         "SAM 2 on the CPU through the fastest route measured on this CPU (e.g. bfloat16): about 2x "
+         "faster here, masks agree with exact mode but are not bit-identical. Timed once, then remembered",
+         True),
     Spec("download_tiny", f"&Download SAM 2.1 tiny ({_size('sam2.1-tiny')})", (), "export",
          "Download the recommended SAM 2.1 tiny checkpoint"),
     Spec("shortcuts", "&Keyboard Shortcuts", ("F1", "?"), "keyboard", "Keyboard shortcuts and mouse (F1)"),
@@ -162,6 +168,8 @@ RECENT_MENU = "@recent"  # File → Open Recent (filled when shown)
 BRUSH_SIZE = "@brush_size"  # toolbar: the brush size slider and its label
 OPACITY = "@opacity"  # toolbar: the mask opacity slider
 UNDO, REDO = "undo", "redo"  # made by the undo stack, not by SPECS
+#: checkable actions of which exactly one is on (besides the tools)
+EXCLUSIVE: list[tuple[str, ...]] = [("speed_exact", "speed_fast")]
 TRACK_BUTTON = "@track"  # toolbar: the "Track" button with its menu (see build_track_button)
 
 #: the "Track" button's menu, top to bottom (its click runs the first entry)
@@ -181,7 +189,7 @@ MENUS: list[tuple[str, list[str]]] = [
                 "check_quality", "next_flag", "prev_flag", "quality_thresholds", "auto_quality", SEPARATOR,
                 "report"]),
     ("&Playback", ["play", "prev_frame", "next_frame", "prev_key", "next_key", "first_frame", "last_frame"]),
-    ("&Models", ["models", "download_tiny"]),
+    ("&Models", ["models", "download_tiny", SEPARATOR, "speed_exact", "speed_fast"]),
     ("&Help", ["shortcuts", "about"]),
 ]
 
@@ -240,6 +248,10 @@ def build_actions(parent: QWidget, handlers: Handlers) -> dict[str, QAction]:
     for name in TOOLS:
         group.addAction(out[name])
     out[next(iter(TOOLS))].setChecked(True)
+    for names in EXCLUSIVE:
+        g = QActionGroup(parent)
+        for name in names:
+            g.addAction(out[name])
     return out
 
 

@@ -39,6 +39,7 @@ DEFAULTS: dict[str, object] = {
     "engine/device": "auto",
     "engine/image_size": 0,  # 0 = the model's own
     "engine/memory_budget_mb": 0,  # 0 = the engine's default
+    "engine/fast": False,  # Models → Speed: fast (SAM 2 on the CPU, not bit-exact)
     "ui/banner_dismissed": False,
     "export/format": "png",
 }
@@ -147,6 +148,8 @@ class Settings:
             opts["image_size"] = self.get("engine/image_size")
         if self.get("engine/memory_budget_mb") > 0:
             opts["memory_budget_mb"] = self.get("engine/memory_budget_mb")
+        if self.get("engine/fast"):
+            opts["fast"] = True
         if name == "classic":
             opts = {}
         return name, opts

@@ -48,13 +48,35 @@ class ModelsController:
         self.dialog = None
 
     def handlers(self) -> dict[str, Callable]:
-        return {"models": self.model_manager, "download_tiny": self.download_tiny}
+        return {"models": self.model_manager, "download_tiny": self.download_tiny,
+                "speed_exact": lambda on: on and self.set_speed(False),
+                "speed_fast": lambda on: on and self.set_speed(True)}
 
     def connect(self) -> None:
         w = self.w
         w.banner.download.clicked.connect(self.download_tiny)
         w.banner.close_button.clicked.connect(self.dismiss_banner)
         w.doc.engine_changed.connect(self.show_engine)
+        fast = bool(w.settings.get("engine/fast"))
+        w.actions["speed_fast" if fast else "speed_exact"].setChecked(True)
+
+    def set_speed(self, fast: bool) -> None:
+        """Models → Speed: exact / fast. Remembered; an open SAM 2 session switches at once (the
+        fast route is timed on this CPU the first time, on the controller thread)."""
+        w = self.w
+        if bool(w.settings.get("engine/fast")) == fast and (
+                w.doc.engine_override is None or bool(w.doc.engine_override_options.get("fast")) == fast):
+            return
+        w.settings.set("engine/fast", fast)
+        if w.doc.engine_override is not None and w.doc.engine_override != "classic":
+            w.doc.engine_override_options["fast"] = fast
+        s = w.session
+        if s is None or s.engine_name == "classic":
+            w.status("SAM 2 will run in " + ("fast mode (not bit-exact)." if fast else "exact mode."), 8000)
+            return
+        w.status("Switching SAM 2 to " + ("fast mode: timing this CPU's routes the first time…" if fast
+                                          else "exact mode…"), 8000)
+        w.doc.switch_engine()
 
     def model_manager(self, start_download: str | None = None):
         from ..dialogs.model_manager import ModelManagerDialog
@@ -103,7 +125,14 @@ class ModelsController:
         else:
             model = getattr(session.engine, "model_name", "SAM 2")
             text = f"Engine: {model} · {session.device}"
+            route = getattr(session.engine, "fast_route", None)
+            if route is not None:
+                from ...engines.sam2_fast import ROUTES
+
+                text += f" · fast: {ROUTES.get(route.name, route.name)}"
             if session.is_random_weights:
                 text += " · RANDOM WEIGHTS (testing only)"
         w.engine_label.setText(text)
+        route = getattr(session.engine, "route", "")
+        w.engine_label.setToolTip(route if isinstance(route, str) else "")
         w.banner.setVisible(name == "classic" and not w.settings.get("ui/banner_dismissed"))
