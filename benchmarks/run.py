@@ -602,7 +602,8 @@ def speed_grid(a, common: dict, refs: list, ours_extra: dict, folder: Path, n_cl
     F = min(a.speed_frames or (10 if a.quick else 8), n_clip)
     more = [[round(W * 0.25), round(H * 0.5)], [round(W * 0.75), round(H * 0.5)]]
     src = {"kind": "folder", "path": str(folder), "frames": n_clip}
-    sides = [(name, {**extra, "side": "reference"}) for name, extra in refs] + [("ours", {**ours_extra, "side": "ours"})]
+    sides = [(name, {**extra, "side": "reference"}) for name, extra in refs]
+    sides.append(("ours", {**ours_extra, "side": "ours"}))
     log(f"\n[2b] propagation speed at image size {a.image_size}: {F} frames, torch's default threads and 1 "
         f"thread, 1 and 3 objects, {a.speed_reps} alternating repetitions")
     runs: dict = {}
@@ -616,7 +617,8 @@ def speed_grid(a, common: dict, refs: list, ours_extra: dict, folder: Path, n_cl
                                    f"rep {rep} {name}: {'default' if threads == 0 else 1} thread(s), "
                                    f"{objects} object(s)")
                     key = f"{name}|{threads}|{objects}"
-                    runs.setdefault(key, []).append({"s_per_frame": r.get("s_per_frame"), "threads_used": r.get("threads"),
+                    runs.setdefault(key, []).append({"s_per_frame": r.get("s_per_frame"),
+                                                     "threads_used": r.get("threads"),
                                                      "load": (r.get("load_average_end") or [None])[0],
                                                      "digest": r.get("mask_digest")})
                     if r.get("s_per_frame") is not None:
