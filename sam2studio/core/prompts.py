@@ -291,25 +291,24 @@ def parse_mask(spec: str) -> MaskArg:
 
 def parse_name(spec: str) -> tuple[int, str]:
     """``"OBJ:NAME"`` → ``(obj, name)``."""
-    obj, sep, name = spec.partition(":")
-    if not sep or not name:
-        raise PromptSpecError(f"--name {spec!r} must be OBJ:NAME")
-    o = _int(obj, "OBJ", spec, "--name")
-    if o <= 0:
-        raise PromptSpecError(f"--name {spec!r}: object ids are positive integers, got {o}")
-    return o, name
+    return _labelled(spec, "--name", "NAME")
 
 
 def parse_category(spec: str) -> tuple[int, str]:
     """``"OBJ:CLASS"`` → ``(obj, class)`` (``--category 1:person``)."""
-    obj, sep, name = spec.partition(":")
-    name = " ".join(name.split())
-    if not sep or not name:
-        raise PromptSpecError(f"--category {spec!r} must be OBJ:CLASS")
-    o = _int(obj, "OBJ", spec, "--category")
+    obj, name = _labelled(spec, "--category", "CLASS")
+    return obj, " ".join(name.split())
+
+
+def _labelled(spec: str, flag: str, what: str) -> tuple[int, str]:
+    """``"OBJ:TEXT"`` → ``(obj, text)``, for ``--name`` and ``--category``."""
+    obj, sep, text = spec.partition(":")
+    if not sep or not text.strip():
+        raise PromptSpecError(f"{flag} {spec!r} must be OBJ:{what}")
+    o = _int(obj, "OBJ", spec, flag)
     if o <= 0:
-        raise PromptSpecError(f"--category {spec!r}: object ids are positive integers, got {o}")
-    return o, name
+        raise PromptSpecError(f"{flag} {spec!r}: object ids are positive integers, got {o}")
+    return o, text
 
 
 @dataclass
