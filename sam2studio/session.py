@@ -55,14 +55,16 @@ class Session:
     # ---- opening -----------------------------------------------------------------------
     @classmethod
     def open(cls, source, *, engine: str | Engine = "auto", prompts: PromptSet | None = None,
-             start: int | None = None, cli_flags: bool = False, **engine_options) -> Session:
+             start: int | None = None, cli_flags: bool = False, lock: bool = False, read_only: bool = False,
+             **engine_options) -> Session:
         """Open a video file, image folder, image, project file (``.s2s``) or VideoSource.
 
         With ``prompts`` (and ``start``), they are checked against the video (see
-        :meth:`check_prompts`) before the engine, the slow part, is built.
+        :meth:`check_prompts`) before the engine, the slow part, is built. ``lock`` and
+        ``read_only`` are for project files (see :meth:`load_project`).
         """
         if isinstance(source, (str, Path)) and Path(source).suffix.lower() == PROJECT_SUFFIX:
-            return cls.load_project(source, engine=engine, **engine_options)
+            return cls.load_project(source, engine=engine, lock=lock, read_only=read_only, **engine_options)
         video = source if isinstance(source, VideoSource) else open_video(source)
         try:
             if prompts is not None:
@@ -83,17 +85,26 @@ class Session:
 
     @classmethod
     def load_project(cls, path, *, engine: str | Engine = "auto", video: VideoSource | None = None,
-                     **engine_options) -> Session:
-        """Open a saved project with its video (found by :meth:`Project.locate_video`)."""
-        project = Project.load(path)
-        if video is None:
-            video = open_video(project.locate_video())
-        problems = project.check_video(video)
-        if any("content" not in p for p in problems):
-            raise UserError(f"{video.name} does not fit the project {Path(path).name}: " + "; ".join(problems))
-        for p in problems:
-            log.warning("%s: %s", video.name, p)
-        return cls(project, video, cls._engine(engine, engine_options))
+                     lock: bool = False, read_only: bool = False, **engine_options) -> Session:
+        """Open a saved project with its video (found by :meth:`Project.locate_video`).
+
+        ``lock=True`` takes the project's write lock now (an editor): another process writing it
+        raises :class:`~sam2studio.core.lock.ProjectLockedError`. ``read_only=True`` opens it
+        whoever writes it; it can then only be saved under another name. Damaged masks in the
+        file are listed by ``session.project.damaged_masks()`` (see :meth:`rerun_damaged`)."""
+        project = Project.load(path, lock=lock, read_only=read_only)
+        try:
+            if video is None:
+                video = open_video(project.locate_video())
+            problems = project.check_video(video)
+            if any("content" not in p for p in problems):
+                raise UserError(f"{video.name} does not fit the project {Path(path).name}: " + "; ".join(problems))
+            for p in problems:
+                log.warning("%s: %s", video.name, p)
+            return cls(project, video, cls._engine(engine, engine_options))
+        except BaseException:
+            project.close()
+            raise
 
     @staticmethod
     def _engine(engine, options) -> Engine:
@@ -117,6 +128,7 @@ class Session:
     def close(self) -> None:
         self.engine.close()
         self.video.close()
+        self.project.close()  # lets go of the project file's write lock
 
     def __enter__(self) -> Session:
         return self
@@ -154,11 +166,14 @@ class Session:
         return bool(getattr(self.engine, "is_random_weights", False))
 
     # ---- objects -----------------------------------------------------------------------
-    def add_object(self, name: str | None = None, color=None, obj_id: int | None = None) -> TrackedObject:
+    def add_object(self, name: str | None = None, color=None, obj_id: int | None = None, *,
+                   category: str | None = None) -> TrackedObject:
+        """A new object (next free id unless ``obj_id``); ``category`` is its class ("person"),
+        shared with other objects and used by the exports that have classes."""
         oid = self.project.next_object_id() if obj_id is None else int(obj_id)
         if oid <= 0:
             raise PromptError(f"object id must be a positive integer, got {oid}")
-        obj = TrackedObject(oid, name or "", tuple(color) if color else (0, 0, 0))
+        obj = TrackedObject(oid, name or "", tuple(color) if color else (0, 0, 0), category=category or "")
         return self.project.add_object(obj)
 
     def _ensure_object(self, obj: int) -> TrackedObject:
@@ -174,6 +189,15 @@ class Session:
     def rename_object(self, obj: int, name: str) -> None:
         self.project.objects[int(obj)].name = name
         self.project.touch()
+
+    def set_object_category(self, obj: int, category: str | None) -> None:
+        """Set ``obj``'s class (``""`` or None: none); a new class joins the project's list."""
+        self.project.set_category(int(obj), category)
+
+    @property
+    def categories(self) -> list[str]:
+        """The project's class names, in class-id order."""
+        return self.project.class_names()
 
     def set_object_color(self, obj: int, rgb) -> None:
         self.project.objects[int(obj)].color = tuple(int(c) for c in rgb)
@@ -217,9 +241,12 @@ class Session:
                               f"{self.video.width}x{self.video.height}")
         return self._apply(frame, obj, FramePrompt.from_mask(mask))
 
-    def add_mask_file(self, frame: int, obj: int, path: str | Path) -> np.ndarray:
-        """Start or correct ``obj`` from a PNG (palette index ``obj``, else non-zero pixels)."""
-        return self.set_mask(frame, obj, read_mask_prompt(path, obj, self.video.width, self.video.height))
+    def add_mask_file(self, frame: int, obj: int, path: str | Path, *, resize: bool = False) -> np.ndarray:
+        """Start or correct ``obj`` from a PNG (palette index ``obj``, else non-zero pixels).
+        An empty mask, or one of another size, is refused; ``resize=True`` scales a mask whose
+        size is an exact multiple of the video's (see :func:`~sam2studio.core.prompts.read_mask_prompt`)."""
+        mask = read_mask_prompt(path, obj, self.video.width, self.video.height, resize=resize)
+        return self.set_mask(frame, obj, mask)
 
     def clear_prompt(self, frame: int, obj: int) -> None:
         """Remove ``obj``'s prompt on ``frame``; the engine forgets it too."""
@@ -305,13 +332,15 @@ class Session:
             if not Path(m.path).is_file():
                 raise PromptError(f"{'--mask file' if cli_flags else 'mask file'} {m.path} does not exist")
             validate_target(video, m.frame, m.obj)
+            # empty masks and masks of another shape are refused now, not after the engine is built
+            read_mask_prompt(m.path, m.obj, video.width, video.height, resize=prompts.mask_resize)
         if start is not None and not 0 <= start < len(video):
             raise PromptError(f"{'--start' if cli_flags else 'start'} {start} is out of range: the video has "
                               f"frames 0 to {len(video) - 1}")
 
     def segment(self, prompts: PromptSet, start: int | None = None, direction: str = "both",
                 objects: Sequence[int] | None = None, progress=None, cancel: threading.Event | None = None) -> int:
-        """A whole headless run: add ``prompts`` (objects with their names, then mask files,
+        """A whole headless run: add ``prompts`` (objects with their names and classes, then mask files,
         then clicks and boxes per frame and object), and propagate from ``start`` (default:
         the first prompted frame) in ``direction``; ``objects`` limits the run to some objects.
         ``progress(done, total)`` follows the propagation. Returns the start frame.
@@ -324,10 +353,12 @@ class Session:
             if o in self.objects:
                 if prompts.names.get(o):
                     self.rename_object(o, prompts.names[o])
+                if prompts.categories.get(o):
+                    self.set_object_category(o, prompts.categories[o])
             else:
-                self.add_object(prompts.names.get(o), obj_id=o)
+                self.add_object(prompts.names.get(o), obj_id=o, category=prompts.categories.get(o))
         for m in prompts.masks:
-            self.add_mask_file(m.frame, m.obj, m.path)
+            self.add_mask_file(m.frame, m.obj, m.path, resize=prompts.mask_resize)
         for frame, obj, p in prompts.grouped():
             self.set_points(frame, obj, p.points, p.labels, box=p.box)
         if start is None:
@@ -359,6 +390,16 @@ class Session:
                 if st:
                     st.discard(frame)
             yield frame, result
+
+    def rerun_damaged(self, cancel: threading.Event | None = None) -> Iterator[tuple[int, dict[int, ObjectMask]]]:
+        """Make the masks found damaged in the project file again (see
+        :meth:`Project.damaged_rerun_plan`): each damaged object propagates from its nearest
+        keyframe over its damaged frames; yields ``(frame, masks)`` as :meth:`propagate` does."""
+        for step in self.project.damaged_rerun_plan():
+            if cancel is not None and cancel.is_set():
+                return
+            yield from self.propagate(step.start, step.direction, step.frame_range, objects=[step.obj],
+                                      cancel=cancel)
 
     def run(self, start: int = 0, direction: str = "both", frame_range=None, objects=None, cancel=None,
             progress=None) -> int:
@@ -444,17 +485,36 @@ class Session:
     @staticmethod
     def export_project(path: str | Path, fmt: str, out: str | Path, *, video: str | Path | None = None,
                        objects: Sequence[int] | None = None, frames: str | range | None = None,
-                       smooth: bool = False, progress=None, cancel=None, **options) -> tuple[Path, int, int]:
+                       smooth: bool = False, skip_damaged: bool = False, progress=None, cancel=None,
+                       **options) -> tuple[Path, int, int]:
         """Export a saved project without building an engine (as ``sam2studio export``): the
         video is opened only for the formats that read frames (``video`` when it has moved).
-        ``frames`` is a range or ``"START:STOP"``. Returns ``(path written, objects, frames)``."""
+        ``frames`` is a range or ``"START:STOP"``. Returns ``(path written, objects, frames)``.
+
+        A project with damaged masks (:meth:`Project.damaged_masks`) is refused naming them,
+        unless ``skip_damaged`` (they are then exported as frames without a mask). The output
+        place is checked (writable, plausible free space) before a frame is decoded."""
+        from .core.masks import describe_damaged
+        from .core.outputs import check_output, estimate_bytes
         from .core.smoothing import smoothed_project
+        from .errors import ProjectError
         from .export.formats import ExportJob, get_format, parse_frames
 
         f = get_format(fmt)
-        project = Project.load(path)
+        project = Project.load(path, read_only=True)
+        damaged = project.damaged_masks()
+        if damaged and not skip_damaged:
+            raise ProjectError(f"{Path(path).name} has damaged mask data: {describe_damaged(damaged)}; "
+                               "re-run those frames in the app, or export without them (--skip-damaged)")
+        for d in damaged:
+            log.warning("%s: %s (skipped)", Path(path).name, d)
         if isinstance(frames, str) or frames is None:
             frames = parse_frames(frames, project.num_frames)
+        n = project.num_frames if frames is None else len(frames)
+        n_obj = len(project.objects) if objects is None else len(list(objects))
+        kind = "video" if f.needs_video else "masks" if f.output == "folder" else "project"
+        check_output(out, label="output", directory=True if f.output == "folder" else None,
+                     need_bytes=estimate_bytes(kind, project.width, project.height, n, n_obj))
         src = open_video(video if video else project.locate_video()) if f.needs_video else None
         try:
             if smooth:
@@ -468,6 +528,38 @@ class Session:
                 src.close()
         n_obj = len(project.objects) if ids is None else len(ids)
         return Path(written), n_obj, project.num_frames if frames is None else len(frames)
+
+    # ---- import ------------------------------------------------------------------------
+    def read_annotations(self, source: str | Path, fmt: str = "auto", **options):
+        """Read annotations made elsewhere (see :mod:`sam2studio.importers`), checked against
+        this session's video, without changing the project: for a preview. Returns an
+        :class:`~sam2studio.importers.Annotations` to pass to :meth:`import_annotations`."""
+        from .importers import VideoFacts, read_annotations
+
+        name = self.video.path.stem if self.video.path is not None else ""
+        facts = VideoFacts(self.video.width, self.video.height, len(self.video), name)
+        return read_annotations(source, facts, fmt, **options)
+
+    def import_annotations(self, source, fmt: str = "auto", *, keyframes: str = "auto",
+                           new_ids: bool = False, **options):
+        """Add the objects, names, classes and masks of ``source`` (a path, or what
+        :meth:`read_annotations` returned) to the project. Frames the file covers where an
+        object is absent get an empty mask; ``keyframes`` (``auto``, ``all``, ``first``,
+        ``none``) says which imported masks become prompts, so a later propagation starts
+        from them. Returns an :class:`~sam2studio.importers.ImportResult`."""
+        from .importers import Annotations, apply_annotations
+
+        ann = source if isinstance(source, Annotations) else self.read_annotations(source, fmt, **options)
+        had_prompts = len(self.project.prompts) > 0
+        result = apply_annotations(self.project, ann, keyframes=keyframes, new_ids=new_ids)
+        if result.keyframes:
+            if had_prompts and self._synced:  # the engine holds the old prompts: add the new ones
+                for oid in result.objects.values():
+                    for f in self.keyframes(oid):
+                        self._feed(f, oid, self.prompt(f, oid))
+            else:  # the engine learns every prompt before its next job
+                self._synced = False
+        return result
 
     # ---- saving ------------------------------------------------------------------------
     def _model_label(self) -> str | None:

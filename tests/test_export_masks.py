@@ -119,7 +119,7 @@ def test_palette_pngs_read_back_exactly_with_higher_id_winning_overlaps(scene, t
     ms, objects = scene
     out = tmp_path / "pal"
     export_palette(ms, objects, N, out)
-    assert sorted(p.name for p in out.iterdir()) == [f"{f:05d}.png" for f in range(N)]
+    assert sorted(p.name for p in out.iterdir()) == [f"{f:05d}.png" for f in range(N)] + ["objects.json"]
     with Image.open(out / "00000.png") as img:
         assert img.mode == "P" and img.size == (W, H)
         pal = img.getpalette()
@@ -254,7 +254,7 @@ def test_npz_loads_back_to_the_stored_masks(scene, tmp_path):
     out = tmp_path / "masks.npz"
     export_npz(ms, objects, N, out, frames=range(1, N))
     with np.load(out) as z:  # a plain NPZ archive
-        assert set(z.files) == {"masks", "object_ids", "names", "colors", "frames", "present",
+        assert set(z.files) == {"masks", "object_ids", "names", "categories", "colors", "frames", "present",
                                 "width", "height"}
         packed = z["masks"]
         assert packed.dtype == np.uint8 and packed.shape == (3, N - 1, H, (W + 7) // 8)

@@ -63,6 +63,7 @@ class VideoJob:
     boxes: list[BoxArg] = field(default_factory=list)
     masks: list[MaskArg] = field(default_factory=list)  # absolute paths
     names: dict[int, str] = field(default_factory=dict)
+    categories: dict[int, str] = field(default_factory=dict)  # object id -> class
     engine: str = "auto"
     model: str | None = None
     checkpoint: str | None = None
@@ -101,11 +102,15 @@ class VideoJob:
         }
 
     def fingerprint(self) -> str:
-        data = json.dumps(self.spec(), sort_keys=True, default=str).encode()
+        spec = self.spec()
+        if self.categories:  # only then: runs made before classes keep their fingerprint
+            spec["categories"] = {str(k): v for k, v in sorted(self.categories.items())}
+        data = json.dumps(spec, sort_keys=True, default=str).encode()
         return hashlib.sha256(data).hexdigest()[:16]
 
     def prompts(self) -> PromptSet:
-        return PromptSet(list(self.clicks), list(self.boxes), list(self.masks), dict(self.names))
+        return PromptSet(list(self.clicks), list(self.boxes), list(self.masks), dict(self.names),
+                         dict(self.categories))
 
     def object_ids(self) -> list[int]:
         return self.prompts().object_ids()

@@ -12,15 +12,16 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core.prompts import PromptSpecError, parse_box, parse_click, parse_mask, parse_name
+from ..core.prompts import PromptSpecError, parse_box, parse_category, parse_click, parse_mask, parse_name
 from ..errors import UserError
 from .job import DONE_MARKER, LOCK_FILE, MASKS_DIR, PROJECT_FILE, SUMMARY_FILE, ExportSpec, VideoJob
 
-MANIFEST_KEYS = ("id", "video", "clicks", "boxes", "masks", "names", "engine", "model", "checkpoint",
+MANIFEST_KEYS = ("id", "video", "clicks", "boxes", "masks", "names", "categories", "engine", "model", "checkpoint",
                  "weights", "seed", "image_size", "device", "memory_budget", "direction", "start", "exports")
-_ALIASES = {"click": "clicks", "box": "boxes", "mask": "masks", "name": "names", "export": "exports",
+_ALIASES = {"click": "clicks", "box": "boxes", "mask": "masks", "name": "names", "category": "categories",
+            "export": "exports",
             "image-size": "image_size", "memory-budget": "memory_budget", "path": "video", "file": "video"}
-_LIST_KEYS = ("clicks", "boxes", "masks", "names", "exports")
+_LIST_KEYS = ("clicks", "boxes", "masks", "names", "categories", "exports")
 ENGINE_OPTION_KEYS = ("engine", "model", "checkpoint", "weights", "seed", "image_size", "device", "memory_budget")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DIRECTIONS = ("both", "forward", "backward")
@@ -168,7 +169,7 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
             return [s.strip() for s in v.split(";") if s.strip()] if csv_cells else ([v.strip()] if v.strip() else [])
         if isinstance(v, list):
             return v
-        if key == "names" and isinstance(v, dict):
+        if key in ("names", "categories") and isinstance(v, dict):
             return [f"{k}:{n}" for k, n in v.items()]
         fail(f"{key} must be a list of strings, got {json.dumps(v)}")
 
@@ -205,6 +206,7 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
         boxes = [parse_box(s) for s in strings("boxes")]
         masks = [parse_mask(s) for s in strings("masks")]
         names = dict(parse_name(s) for s in strings("names"))
+        categories = dict(parse_category(s) for s in strings("categories"))
     except PromptSpecError as exc:
         fail(str(exc))
     for m in masks:
@@ -270,7 +272,7 @@ def _job_from_record(rec: dict, line: int, label: str, base: Path, defaults: dic
     exports = [e for e in exports if e.out not in (MASKS_DIR, PROJECT_FILE)]  # always written
 
     return VideoJob(key=key, video=str(video_path), line=line, clicks=clicks, boxes=boxes, masks=masks, names=names,
-               engine=engine, model=opts.get("model") or None,
+               categories=categories, engine=engine, model=opts.get("model") or None,
                checkpoint=None if not checkpoint else str(resolve(checkpoint)), weights=weights,
                seed=int(opts.get("seed") or 0), image_size=opts.get("image_size"), device=device,
                memory_budget=None if budget is None else float(budget), direction=direction, start=start,

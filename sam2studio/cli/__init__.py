@@ -15,13 +15,14 @@ import warnings
 
 from .._version import __version__
 from ..errors import Cancelled, UserError
-from . import batch, export, live, models, segment
+from . import batch, check, export, import_, live, models, segment
 from .args import USAGE_APP, CliError, Parser
 
 log = logging.getLogger("sam2studio")
 
 #: command name -> module with ``add_parser(subparsers)`` and ``run(args)``
-COMMANDS = {"segment": segment, "export": export, "models": models, "live": live, "batch": batch}
+COMMANDS = {"segment": segment, "export": export, "import": import_, "check": check, "models": models,
+            "live": live, "batch": batch}
 SUBCOMMANDS = tuple(COMMANDS)
 
 USAGE = (f"{USAGE_APP}\n"

@@ -46,6 +46,10 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 def engine_options(args) -> dict:
     """The engine options of ``args`` as keyword arguments for ``Session.open``."""
+    if args.engine == "classic":
+        for flag, value in (("--checkpoint", args.checkpoint), ("--weights", args.weights)):
+            if value is not None:
+                raise CliError(f"{flag} is for the sam2 engine, not classic")
     opts = {"model": args.model, "checkpoint": args.checkpoint, "seed": args.seed,
             "image_size": args.image_size, "device": args.device}
     if args.weights:

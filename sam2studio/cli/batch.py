@@ -92,6 +92,9 @@ def run(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise CliError(f"--workers must be at least 1, got {args.workers}")
+    if args.engine == "classic" and (args.checkpoint is not None or args.weights is not None):
+        raise CliError(f"{'--checkpoint' if args.checkpoint is not None else '--weights'} is for the sam2 engine, "
+                       "not classic")
     if args.ray is not None and args.workers is not None:
         raise CliError("--workers is for local runs; with --ray the cluster schedules the videos "
                        "(use --cpus-per-task / --gpus-per-task)")
@@ -108,6 +111,9 @@ def run(args) -> int:
                 "weights": args.weights, "seed": args.seed, "image_size": args.image_size, "device": args.device,
                 "memory_budget": getattr(args, "memory_budget", None)}
     jobs = load_manifest(args.manifest, defaults)
+    from ..core.outputs import check_output
+
+    check_output(args.out, label="--out", directory=True)  # before any video is opened
     t0 = time.monotonic()
     out = args.out.resolve()
     display = Display(args.quiet)

@@ -93,6 +93,20 @@ def _parse_live_box(spec: str) -> tuple[int, tuple[float, float, float, float]]:
     return obj, box  # type: ignore[return-value]
 
 
+def check_prompts(clicks, boxes, width: int, height: int) -> None:
+    """Every --click and --box inside a ``width`` x ``height`` frame (skipped while the camera
+    does not know its size yet)."""
+    if width <= 0 or height <= 0:
+        return
+    for o, x, y, _label in clicks:
+        if not (0 <= x < width and 0 <= y < height):
+            raise CliError(f"--click {o}:{x:g}:{y:g} is outside the frame ({width}x{height} pixels: "
+                           f"x from 0 to {width - 1}, y from 0 to {height - 1})")
+    for o, (x0, y0, x1, y1) in boxes:
+        if not (0 <= min(x0, x1) and max(x0, x1) <= width and 0 <= min(y0, y1) and max(y0, y1) <= height):
+            raise CliError(f"--box {o}:{x0:g}:{y0:g}:{x1:g}:{y1:g} is outside the frame ({width}x{height} pixels)")
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("live", help="track objects live from a camera (prints fps/latency, can record)",
                               description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -140,15 +154,25 @@ def run(args) -> int:
     if window is None and not (clicks or boxes):
         raise CliError("give the objects to track with --click OBJ:X:Y or --box OBJ:X0:Y0:X1:Y1 "
                        "(there is no window to click in: no display, or opencv-python-headless)")
+    options = engine_options(args)
     if args.file is not None:
         if not args.file.exists():
             raise UserError(f"{args.file} does not exist")
         camera = FakeCamera(args.file, realtime=True, loop=args.loop)
     else:
         camera = CameraVideo(args.camera)
+    try:  # prompts and the recording place are checked before anything starts
+        check_prompts(clicks, boxes, int(getattr(camera, "width", 0) or 0), int(getattr(camera, "height", 0) or 0))
+        if args.record is not None:
+            from ..core.outputs import check_output
+
+            check_output(args.record, label="--record", directory=False)
+    except BaseException:
+        camera.close()
+        raise
     tracker = None
     try:
-        tracker = LiveTracker(camera, args.engine, record=args.record, window=args.window, **engine_options(args))
+        tracker = LiveTracker(camera, args.engine, record=args.record, window=args.window, **options)
         print(f"live: {getattr(camera, 'name', 'camera')}, {tracker.engine.name} engine"
               + (f", recording to {args.record}" if args.record else ""), file=sys.stderr)
         t_prompt = time.monotonic() + args.delay

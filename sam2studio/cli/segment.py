@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+from contextlib import ExitStack
 from pathlib import Path
 
 from ..errors import UserError
@@ -30,8 +30,14 @@ def add_parser(sub) -> None:
                      help="a click; LABEL 1 = positive (default), 0 = negative; repeatable")
     seg.add_argument("--box", action="append", default=[], metavar="OBJ:FRAME:X0:Y0:X1:Y1", help="a box; repeatable")
     seg.add_argument("--mask", action="append", default=[], metavar="OBJ:FRAME:PATH",
-                     help="start or correct an object from a PNG (palette index OBJ, else non-zero pixels)")
+                     help="start or correct an object from a PNG (palette index OBJ, else non-zero pixels) "
+                          "of the video's size")
+    seg.add_argument("--mask-resize", action="store_true",
+                     help="scale --mask PNGs whose size is an exact multiple of the video's (e.g. half "
+                          "size); a mask of another aspect ratio is always refused")
     seg.add_argument("--name", action="append", default=[], metavar="OBJ:NAME", help="label an object")
+    seg.add_argument("--category", action="append", default=[], metavar="OBJ:CLASS",
+                     help="an object's class (e.g. 1:person), used by the exports with classes; repeatable")
     seg.add_argument("--direction", choices=("both", "forward", "backward"), default="both",
                      help="propagate from the start frame to the end (forward), to frame 0 (backward) "
                           "or both ways (default both)")
@@ -66,44 +72,67 @@ def quality_thresholds(items: list[str]) -> dict:
     return values
 
 
-def check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder")
+def check_outputs(args, width: int, height: int, frames: int, objects: int) -> None:
+    """Every output place, before a frame is decoded: --out (a new or empty folder, or earlier
+    results), --project and --quality-report; each must be writable with room for its size."""
+    from ..core.outputs import check_output, estimate_bytes
+
+    out = args.out
     if out.is_dir() and any(out.iterdir()) and not (out / "objects.json").exists():
         raise UserError(f"--out {out} is not empty; choose a new or empty folder (nothing was written)")
-    parent = out.parent if not out.exists() else out
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"cannot write to {out}: permission denied")
+    check_output(out, label="--out", directory=True,
+                 need_bytes=estimate_bytes("masks", width, height, frames, objects))
+    if args.project is not None:
+        check_output(args.project, label="--project", directory=False,
+                     need_bytes=estimate_bytes("project", width, height, frames, objects))
+    if args.quality_report is not None:
+        check_output(args.quality_report, label="--quality-report", directory=False)
 
 
 def run(args) -> int:
+    from ..core.lock import ProjectLock
+    from ..core.outputs import StagedOutputs
+    from ..core.project import PROJECT_SUFFIX
     from ..core.prompts import PromptSet
+    from ..core.video import open_video
     from ..session import Session
 
-    prompts = PromptSet.parse(args.click, args.box, args.mask, args.name)
+    prompts = PromptSet.parse(args.click, args.box, args.mask, args.name, args.category)
+    prompts.mask_resize = args.mask_resize
     if not prompts:
         raise CliError("give at least one --click, --box or --mask")
     thresholds = quality_thresholds(args.quality_threshold)
-    if args.weights and args.engine == "classic":
-        raise CliError("--weights random is for the sam2 engine, not classic")
-    check_out_dir(args.out)
-    if args.project is not None and args.project.is_dir():
-        raise UserError(f"--project {args.project} is a folder; give a file name such as clip.s2s")
+    options = engine_options(args)
+    if args.project is not None and args.project.suffix == "":
+        args.project = args.project.with_suffix(PROJECT_SUFFIX)
 
-    with Session.open(args.video, engine=args.engine, prompts=prompts, start=args.start, cli_flags=True,
-                      **engine_options(args)) as session:
+    video = open_video(args.video)
+    with ExitStack() as stack:
+        stack.callback(video.close)
+        check_outputs(args, video.width, video.height, len(video), len(prompts.object_ids()))
+        if args.project is not None:  # a second writer of the same project stops here, at once
+            stack.enter_context(ProjectLock.acquire(args.project))
+        session = stack.enter_context(Session.open(video, engine=args.engine, prompts=prompts, start=args.start,
+                                                   cli_flags=True, **options))
         with Progress(f"propagate ({session.engine_name})", None, args.quiet) as bar:
             session.segment(prompts, args.start, args.direction, progress=bar)
-        with Progress("write masks", session.num_frames, args.quiet) as bar:
-            session.export("png", args.out, progress=bar)
-        written = [f"{args.out}/"]
-        if args.project is not None:
-            written.append(str(session.save(args.project)))
-        if args.quality_report is not None:
-            session.export("quality", args.quality_report, thresholds=thresholds)
-            written.append(str(args.quality_report))
+        # everything is written under temporary names and moved into place only when all of
+        # it is written: the masks folder (with objects.json) last
+        written = []
+        with StagedOutputs() as staged:
+            project_tmp = staged.stage(args.project) if args.project is not None else None
+            report_tmp = staged.stage(args.quality_report) if args.quality_report is not None else None
+            out_tmp = staged.stage(args.out, directory=True)
+            with Progress("write masks", session.num_frames, args.quiet) as bar:
+                session.export("png", out_tmp, progress=bar)
+            if project_tmp is not None:
+                session.project.settings["engine"] = session.engine_name
+                session.project.save_copy(project_tmp)
+                written.append(str(args.project))
+            if report_tmp is not None:
+                session.export("quality", report_tmp, thresholds=thresholds)
+                written.append(str(args.quality_report))
+        written.insert(0, f"{args.out}/")
         if not args.quiet:
             print(f"segment: {plural(len(session.objects), 'object')}, {plural(session.num_frames, 'frame')} "
                   f"({session.engine_name} engine) -> {', '.join(written)}", flush=True)

@@ -72,7 +72,7 @@ def restore_object(session, snap: ObjectSnapshot) -> bool:
     """Bring the object of ``snap`` back (made again when it was deleted) exactly as it was."""
     o = snap.obj
     if o.id not in session.objects:
-        session.add_object(o.name, o.color, obj_id=o.id)
+        session.add_object(o.name, o.color, obj_id=o.id, category=getattr(o, "category", ""))
     live = session.objects[o.id]
     live.visible, live.locked = o.visible, o.locked
     for f, p in snap.prompts:

@@ -3,17 +3,79 @@
 A 1280x720 binary mask is 900 KB raw and typically 1-5 KB as COCO RLE, so a long video's
 masks fit in memory. A stored empty mask (the object is absent on that frame) is different
 from no mask at all (that frame was never segmented for the object).
+
+Stored masks carry a CRC32 (:func:`mask_checksum`) of their frame, object, area, score and
+RLE bytes; a project file verifies it on every read, so damaged mask data is reported with
+its frame and object (:class:`DamagedMask`) instead of being decoded into a wrong mask.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from pycocotools import mask as mask_utils
+
+from ..errors import ProjectError
+
+
+class DamagedMaskError(ProjectError):
+    """A stored mask whose data cannot be decoded (damaged on disk)."""
+
+
+@dataclass(frozen=True, order=True)
+class DamagedMask:
+    """A mask (or mask prompt) whose stored data failed its check. ``frame``/``obj`` are None
+    when the damage hid which row it was."""
+
+    frame: int | None
+    obj: int | None
+    what: str = "mask"  # "mask" or "prompt"
+
+    def __str__(self) -> str:
+        if self.frame is None or self.obj is None:
+            return f"an unreadable {self.what} row: {self.what} data is damaged"
+        return f"frame {self.frame}, object {self.obj}: {self.what} data is damaged"
+
+
+def describe_damaged(damaged, limit: int = 3) -> str:
+    """``"frame 32, object 2: mask data is damaged"``, or the first ``limit`` and a count."""
+    items = sorted(damaged, key=lambda d: (d.frame is None, d.frame or 0, d.obj or 0, d.what))
+    text = "; ".join(str(d) for d in items[:limit])
+    if len(items) > limit:
+        text += f" (and {len(items) - limit} more)"
+    return text
+
+
+def damaged_by_object(damaged, limit: int = 8) -> str:
+    """``"object 1 on frames 12, 13, 27; object 2 on frame 5"`` (at most ``limit`` frames each)."""
+    by_obj: dict = {}
+    for d in damaged:
+        if d.frame is not None and d.obj is not None:
+            by_obj.setdefault(d.obj, set()).add(d.frame)
+    parts = []
+    for obj, frames in sorted(by_obj.items()):
+        fs = sorted(frames)
+        shown = ", ".join(str(f) for f in fs[:limit]) + (f" and {len(fs) - limit} more" if len(fs) > limit else "")
+        parts.append(f"object {obj} on frame{'s' if len(fs) != 1 else ''} {shown}")
+    return "; ".join(parts) or "rows whose frame and object cannot be read"
+
+
+def mask_checksum(frame: int, obj: int, counts: bytes, area: int, score: float) -> int:
+    """CRC32 of one stored mask row: its key, area, score and RLE bytes."""
+    head = struct.pack("<qqqd", int(frame), int(obj), int(area), float(score))
+    return zlib.crc32(bytes(counts), zlib.crc32(head))
+
+
+def prompt_checksum(frame: int, obj: int, data: str, mask: bytes | None) -> int:
+    """CRC32 of one stored prompt row."""
+    head = struct.pack("<qq", int(frame), int(obj)) + data.encode("utf-8")
+    return zlib.crc32(b"" if mask is None else bytes(mask), zlib.crc32(head))
 
 
 def encode_rle(mask: np.ndarray) -> dict:
@@ -25,8 +87,51 @@ def encode_rle(mask: np.ndarray) -> dict:
 
 
 def decode_rle(rle: dict) -> np.ndarray:
-    """Bool mask from a COCO RLE (``counts`` as bytes or str)."""
-    return mask_utils.decode(rle).astype(bool)
+    """Bool mask from a COCO RLE (``counts`` as bytes or str). Counts that do not describe a
+    mask of ``size`` (damaged data) raise :class:`DamagedMaskError`."""
+    try:
+        return mask_utils.decode(rle).astype(bool)
+    except (ValueError, TypeError) as exc:
+        raise DamagedMaskError(f"mask data is damaged ({exc})") from None
+
+
+def rle_runs(counts: bytes) -> list[int] | None:
+    """The run lengths of a compressed COCO RLE string (pycocotools' format: 5 bits per char
+    from 48, 0x20 = more, sign bit 0x10, runs after the second stored as differences), or None
+    when the bytes do not parse."""
+    runs: list[int] = []
+    s = bytes(counts)
+    p, n = 0, len(s)
+    while p < n:
+        x, k, more = 0, 0, True
+        while more:
+            if p >= n:
+                return None
+            c = s[p] - 48
+            if not 0 <= c < 64:
+                return None
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        runs.append(x)
+    return runs
+
+
+def rle_is_valid(rle: dict) -> bool:
+    """True when ``rle``'s runs are well formed and add up to exactly height x width pixels
+    (pycocotools' decoder does not check this for every kind of damage)."""
+    h, w = rle["size"]
+    c = rle["counts"]
+    if isinstance(c, list):
+        runs = c
+    else:
+        runs = rle_runs(c.encode("ascii") if isinstance(c, str) else c)
+    return runs is not None and all(r >= 0 for r in runs) and sum(runs) == int(h) * int(w)
 
 
 def rle_area(rle: dict) -> int:
@@ -58,7 +163,12 @@ class MaskReads(ABC):
     def get(self, frame: int, obj: int) -> np.ndarray | None:
         """The bool mask, or None when this frame was never segmented for ``obj``."""
         e = self.entry(frame, obj)
-        return None if e is None else decode_rle(e.rle)
+        if e is None:
+            return None
+        try:
+            return decode_rle(e.rle)
+        except DamagedMaskError:
+            raise DamagedMaskError(f"frame {frame}, object {obj}: mask data is damaged") from None
 
     def get_or_empty(self, frame: int, obj: int) -> np.ndarray:
         m = self.get(frame, obj)

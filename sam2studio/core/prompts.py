@@ -3,7 +3,7 @@ per object. The frames that hold a prompt for an object are its keyframes.
 
 Also the text form of prompts that the command line and batch manifests share
 (``OBJ:FRAME:X:Y[:LABEL]`` and friends): :func:`parse_click`, :func:`parse_box`,
-:func:`parse_mask`, :func:`parse_name` and :class:`PromptSet`."""
+:func:`parse_mask`, :func:`parse_name`, :func:`parse_category` and :class:`PromptSet`."""
 
 from __future__ import annotations
 
@@ -98,12 +98,14 @@ class PromptStore:
             return sum(len(fr) for fr in self._data.values())
 
 
-def read_mask_prompt(path, obj: int, width: int, height: int) -> np.ndarray:
+def read_mask_prompt(path, obj: int, width: int, height: int, *, resize: bool = False) -> np.ndarray:
     """A mask prompt from a PNG: in a palette PNG that holds index ``obj``, the pixels equal to
-    ``obj``; otherwise the non-zero pixels. A PNG of another size is resized (nearest) to
-    ``width`` x ``height`` with a warning."""
-    import logging
+    ``obj``; otherwise the non-zero pixels.
 
+    Refused with :class:`~sam2studio.errors.PromptError`: a mask with no foreground pixels, and
+    a mask whose size differs from ``width`` x ``height`` unless it is an integer multiple (or
+    fraction) of it to the pixel and ``resize`` is True (then it is scaled, nearest neighbour).
+    A mask of another aspect ratio is never stretched."""
     import cv2
     from PIL import Image, UnidentifiedImageError
 
@@ -114,16 +116,37 @@ def read_mask_prompt(path, obj: int, width: int, height: int) -> np.ndarray:
         with Image.open(path) as img:
             mode = img.mode
             arr = np.asarray(img)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise PromptError(f"mask file {path} is not a readable image") from exc
+    if arr.ndim not in (2, 3) or arr.size == 0:
+        raise PromptError(f"mask file {path} is not a readable image")
     if mode == "P" and np.any(arr == obj):
         m = arr == obj
     else:
         m = (arr.max(axis=2) if arr.ndim == 3 else arr) > 0
-    if m.shape != (height, width):
-        logging.getLogger(__name__).warning(
-            "mask %s is %dx%d, the video is %dx%d: resized", path.name, m.shape[1], m.shape[0], width, height)
+    if not m.any():
+        raise PromptError(f"{path.name} has no foreground pixels")
+    mh, mw = m.shape
+    if (mh, mw) != (height, width):
+        size = f"{path.name} is {mw}x{mh} pixels but the video is {width}x{height}"
+        # an integer factor up or down that lands on the video's size to the pixel (masks
+        # saved by other tools are sometimes a pixel short of an odd-sized frame)
+        k = max(1, round(width / mw)) if width >= mw else max(1, round(mw / width))
+        sw, sh = (mw * k, mh * k) if width >= mw else (mw / k, mh / k)
+        if abs(sw - width) <= 1 and abs(sh - height) <= 1:
+            if not resize:
+                what = ("a 1-pixel difference" if k == 1
+                        else f"an exact {k}x" if width >= mw else f"an exact 1/{k}")
+                raise PromptError(f"{size} ({what}): scale it with --mask-resize, "
+                                  "or give a mask of the video's size")
+        elif abs(mw * height - mh * width) > max(width, height):
+            raise PromptError(f"{size}: a different aspect ratio (it would be stretched); "
+                              "give a mask of the video's size")
+        else:
+            raise PromptError(f"{size}: not an exact multiple of it; give a mask of the video's size")
         m = cv2.resize(m.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        if not m.any():
+            raise PromptError(f"{path.name} has no foreground pixels left at the video's size")
     return m
 
 
@@ -228,28 +251,45 @@ def parse_name(spec: str) -> tuple[int, str]:
     return o, name
 
 
+def parse_category(spec: str) -> tuple[int, str]:
+    """``"OBJ:CLASS"`` → ``(obj, class)`` (``--category 1:person``)."""
+    obj, sep, name = spec.partition(":")
+    name = " ".join(name.split())
+    if not sep or not name:
+        raise PromptSpecError(f"--category {spec!r} must be OBJ:CLASS")
+    o = _int(obj, "OBJ", spec, "--category")
+    if o <= 0:
+        raise PromptSpecError(f"--category {spec!r}: object ids are positive integers, got {o}")
+    return o, name
+
+
 @dataclass
 class PromptSet:
     """The prompts of a headless run (``segment``, one batch video): clicks, boxes, mask
-    files and object names. Clicks and boxes on the same frame and object make one prompt."""
+    files, object names and classes. Clicks and boxes on the same frame and object make one
+    prompt."""
 
     clicks: list[ClickArg] = field(default_factory=list)
     boxes: list[BoxArg] = field(default_factory=list)
     masks: list[MaskArg] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
+    categories: dict[int, str] = field(default_factory=dict)
+    mask_resize: bool = False  # scale mask files that are an exact multiple of the video's size
 
     @classmethod
-    def parse(cls, clicks=(), boxes=(), masks=(), names=()) -> PromptSet:
-        """From spec strings (``--click``, ``--box``, ``--mask``, ``--name`` values)."""
+    def parse(cls, clicks=(), boxes=(), masks=(), names=(), categories=()) -> PromptSet:
+        """From spec strings (``--click``, ``--box``, ``--mask``, ``--name``, ``--category``
+        values)."""
         return cls([parse_click(s) for s in clicks], [parse_box(s) for s in boxes],
-                   [parse_mask(s) for s in masks], dict(parse_name(s) for s in names))
+                   [parse_mask(s) for s in masks], dict(parse_name(s) for s in names),
+                   dict(parse_category(s) for s in categories))
 
     def __bool__(self) -> bool:
         return bool(self.clicks or self.boxes or self.masks)
 
     def object_ids(self) -> list[int]:
         return sorted({c.obj for c in self.clicks} | {b.obj for b in self.boxes}
-                      | {m.obj for m in self.masks} | set(self.names))
+                      | {m.obj for m in self.masks} | set(self.names) | set(self.categories))
 
     def grouped(self) -> list[tuple[int, int, FramePrompt]]:
         """Clicks and boxes as one :class:`FramePrompt` per (frame, object), in that order."""

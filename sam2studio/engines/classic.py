@@ -7,12 +7,18 @@ surroundings in colour and move smoothly; SAM 2 is far better on real footage.
 How it works (all at a reduced internal resolution, longest side ``max_side``; masks are
 scaled back to the video's size):
 
-* **Prompt frame.** A click grows a region of similar colour around it (an iterated
-  colour-histogram likelihood, smoothed, keeping the connected part under the click); a box
-  starts as "probably foreground" inside. :func:`cv2.grabCut` then refines the region with
-  positive clicks as sure foreground and negative clicks as sure background; the region
-  grown around a negative click is cut out. A click on a frame where the object already has
-  a propagated mask edits that mask (adds or removes the region under the click).
+* **Prompt frame** (:mod:`.classic_click`). A fresh click gets several *candidate* masks:
+  a region of similar colour grown around it (an iterated colour-histogram likelihood,
+  smoothed, keeping the connected part under the click) refined by :func:`cv2.grabCut`, and
+  GrabCut in boxes of five extents around the click. They are ranked by colour contrast with
+  their surroundings, by how many extents agree on the outline, and by size; the default is
+  the smallest of those within a small margin of the best, and never covers more than 40% of
+  the frame (larger candidates are only alternatives). :meth:`ClassicEngine.candidates` lists
+  them, :meth:`ClassicEngine.choose_candidate` picks another. A box starts as "probably
+  foreground" inside; negative clicks are sure background and the region grown around one
+  is cut out. A click on a frame where the object already has a propagated mask (or a chosen
+  candidate) edits that mask. GrabCut's random start is seeded: the same click gives the
+  same masks.
 * **Propagation.** Dense DIS optical flow between consecutive frames (both ways) warps
   every object's previous mask onto the new frame; where the two flows disagree
   (disocclusions, motion boundaries) the warp is not trusted. Each object keeps an appearance
@@ -27,7 +33,11 @@ scaled back to the video's size):
   the last velocity, and pixels that match its appearance near the predicted place grow it
   back when it re-emerges (the template is then re-aligned on what is seen). An object that
   left the frame, or stayed hidden for long, is searched for over the whole frame
-  (a template-sized window whose colours match its model).
+  (a template-sized window whose colours match its model). An object still seen but far
+  smaller than on its prompt, or far less like itself, clear of other objects, is searched
+  for too, and moved to a window that matches much better (a mask left behind by a fast move
+  must not stay on the background). :meth:`ClassicEngine.add_absent` marks an object not
+  visible on a frame; it stays empty from there until found again.
 * **Anchors.** Every prompt is kept as a keyframe; a propagation starts from the prompt on
   the start frame, or else from the state this engine computed on that frame in an earlier
   run (a bounded cache of compressed masks and motion states, no frames). Reaching another
@@ -60,216 +70,33 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
+from . import classic_click
 from .base import Direction, Engine, FrameResult, ObjectMask
-
-# ---------------------------------------------------------------------------------------
-# small helpers
-# ---------------------------------------------------------------------------------------
-_LEVELS = 16  # colour quantisation per channel
-_NBINS = _LEVELS ** 3
-_SHIFT = 8 - int(np.log2(_LEVELS))
-
-
-def _rle(mask: np.ndarray) -> dict:
-    return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-
-
-def _unrle(rle: dict) -> np.ndarray:
-    return mask_utils.decode(rle).astype(bool)
-
-
-def _bins(rgb: np.ndarray) -> np.ndarray:
-    q = (rgb >> _SHIFT).astype(np.uint16)
-    return (q[..., 0] << (2 * (8 - _SHIFT))) | (q[..., 1] << (8 - _SHIFT)) | q[..., 2]
-
-
-def _hist(bins: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    b = bins.ravel() if mask is None else bins[mask]
-    return np.bincount(b, minlength=_NBINS).astype(np.float32)
-
-
-def _smooth_hist(h: np.ndarray) -> np.ndarray:
-    """Spread each count over neighbouring colour bins (a 3-D [1 2 1] blur), normalised."""
-    h3 = h.reshape(_LEVELS, _LEVELS, _LEVELS).astype(np.float32)
-    for ax in range(3):
-        p = np.pad(h3, [(1, 1) if a == ax else (0, 0) for a in range(3)], mode="edge")
-        lo = np.take(p, range(0, _LEVELS), axis=ax)
-        hi = np.take(p, range(2, _LEVELS + 2), axis=ax)
-        h3 = 0.5 * h3 + 0.25 * (lo + hi)
-    s = float(h3.sum())
-    out = h3.ravel()
-    return out / s if s > 0 else np.full(_NBINS, 1.0 / _NBINS, np.float32)
-
-
-def _log_ratio(fg: np.ndarray, bg: np.ndarray, clip: float = 4.0) -> np.ndarray:
-    eps = 1e-5
-    lr = np.log((fg + eps) / (bg + eps))
-    return np.clip(lr, -clip, clip).astype(np.float32)
-
-
-def _disk(shape: tuple[int, int], x: float, y: float, r: int) -> np.ndarray:
-    m = np.zeros(shape, np.uint8)
-    cv2.circle(m, (int(round(x)), int(round(y))), int(r), 1, -1)
-    return m > 0
-
-
-def _kernel(r: int) -> np.ndarray:
-    r = max(1, int(r))
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
-def _dilate(m: np.ndarray, r: int) -> np.ndarray:
-    return cv2.dilate(m.astype(np.uint8), _kernel(r)) > 0
-
-
-def _erode(m: np.ndarray, r: int) -> np.ndarray:
-    return cv2.erode(m.astype(np.uint8), _kernel(r)) > 0
-
-
-def _ring(m: np.ndarray, r_in: float, r_out: float) -> np.ndarray:
-    """Pixels farther than ``r_in`` and at most ``r_out`` from ``m`` (a band around it)."""
-    h, w = m.shape
-    out = np.zeros((h, w), bool)
-    bb = _bbox(m)
-    if bb is None:
-        return out
-    r = int(np.ceil(r_out)) + 1
-    x0, y0, x1, y1 = max(0, bb[0] - r), max(0, bb[1] - r), min(w, bb[2] + r), min(h, bb[3] + r)
-    d = cv2.distanceTransform((~m[y0:y1, x0:x1]).astype(np.uint8), cv2.DIST_L2, 3)
-    out[y0:y1, x0:x1] = (d > r_in) & (d <= r_out)
-    return out
-
-
-def _bbox(m: np.ndarray) -> tuple[int, int, int, int] | None:
-    """``(x0, y0, x1, y1)`` of a mask, exclusive ends; None when empty."""
-    ys = np.flatnonzero(m.any(axis=1))
-    if len(ys) == 0:
-        return None
-    xs = np.flatnonzero(m.any(axis=0))
-    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
-
-
-def _component_at(m: np.ndarray, points: Sequence[tuple[float, float]]) -> np.ndarray:
-    """The connected components of ``m`` that contain any of ``points``."""
-    n, lab = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)
-    keep = set()
-    h, w = m.shape
-    for x, y in points:
-        xi, yi = min(w - 1, max(0, int(round(x)))), min(h - 1, max(0, int(round(y))))
-        if lab[yi, xi] > 0:
-            keep.add(int(lab[yi, xi]))
-    if not keep:
-        return np.zeros_like(m, dtype=bool)
-    return np.isin(lab, list(keep))
-
-
-def _fill_holes(m: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
-    """Fill the holes of ``m`` (background regions not connected to the border), only where
-    ``allowed``."""
-    inv = np.pad(~m, 1, constant_values=True).astype(np.uint8)
-    ff = inv.copy()
-    cv2.floodFill(ff, None, (0, 0), 2)
-    holes = (ff == 1)[1:-1, 1:-1]
-    if allowed is not None:
-        holes &= allowed
-    return m | holes
-
-
-def _paste(tmpl: np.ndarray, pos: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
-    """Bool canvas of ``shape`` with ``tmpl`` drawn with its top-left corner at ``pos``."""
-    out = np.zeros(shape, bool)
-    h, w = shape
-    th, tw = tmpl.shape
-    x0, y0 = int(round(pos[0])), int(round(pos[1]))
-    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + tw), min(h, y0 + th)
-    if fx1 > fx0 and fy1 > fy0:
-        out[fy0:fy1, fx0:fx1] = tmpl[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
-    return out
-
-
-def _paste_soft(tmpl: np.ndarray, pos: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
-    """Float canvas of ``shape`` with ``tmpl`` drawn at the sub-pixel top-left ``pos``."""
-    out = np.zeros(shape, np.float32)
-    h, w = shape
-    th, tw = tmpl.shape
-    x0, y0 = int(np.floor(pos[0])), int(np.floor(pos[1]))
-    m = np.float32([[1, 0, pos[0] - x0], [0, 1, pos[1] - y0]])
-    t = cv2.warpAffine(tmpl.astype(np.float32), m, (tw + 1, th + 1), flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + tw + 1), min(h, y0 + th + 1)
-    if fx1 > fx0 and fy1 > fy0:
-        out[fy0:fy1, fx0:fx1] = t[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
-    return out
-
-
-def _align(shape: np.ndarray, seen: np.ndarray, valid: np.ndarray, radius: int = 3) -> tuple[float, float]:
-    """Sub-pixel shift ``(dx, dy)`` (at most ``radius``) that best fits the soft ``shape``
-    canvas to the ``seen`` mask, comparing only ``valid`` pixels (not covered by others)."""
-    bb = _bbox(shape > 0.02)
-    if bb is None:
-        return 0.0, 0.0
-    h, w = shape.shape
-    x0, y0, x1, y1 = bb
-    tmpl = np.ascontiguousarray(shape[y0:y1, x0:x1])
-    q = np.where(valid, np.where(seen, 1.0, -1.0), 0.0).astype(np.float32)
-    r = int(radius)
-    qp = np.zeros((y1 - y0 + 2 * r, x1 - x0 + 2 * r), np.float32)
-    sx0, sy0, sx1, sy1 = max(0, x0 - r), max(0, y0 - r), min(w, x1 + r), min(h, y1 + r)
-    qp[sy0 - (y0 - r):sy1 - (y0 - r), sx0 - (x0 - r):sx1 - (x0 - r)] = q[sy0:sy1, sx0:sx1]
-    res = cv2.matchTemplate(qp, tmpl, cv2.TM_CCORR)
-    iy, ix = np.unravel_index(int(np.argmax(res)), res.shape)
-    # prefer no move when the fit is flat
-    if res[iy, ix] <= res[r, r] + 1e-3 * max(1.0, abs(float(res[r, r]))):
-        return 0.0, 0.0
-
-    def sub(a, b, c):
-        den = a - 2 * b + c
-        return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
-
-    dx = ix - r + (sub(res[iy, ix - 1], res[iy, ix], res[iy, ix + 1]) if 0 < ix < 2 * r else 0.0)
-    dy = iy - r + (sub(res[iy - 1, ix], res[iy, ix], res[iy + 1, ix]) if 0 < iy < 2 * r else 0.0)
-    return float(dx), float(dy)
-
-
-def _objectness(fr, region: np.ndarray) -> float:
-    """How much ``region`` stands out from a band around it: 1 - Bhattacharyya coefficient of
-    their colour histograms (0: same colours, 1: no colour in common)."""
-    a = np.count_nonzero(region)
-    if a == 0:
-        return 0.0
-    ring = _ring(region, 2, max(6.0, 0.35 * np.sqrt(a)))
-    if not ring.any():
-        return 0.0
-    p = _smooth_hist(_hist(fr.bins, region))
-    q = _smooth_hist(_hist(fr.bins, ring))
-    return 1.0 - float(np.sum(np.sqrt(p * q)))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+from .classic_util import (
+    _align,
+    _bbox,
+    _bins,
+    _dilate,
+    _erode,
+    _fill_holes,
+    _Frame,
+    _hist,
+    _kernel,
+    _log_ratio,
+    _paste,
+    _paste_soft,
+    _ring,
+    _rle,
+    _sigmoid,
+    _smooth_hist,
+    _unrle,
+)
 
 
 # ---------------------------------------------------------------------------------------
 # state
 # ---------------------------------------------------------------------------------------
-@dataclass
-class _Frame:
-    """One frame at the internal resolution."""
-
-    rgb: np.ndarray
-    gray: np.ndarray
-    bins: np.ndarray
-    _global: np.ndarray | None = None
-
-    @property
-    def global_hist(self) -> np.ndarray:
-        if self._global is None:
-            self._global = _hist(self.bins)
-        return self._global
-
-
 @dataclass
 class _Keyframe:
     points: np.ndarray | None
@@ -312,6 +139,8 @@ class _Track:
     score: float = 1.0
     lut: np.ndarray | None = None
     realign: bool = False  # the template was moved by a re-detection: align it widely
+    anchor_area: float = 0.0  # visible area on the prompt (or restart) frame
+    anchor_score: float = 0.0  # score there
 
 
 @dataclass
@@ -319,6 +148,8 @@ class _Object:
     id: int
     keyframes: dict[int, _Keyframe] = field(default_factory=dict)
     cache: OrderedDict[int, _Snapshot] = field(default_factory=OrderedDict)
+    # candidate masks of the latest click prompt per frame: [(RLE internal res., score, kind)]
+    candidates: dict[int, list[tuple[dict, float, str]]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,6 +175,10 @@ class ClassicEngine(Engine):
     SHAPE_RATE = 0.25  # how fast the amodal template follows the visible mask
     REDETECT_AFTER = 15  # hidden frames after which the whole frame is searched
     REDETECT_SIMILARITY = 0.8  # colour-histogram similarity a re-detection needs
+    MAX_HOLE = 0.5  # holes up to this share of the mask's area are filled (a wheel's inside is larger)
+    GROW_LIMIT = 1.3  # visible area / the prompt's above which a mask is held to its template
+    LOST_SCORE = 0.65  # score / the prompt's score under which a mask may have been left behind
+    RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
 
     def __init__(self, max_side: int = 427, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -479,12 +314,95 @@ class ClassicEngine(Engine):
                 base = old.small if (old.points is None and old.box is None) else old.base
             elif frame in o.cache:
                 base = o.cache[frame].vis
-            others = self._other_masks_small(frame, obj)
-            small = self._segment(fr, pos, neg, sbox, None if base is None else _unrle(base), others)
+            others, claimed = self._other_masks_small(frame, obj, claim=pos)
+            o.candidates.pop(frame, None)
+            live = getattr(self.video, "kind", "") == "stream"
+            if base is None and sbox is None and pos and not live:
+                # a fresh click: several candidates, the most likely first (not on a live
+                # stream: there a click must be answered within a frame or two, nobody picks
+                # among candidates, and the frames ahead do not exist yet)
+                cands = classic_click.click_candidates(fr, pos, neg, others, self._moving(frame, pos))
+                if cands:
+                    o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
+                    small = cands[0].mask
+                else:
+                    small = classic_click.segment(fr, pos, neg, None, None, others)
+            else:
+                small = classic_click.segment(fr, pos, neg, sbox, None if base is None else _unrle(base), others)
+                if sbox is None and pos and small.mean() > classic_click.MAX_DEFAULT_SHARE:
+                    # a click that edits a mask must not spill over most of the frame either:
+                    # the part around the clicks first, the whole region as the alternative
+                    cut = classic_click.clip_to_clicks(small, pos)
+                    if cut.any() and cut.mean() <= classic_click.MAX_DEFAULT_SHARE:
+                        o.candidates[frame] = [(_rle(cut), 0.0, "clipped"), (_rle(small), 0.0, "whole region")]
+                        small = cut
             full = self._to_full(small)
             score = self._prompt_score(fr, small)
             self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)
+            self._give_up(frame, fr, claimed, small)
             return self._frame_result(frame)
+
+    def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
+        """The candidate masks offered for ``obj``'s latest click prompt on ``frame``, the
+        engine's default first (the mask :meth:`add_prompt` returned); ``[]`` when there are
+        none (no click there, or a box, a mask or a click that edited an existing mask).
+        Scores rank the candidates (0..1)."""
+        with self._lock:
+            o = self._objects.get(int(obj))
+            if o is None or int(frame) not in o.candidates:
+                return []
+            fr = self._frame(int(frame))
+            out = []
+            for rle, _score, _kind in o.candidates[int(frame)]:
+                small = _unrle(rle)
+                out.append(ObjectMask(self._to_full(small), self._prompt_score(fr, small)))
+            return out
+
+    def candidate_kinds(self, frame: int, obj: int) -> list[str]:
+        """How each of :meth:`candidates` was made (``"colour region"``, ``"box 0.11x2.2"``...)."""
+        with self._lock:
+            o = self._objects.get(int(obj))
+            return [] if o is None else [k for _r, _s, k in o.candidates.get(int(frame), [])]
+
+    def choose_candidate(self, frame: int, obj: int, k: int) -> FrameResult:
+        """Make candidate ``k`` of :meth:`candidates` ``obj``'s mask on ``frame`` (further
+        clicks there edit it) and return that frame's masks, as :meth:`add_mask` would."""
+        from ..errors import PromptError
+
+        with self._lock:
+            frame, obj = int(frame), int(obj)
+            o = self._objects.get(obj)
+            cands = [] if o is None else o.candidates.get(frame, [])
+            if not 0 <= int(k) < len(cands):
+                raise PromptError(f"object {obj} has {len(cands)} candidate masks on frame {frame}, "
+                                  f"not a candidate {k}")
+            kf = o.keyframes[frame]
+            fr = self._frame(frame)
+            small = _unrle(cands[int(k)][0])
+            full = self._to_full(small)
+            kf.mask, kf.small, kf.hist = _rle(full), _rle(small), _hist(fr.bins, small)
+            kf.base, kf.score = _rle(small), self._prompt_score(fr, small)
+            o.cache.pop(frame, None)
+            return self._frame_result(frame)
+
+    def add_absent(self, frame: int, obj: int) -> FrameResult:
+        """``obj`` is not visible on ``frame``: its mask there is empty, and propagation from
+        there keeps it empty until its appearance model finds it again (or a new prompt)."""
+        return self.add_mask(frame, obj, np.zeros((self.video.height, self.video.width), bool))
+
+    def _moving(self, frame: int, pos) -> np.ndarray | None:
+        """The region moving with the clicks between ``frame`` and a frame two steps away
+        (:func:`.classic_click.comoving_region`); None for a single image or a still point."""
+        n = len(self.video)
+        for other in (frame + 2, frame - 2, frame + 1, frame - 1):
+            if 0 <= other < n:
+                break
+        else:
+            return None
+        try:
+            return classic_click.comoving_region(self._frame(frame), self._frame(other), self._dis, pos)
+        except (cv2.error, IndexError):
+            return None
 
     def add_mask(self, frame, obj, mask) -> FrameResult:
         """Set ``obj``'s mask on ``frame`` as given (a colour mask counts any non-zero
@@ -497,6 +415,7 @@ class ClassicEngine(Engine):
             full = np.asarray(mask)
             full = (full.any(axis=-1) if full.ndim == 3 else full).astype(bool)
             small = self._to_small(full)
+            o.candidates.pop(frame, None)
             # a mask prompt is taken as given; an empty one marks the object absent there
             self._set_keyframe(o, frame, fr, full, small, None, None, None, None, 1.0 if full.any() else 0.0)
             return self._frame_result(frame)
@@ -506,17 +425,40 @@ class ClassicEngine(Engine):
                                        hist=_hist(fr.bins, small), base=base, score=float(score))
         o.cache.pop(frame, None)
 
-    def _other_masks_small(self, frame: int, obj: int) -> np.ndarray:
+    def _other_masks_small(self, frame: int, obj: int, claim=()) -> tuple[np.ndarray, list[int]]:
+        """Union of the other objects' masks on ``frame`` (internal resolution), and the ids
+        of those under one of the points ``claim`` (left out of the union: a positive click
+        on another object's mask claims that region for ``obj``)."""
         w, h = self._small
         acc = np.zeros((h, w), bool)
+        claimed = []
         for k, o in self._objects.items():
             if k == obj:
                 continue
             if frame in o.keyframes:
-                acc |= _unrle(o.keyframes[frame].small)
+                m = _unrle(o.keyframes[frame].small)
             elif frame in o.cache:
-                acc |= _unrle(o.cache[frame].vis)
-        return acc
+                m = _unrle(o.cache[frame].vis)
+            else:
+                continue
+            if any(m[min(h - 1, int(y)), min(w - 1, int(x))] for x, y in claim):
+                claimed.append(k)
+            else:
+                acc |= m
+        return acc, claimed
+
+    def _give_up(self, frame: int, fr: _Frame, ids: list[int], taken: np.ndarray) -> None:
+        """Remove ``taken`` (internal resolution) from the masks of objects ``ids`` on ``frame``."""
+        for k in ids:
+            o = self._objects[k]
+            if frame in o.keyframes:
+                kf = o.keyframes[frame]
+                small = _unrle(kf.small) & ~taken
+                full = _unrle(kf.mask) & ~self._to_full(taken)
+                kf.small, kf.mask, kf.hist = _rle(small), _rle(full), _hist(fr.bins, small)
+            elif frame in o.cache:
+                sn = o.cache[frame]
+                sn.vis = _rle(_unrle(sn.vis) & ~taken)
 
     def _frame_result(self, frame: int) -> FrameResult:
         """Masks of every object on ``frame`` that has a prompt or a computed mask there."""
@@ -541,147 +483,6 @@ class ClassicEngine(Engine):
         return float(np.clip(np.mean(_sigmoid(lut[fr.bins[small]])), 0.0, 1.0))
 
     # ---- single-frame segmentation -------------------------------------------------------
-    def _grow(self, fr: _Frame, x: float, y: float, forbid: np.ndarray | None = None) -> np.ndarray:
-        """Region of similar colour around ``(x, y)`` (internal resolution).
-
-        Two candidates are grown, one against the colours of the whole frame and one against
-        a mix of those and the region's own surroundings; the one that stands out more from
-        its surroundings (colour histograms of inside and a band around it) wins."""
-        best, best_score = None, -1.0
-        for local in (0.0, 0.5):
-            region = self._grow_once(fr, x, y, forbid, local)
-            score = _objectness(fr, region)
-            if score > best_score:
-                best, best_score = region, score
-        return best
-
-    def _grow_once(self, fr: _Frame, x: float, y: float, forbid: np.ndarray | None, local: float) -> np.ndarray:
-        h, w = fr.bins.shape
-        r0 = max(3, int(round(0.018 * max(h, w))))
-        seed = _disk((h, w), x, y, r0)
-        if forbid is not None:
-            seed &= ~forbid
-            if not seed.any():
-                seed = _disk((h, w), x, y, 1)
-        region = seed
-        gh = fr.global_hist
-        ksize = max(3, int(round(0.012 * max(h, w))) | 1)
-        for _ in range(5):
-            fh = _hist(fr.bins, region)
-            bgh = _smooth_hist(np.maximum(gh - fh, 0))
-            if local > 0:
-                ring = _ring(region, 2, max(6.0, 0.5 * np.sqrt(np.count_nonzero(region))))
-                bgh = (1 - local) * bgh + local * _smooth_hist(_hist(fr.bins, ring))
-            lut = _log_ratio(_smooth_hist(fh), bgh)
-            score = cv2.blur(lut[fr.bins], (ksize, ksize))
-            cand = score > 0.0
-            if forbid is not None:
-                cand &= ~forbid
-            cand |= seed
-            new = _component_at(cand, [(x, y)])
-            changed = np.count_nonzero(new ^ region)
-            region = new
-            if changed < 0.02 * max(1, np.count_nonzero(region)):
-                break
-        return region
-
-    def _segment(self, fr: _Frame, pos, neg, box, base: np.ndarray | None, others: np.ndarray) -> np.ndarray:
-        """One object's mask at the internal resolution from clicks, a box and/or a base mask."""
-        h, w = fr.bins.shape
-        # pixels of other objects on this frame are not available to a click (a box may
-        # take them: it says explicitly where the object is)
-        forbid = others.copy()
-        for x, y in pos:
-            forbid &= ~_disk((h, w), x, y, 3)
-        pos_regions = [self._grow(fr, x, y, forbid) for x, y in pos] if box is None else []
-        region = np.zeros((h, w), bool)
-        if box is not None:
-            x0, y0, x1, y1 = box
-            region[int(np.floor(y0)):int(np.ceil(y1)), int(np.floor(x0)):int(np.ceil(x1))] = True
-            allowed = region.copy()
-        else:
-            if base is not None and base.any():
-                region = base.copy()
-            for (x, y), g in zip(pos, pos_regions):
-                xi, yi = min(w - 1, int(x)), min(h - 1, int(y))
-                if not region[yi, xi]:
-                    region |= g
-            area = max(1, np.count_nonzero(region))
-            allowed = _dilate(region, max(4, int(0.25 * np.sqrt(area))))
-        # the region of similar colour around a negative click is cut out; when that would
-        # take (nearly) everything -- the negative click sits in the same colours as the
-        # positive ones -- only the part nearer to the negative click than to any positive
-        # click goes
-        neg_cut = np.zeros((h, w), bool)
-        if neg:
-            keep_pos = np.zeros((h, w), bool)
-            for x, y in pos:
-                keep_pos |= _disk((h, w), x, y, 3)
-            for x, y in neg:
-                neg_cut |= self._grow(fr, x, y, keep_pos)
-            if pos and np.count_nonzero(region & neg_cut) > 0.8 * max(1, np.count_nonzero(region)):
-                yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-                dn = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in neg], axis=0)
-                dp = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in pos], axis=0)
-                neg_cut &= dn < dp
-            region &= ~neg_cut
-        if not region.any():
-            for x, y in pos:
-                region |= _disk((h, w), x, y, 2)
-            if not region.any():
-                return region
-        if box is None:
-            region &= ~forbid
-            allowed = allowed & ~forbid
-        gc = self._grabcut(fr, region, allowed, pos, neg, rect=box is not None)
-        gc &= ~neg_cut
-        for x, y in neg:
-            gc &= ~_disk((h, w), x, y, 2)
-        if pos:
-            keep = _component_at(gc, pos)
-            # a positive click that GrabCut dropped keeps at least its grown region
-            for (x, y), g in zip(pos, pos_regions or [None] * len(pos)):
-                xi, yi = min(w - 1, int(x)), min(h - 1, int(y))
-                if not keep[yi, xi]:
-                    keep |= (g & ~neg_cut) if g is not None else _disk((h, w), x, y, 2)
-            gc = keep
-        else:
-            n, lab, stats, _ = cv2.connectedComponentsWithStats(gc.astype(np.uint8), connectivity=8)
-            if n > 1:
-                big = stats[1:, cv2.CC_STAT_AREA].max()
-                gc = np.isin(lab, [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.1 * big])
-        return _fill_holes(gc)
-
-    def _grabcut(self, fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
-        h, w = region.shape
-        bb = _bbox(allowed | region)
-        if bb is None:
-            return region
-        m = max(6, int(0.15 * max(bb[2] - bb[0], bb[3] - bb[1])))
-        x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(w, bb[2] + m), min(h, bb[3] + m)
-        gm = np.full((y1 - y0, x1 - x0), cv2.GC_BGD, np.uint8)
-        al = allowed[y0:y1, x0:x1]
-        gm[al] = cv2.GC_PR_BGD
-        gm[region[y0:y1, x0:x1]] = cv2.GC_PR_FGD
-        for x, y in pos:
-            gm[_disk((y1 - y0, x1 - x0), x - x0, y - y0, 2)] = cv2.GC_FGD
-        for x, y in neg:
-            gm[_disk((y1 - y0, x1 - x0), x - x0, y - y0, 2)] = cv2.GC_BGD
-        fgc = np.count_nonzero((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD))
-        bgc = np.count_nonzero((gm == cv2.GC_BGD) | (gm == cv2.GC_PR_BGD))
-        if fgc < 10 or bgc < 10:
-            return region
-        bgd = np.zeros((1, 65), np.float64)
-        fgd = np.zeros((1, 65), np.float64)
-        img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
-        try:
-            cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
-        except cv2.error:
-            return region
-        out = np.zeros((h, w), bool)
-        out[y0:y1, x0:x1] = (gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)
-        return out
-
     # ---- propagation -------------------------------------------------------------------
     def propagate(
         self,
@@ -780,13 +581,17 @@ class ClassicEngine(Engine):
             fg = 0.5 * _smooth_hist(o.keyframes[f].hist) + 0.5 * fg_anchor
         bg = self._ring_hist(fr, vis if vis.any() else (None if tmpl is None else _paste(tmpl >= 0.5, pos, vis.shape)))
         return _Track(vis=vis, tmpl=tmpl, pos=pos, vel=vel, vel_known=known, hidden=hidden, ref_area=ref,
-                      fg=fg, fg_anchor=fg_anchor, bg=bg, score=score)
+                      fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref,
+                      anchor_score=score)
 
-    def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray) -> tuple[float, float] | None:
+    def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray, better_than: float | None = None
+                  ) -> tuple[float, float] | None:
         """Where the hidden object ``t`` reappears on ``fr``: the template-sized window with the
         highest mean colour log-likelihood ratio (object model against the whole frame),
         accepted when its colour histogram is similar enough to the object's (Bhattacharyya
-        coefficient). Returns the template's new top-left corner, or None."""
+        coefficient). Returns the template's new top-left corner, or None. With
+        ``better_than`` (a lost object that is still partly seen), the window must also score
+        that much more than the template's current place and lie clear of it."""
         tm = t.tmpl >= 0.5
         bb = _bbox(tm)
         if bb is None:
@@ -802,6 +607,12 @@ class ClassicEngine(Engine):
         if S[y, x] <= 0.3:
             return None
         x0, y0 = x - tw // 2, y - th // 2
+        if better_than is not None:
+            cx = int(round(t.pos[0] + bb[0] + tw // 2))
+            cy = int(round(t.pos[1] + bb[1] + th // 2))
+            here = float(S[min(h - 1, max(0, cy)), min(w - 1, max(0, cx))])
+            if S[y, x] < here + better_than or (abs(x - cx) < 0.5 * tw and abs(y - cy) < 0.5 * th):
+                return None
         win = _paste(tm, (x0, y0), (h, w)) & ~exclude
         if np.count_nonzero(win) < 0.25 * tm.size:
             return None
@@ -891,6 +702,26 @@ class ClassicEngine(Engine):
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
                         t.realign = True
+            elif t.tmpl is not None and (np.count_nonzero(t.vis) < 0.6 * max(t.ref_area, 0.8 * t.anchor_area)
+                                         or t.score < self.LOST_SCORE * t.anchor_score):
+                # seen, but much smaller than it should be or much less like itself, clear of
+                # other objects: the mask may have been left behind (a fast move) and hold
+                # on to the background; look for a far
+                # better place over the whole frame, and move there
+                tm = t.tmpl >= 0.5
+                inside = float(np.count_nonzero(_paste(tm, t.pos, (h, w)))) / (float(np.count_nonzero(tm)) or 1.0)
+                exclude = np.zeros((h, w), bool)
+                for k2 in ids:
+                    if k2 != k and warped[k2] is not None:
+                        exclude |= warped[k2] > 0.5
+                if inside >= 0.5 and not (_dilate(t.vis, 4) & exclude).any():
+                    found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
+                    if found is not None:
+                        t.pos, step = found, (0.0, 0.0)
+                        t.vel, t.vel_known = (0.0, 0.0), False
+                        t.hidden = 1
+                        t.realign = True
+                        warped[k] = W = None
             steps[k] = step
             if t.tmpl is not None:
                 t.pos = (t.pos[0] + step[0], t.pos[1] + step[1])
@@ -938,12 +769,23 @@ class ClassicEngine(Engine):
                         keep.append(c)
                 R = np.isin(lab, keep) if keep else np.zeros((h, w), bool)
                 if R.any():
-                    R = _fill_holes(R, allowed=~owned | (label == j))
+                    R = _fill_holes(R, allowed=~owned | (label == j), max_hole=self.MAX_HOLE)
             new_vis[k] = R
         for k in ids:
             t = tracks[k]
             R = new_vis[k]
             a = float(np.count_nonzero(R))
+            leaky = False
+            if (t.anchor_area > 0 and a > self.GROW_LIMIT * t.anchor_area and k in raw_shapes
+                    and t.hidden == 0):
+                # much larger than on its prompt: a leak into similar colours (or a trail
+                # left on what it uncovers) is likelier than the object growing that fast;
+                # keep what lies near its template
+                near_shape = _dilate(raw_shapes[k] > 0.5, max(1, int(0.05 * np.sqrt(t.anchor_area))))
+                leaky = True  # the shape and appearance models do not learn from this frame
+                if np.count_nonzero(R & near_shape) >= 0.5 * t.anchor_area:
+                    R = R & near_shape
+                    a = float(np.count_nonzero(R))
             prev_a = float(np.count_nonzero(t.vis))
             if t.ref_area > 0 and a < self.HIDE_FRACTION * t.ref_area:
                 R = np.zeros((h, w), bool)
@@ -986,7 +828,7 @@ class ClassicEngine(Engine):
             near = _dilate(R, 2)
             bb = _bbox(R)
             at_border = bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h
-            free = not (near & others).any() and not at_border
+            free = not (near & others).any() and not at_border and not leaky
             if free and (t.tmpl is None or a >= 0.5 * t.ref_area):
                 # the shape follows what is seen, slowly (a leak on one frame must not
                 # become the object's shape)

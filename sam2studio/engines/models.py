@@ -16,6 +16,9 @@ Environment variables:
 ``SAM2STUDIO_MODEL_BASE_URL``
     Replaces the directory part of every catalogue URL (a mirror, or a loopback server in
     tests); the file name is appended to it.
+``SAM2STUDIO_DOWNLOAD_STALL``
+    The stall rule as ``BYTES/SECONDS`` (default ``10000/30``): a download that receives less
+    than BYTES over any SECONDS stops with an error and keeps its ``.part`` for a resume.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ from ..errors import Cancelled, CheckpointError, UserError
 __all__ = [
     "CACHE_ENV",
     "BASE_URL_ENV",
+    "STALL_ENV",
+    "STALL_MIN_BYTES",
+    "STALL_WINDOW_S",
+    "stall_rule",
     "DEFAULT_MODEL",
     "MODELS",
     "ModelInfo",
@@ -57,6 +64,11 @@ __all__ = [
 
 CACHE_ENV = "SAM2STUDIO_CACHE_DIR"
 BASE_URL_ENV = "SAM2STUDIO_MODEL_BASE_URL"
+STALL_ENV = "SAM2STUDIO_DOWNLOAD_STALL"
+STALL_MIN_BYTES = 10_000
+"""A download that receives less than this many bytes ..."""
+STALL_WINDOW_S = 30.0
+"""... over any window of this many seconds has stalled: it stops with an error."""
 
 ProgressCallback = Callable[[int, "int | None"], None]
 """``progress(done_bytes, total_bytes)``; ``total_bytes`` is None when the server does not say."""
@@ -379,6 +391,41 @@ def _sha256(path: Path, cancel: threading.Event | None) -> str:
 
 # --------------------------------------------------------------------------- download
 
+
+def stall_rule() -> tuple[int, float]:
+    """``(min_bytes, window_s)``: $SAM2STUDIO_DOWNLOAD_STALL (``BYTES/SECONDS``) or the defaults."""
+    text = os.environ.get(STALL_ENV, "").strip()
+    if text:
+        b, sep, w = text.partition("/")
+        try:
+            min_bytes, window = int(b), float(w)
+            if sep and min_bytes > 0 and window > 0:
+                return min_bytes, window
+        except ValueError:
+            pass
+        raise UserError(f"{STALL_ENV}={text!r} must be BYTES/SECONDS, e.g. 10000/30")
+    return STALL_MIN_BYTES, STALL_WINDOW_S
+
+
+class _StallWatch:
+    """The stall rule: fewer than ``min_bytes`` over any ``window`` seconds is an error."""
+
+    def __init__(self, min_bytes: int, window: float, done: int) -> None:
+        self.min_bytes, self.window = min_bytes, window
+        self.samples = [(time.monotonic(), done)]  # (time, bytes so far), oldest first
+
+    def stalled(self, done: int) -> bool:
+        now = time.monotonic()
+        self.samples.append((now, done))
+        # the newest sample at least one window old: what arrived since it is the window's worth
+        base = None
+        while len(self.samples) > 1 and now - self.samples[1][0] >= self.window:
+            self.samples.pop(0)
+        if now - self.samples[0][0] >= self.window:
+            base = self.samples[0][1]
+        return base is not None and done - base < self.min_bytes
+
+
 _CHUNK = 1 << 20
 _download_locks: dict[str, threading.Lock] = {}
 _download_locks_guard = threading.Lock()
@@ -403,6 +450,18 @@ def _reason(exc: BaseException) -> str:
         return f"bad HTTP response ({type(exc).__name__})"
     text = str(exc).strip()
     return text or type(exc).__name__
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1000:g} KB" if n >= 1000 else f"{n} bytes"
+
+
+def _limit_wait(response, seconds: float) -> None:
+    """Make one socket read of ``response`` wait at most ``seconds``."""
+    try:
+        response.fp.raw._sock.settimeout(seconds)
+    except AttributeError:  # not a plain socket underneath: the connect timeout stays
+        pass
 
 
 def _network_error(name: str, url: str, reason: str) -> UserError:
@@ -574,6 +633,10 @@ def _fetch(
 
         done = offset
         broke: str | None = None
+        stalled = False
+        min_bytes, window = stall_rule()
+        watch = _StallWatch(min_bytes, window, done)
+        _limit_wait(response, min(timeout, window))
         report(done, total, force=True)
         try:
             out = open(part, mode)
@@ -587,7 +650,11 @@ def _fetch(
                         "it resumes from there next time"
                     )
                 try:
-                    chunk = response.read(_CHUNK)
+                    # what has arrived (one socket read), so a trickle is seen and judged
+                    chunk = response.read1(_CHUNK)
+                except TimeoutError:
+                    stalled = True
+                    break
                 except (OSError, http.client.HTTPException, ValueError) as exc:
                     broke = _reason(exc)
                     break
@@ -601,6 +668,16 @@ def _fetch(
                 report(done, total)
                 if total is not None and done > total:
                     break
+                if watch.stalled(done):
+                    stalled = True
+                    break
+    if stalled:
+        of_total = f" of {total}" if total is not None else ""
+        raise _network_error(
+            info.name, src,
+            f"the download stalled (less than {_kb(min_bytes)} in {window:g} s) after {done}{of_total} "
+            "bytes; run it again to resume",
+        )
     if broke is not None or (total is not None and done < total):
         of_total = f" of {total}" if total is not None else ""
         why = f", {broke}" if broke else ""

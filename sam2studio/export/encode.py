@@ -392,10 +392,12 @@ def _audio_codec_for(oc) -> str | None:
 # Writers
 # =========================================================================================
 class ContainerWriter:
-    """Encodes frames into a video container, with the audio that ``audio(container)`` makes."""
+    """Encodes frames into a video container, with the audio that ``audio(container)`` makes,
+    each frame at its output time from ``timeline`` (its source time, see :mod:`.timing`)."""
 
     def __init__(self, path: Path, fmt: OutputFormat, width: int, height: int, rate: Fraction,
-                 time_base: Fraction, audio: Callable | None) -> None:
+                 timeline, audio: Callable | None) -> None:
+        time_base = timeline.time_base
         self.fmt = fmt
         self.path = path
         self.pad = (height % 2, width % 2) if fmt.even else (0, 0)
@@ -406,12 +408,15 @@ class ContainerWriter:
             st.width, st.height = width + self.pad[1], height + self.pad[0]
             st.pix_fmt = fmt.pix_fmt
             st.time_base = time_base
+            # the encoder's own clock too: left at 1/rate it would round every pts to a
+            # constant-rate grid and re-time a variable-frame-rate video
+            st.codec_context.time_base = time_base
             if fmt.options:
                 st.options = dict(fmt.options)
             self.st = st
             self.rate = rate
             self.tb = time_base
-            self.ticks = 1 / rate / time_base  # Fraction: time base ticks per frame
+            self.timeline = timeline
             self.k = 0
             if audio is not None:
                 self.audio = audio(self.oc)
@@ -432,13 +437,13 @@ class ContainerWriter:
         if any(self.pad):
             arr = cv2.copyMakeBorder(arr, 0, self.pad[0], 0, self.pad[1], cv2.BORDER_REPLICATE)
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format=pf)
-        vf.pts = int(round(self.k * self.ticks))
+        vf.pts = int(self.timeline.pts[self.k])
         vf.time_base = self.tb
         for p in self.st.encode(vf):
             self.oc.mux(p)
         self.k += 1
         if self.audio is not None:
-            self.audio.pump(self.k / float(self.rate) + 0.25)
+            self.audio.pump(self.timeline.seconds(self.k - 1) + 0.25)
 
     def close(self) -> None:
         for p in self.st.encode(None):
@@ -492,10 +497,11 @@ class PngWriter:
         pass
 
 
-def audio_factory(video: VideoSource, info: SourceInfo, spans: Sequence[Span], mode: str,
+def audio_factory(video: VideoSource, info: SourceInfo, timeline, mode: str,
                   suffix: str) -> Callable | None:
     """A function that adds the audio to an open output container: passed through (``mode``
-    "full", when the container takes the codec) or cut to ``spans`` and re-encoded."""
+    "full", when the container takes the codec) or cut to the spans of ``timeline`` (a
+    :class:`~.timing.Timeline`) and re-encoded."""
     path = Path(video.path)
 
     def make(oc):
@@ -508,13 +514,8 @@ def audio_factory(video: VideoSource, info: SourceInfo, spans: Sequence[Span], m
             if enc is None:
                 log.warning("no audio encoder fits %s; exporting without audio", suffix)
                 return None
-            pieces, k = [], 0
-            for a, b in spans:
-                n = b - a + 1
-                pieces.append((info.video_start + video.timestamp(a), float(k / info.rate),
-                               float((k + n) / info.rate)))
-                k += n
-            return RecutAudio(oc, path, info.audio_index, enc, pieces)
+            # the kept spans' source times, placed where their frames are (see .timing)
+            return RecutAudio(oc, path, info.audio_index, enc, list(timeline.pieces))
         except _AV_ERRORS as e:
             log.warning("cannot carry the audio of %s (%s); exporting without audio", path, e)
             return None

@@ -37,6 +37,17 @@ class ExportJob:
     def mask_args(self) -> tuple:
         return self.project.masks, self.project.objects, self.project.num_frames, self.out
 
+    def class_kwargs(self) -> dict:
+        """The project's class list, for the formats that write classes."""
+        return {"categories": dict(getattr(self.project, "categories", {}) or {})}
+
+    def keyframes(self) -> dict[int, list[int]]:
+        """Each object's prompt frames (CVAT marks them as keyframes)."""
+        prompts = getattr(self.project, "prompts", None)
+        if prompts is None:
+            return {}
+        return {int(o): prompts.keyframes(o) for o in self.project.objects}
+
     def common_kwargs(self) -> dict:
         return {"object_ids": self.object_ids, "frames": self.frames, "progress": self.progress,
                 "cancel": self.cancel}
@@ -55,31 +66,65 @@ class ExportFormat:
 def _png(job: ExportJob) -> Path:
     from .mask_formats import export_png
 
-    return export_png(*job.mask_args(), **job.common_kwargs(), **job.options)
+    return export_png(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(), **job.options)
 
 
 def _palette(job: ExportJob) -> Path:
     from .mask_formats import export_palette
 
-    return export_palette(*job.mask_args(), **job.common_kwargs(), **job.options)
+    return export_palette(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(), **job.options)
 
 
 def _coco(job: ExportJob) -> Path:
     from .mask_formats import export_coco
 
-    return export_coco(*job.mask_args(), **job.common_kwargs(), **job.options)
+    return export_coco(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(), **job.options)
 
 
 def _yolo(job: ExportJob) -> Path:
     from .mask_formats import export_yolo
 
-    return export_yolo(*job.mask_args(), **job.common_kwargs(), **job.options)
+    return export_yolo(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(), **job.options)
 
 
 def _npz(job: ExportJob) -> Path:
     from .mask_formats import export_npz
 
     return export_npz(*job.mask_args(), **job.common_kwargs(), **job.options)
+
+
+def _video_stem(job: ExportJob) -> str:
+    path = getattr(job.project, "video_path", None)
+    return "video" if path is None else (Path(path).stem or "video")
+
+
+def _youtube_vis(job: ExportJob) -> Path:
+    from .youtube_vis import export_youtube_vis
+
+    opts = {"video_name": _video_stem(job), **job.options}
+    return export_youtube_vis(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(), **opts)
+
+
+def _cvat_video(job: ExportJob) -> Path:
+    from .cvat_video import export_cvat_video
+
+    opts = {"task_name": _video_stem(job), **job.options}
+    return export_cvat_video(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(),
+                             keyframes=job.keyframes(), **opts)
+
+
+def _mots(job: ExportJob) -> Path:
+    from .mots import export_mots
+
+    return export_mots(*job.mask_args(), **job.common_kwargs(), **job.class_kwargs(), **job.options)
+
+
+def _davis(job: ExportJob) -> Path:
+    from .davis import export_davis
+
+    opts = {"name": _video_stem(job), **job.options}
+    return export_davis(*job.mask_args(), video=job.video, **job.common_kwargs(),
+                        **job.class_kwargs(), **opts)
 
 
 def _report(job: ExportJob) -> Path:
@@ -115,6 +160,10 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in [
     ExportFormat("palette", "Indexed palette PNGs (DAVIS)", "one PNG per frame, pixel value = object id", "folder", False, _palette),
     ExportFormat("coco", "COCO instances (RLE)", "one COCO JSON with RLE masks, boxes and areas; track_id = object id", ".json", False, _coco),
     ExportFormat("yolo", "YOLO segmentation", "polygon .txt per frame and classes.txt", "folder", False, _yolo),
+    ExportFormat("davis", "DAVIS dataset folder", "Annotations/480p/<video>/00000.png palette PNGs and JPEGImages/480p/<video>/ frames (-o resolution=full keeps the original size)", "folder", True, _davis),
+    ExportFormat("youtube-vis", "YouTube-VIS / OVIS JSON", "one JSON: videos, categories, one annotation per object with an RLE (or null) per frame", ".json", False, _youtube_vis),
+    ExportFormat("cvat-video", "CVAT for video 1.1 XML", "one track per object, a mask shape per frame, outside where absent, keyframes on prompt frames", ".xml", False, _cvat_video),
+    ExportFormat("mots", "MOTS text (KITTI MOTS)", "frame obj_id class_id height width rle per line (obj_id = class * 1000 + object) and objects.json", "folder", False, _mots),
     ExportFormat("npz", "NumPy NPZ", "compressed bit-packed masks per object", ".npz", False, _npz),
     ExportFormat("report", "Tracking report (JSON)", "per-object presence, centroids, boxes, speed and movement events", ".json", False, _report),
     ExportFormat("report-html", "Tracking and quality report (HTML)", "one self-contained page: paths, speeds, events, presence lanes and the worst flagged frames", ".html", True, _report_html),

@@ -90,6 +90,9 @@ class FrameContext:
     @property
     def time(self) -> float:
         """Output time of this frame in seconds."""
+        tl = self.ctx.timeline
+        if tl is not None and self.out_index < len(tl.pts):
+            return tl.seconds(self.out_index)  # its source time (see .timing)
         return self.out_index / float(self.ctx.rate)
 
     def bbox(self, obj: int) -> tuple[int, int, int, int] | None:
@@ -163,6 +166,7 @@ class ExportContext:
         self.objects = objects
         self.selected = selected
         self.rate = rate
+        self.timeline = None  # timing.Timeline of the export, set by the render pass
         self.feather = int(feather)
         self.cancel = cancel
         self.height, self.width = int(video.height), int(video.width)

@@ -32,7 +32,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from ..core.masks import MaskStore, rle_bbox
-from ..core.objects import TrackedObject
+from ..core.objects import TrackedObject, class_table
 from ..errors import UserError
 from .common import (ProgressFn, atomic_path, check_cancel, report_progress, resolve_frames,
                      select_objects)
@@ -139,27 +139,32 @@ def write_object_pngs(masks: MaskStore, out_dir: str | Path, object_ids: Sequenc
 
 
 def objects_json(masks: MaskStore, objects: dict[int, TrackedObject], object_ids: Sequence[int],
-                 num_frames: int, frames: Iterable[int] | None = None) -> dict:
+                 num_frames: int, frames: Iterable[int] | None = None,
+                 categories: dict[int, str] | None = None) -> dict:
     """The ``objects.json`` content; ``frames_present`` lists the frames (among ``frames``,
-    default all) where the object's mask is not empty."""
+    default all) where the object's mask is not empty; ``categories`` the classes (id, name)
+    and each object's ``class_id``."""
     keep = None if frames is None else set(frames)
+    class_of, classes = class_table(objects, categories)
     out = []
     for o in object_ids:
         ob = objects[o]
         present = [f for f in masks.present_frames(o)
                    if f < num_frames and (keep is None or f in keep)]
-        out.append({"id": int(o), "name": ob.name, "color": [int(c) for c in ob.color],
+        out.append({"id": int(o), "name": ob.name, "category": ob.category,
+                    "class_id": class_of[int(o)], "color": [int(c) for c in ob.color],
                     "frames_present": present})
-    return {"objects": out, "num_frames": int(num_frames), "width": masks.width,
-            "height": masks.height}
+    return {"objects": out, "categories": [{"id": c, "name": n} for c, n in classes.items()],
+            "num_frames": int(num_frames), "width": masks.width, "height": masks.height}
 
 
 def write_objects_json(masks: MaskStore, objects: dict[int, TrackedObject],
                        object_ids: Sequence[int], num_frames: int, path: str | Path,
-                       frames: Iterable[int] | None = None) -> Path:
+                       frames: Iterable[int] | None = None,
+                       categories: dict[int, str] | None = None) -> Path:
     """Write :func:`objects_json` to ``path`` (atomically)."""
     path = Path(path)
-    data = objects_json(masks, objects, object_ids, num_frames, frames)
+    data = objects_json(masks, objects, object_ids, num_frames, frames, categories)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
@@ -168,7 +173,8 @@ def write_objects_json(masks: MaskStore, objects: dict[int, TrackedObject],
 def export_png(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: int,
                out: str | Path, *, object_ids: Iterable[int] | None = None,
                frames: range | None = None, progress: ProgressFn | None = None,
-               cancel: threading.Event | None = None, workers: int | None = None) -> Path:
+               cancel: threading.Event | None = None, workers: int | None = None,
+               categories: dict[int, str] | None = None) -> Path:
     """A folder ``out`` with per-object PNGs (:func:`write_object_pngs`) and ``objects.json``."""
     out = Path(out)
     ids = select_objects(objects, object_ids)
@@ -177,7 +183,7 @@ def export_png(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: 
         write_object_pngs(masks, tmp, ids, rng, progress=progress, cancel=cancel,
                           workers=workers)
         check_cancel(cancel)
-        write_objects_json(masks, objects, ids, num_frames, tmp / "objects.json", rng)
+        write_objects_json(masks, objects, ids, num_frames, tmp / "objects.json", rng, categories)
     return out
 
 
@@ -186,8 +192,9 @@ def export_palette(masks: MaskStore, objects: dict[int, TrackedObject], num_fram
                    out: str | Path, *, object_ids: Iterable[int] | None = None,
                    frames: range | None = None, progress: ProgressFn | None = None,
                    cancel: threading.Event | None = None, compress_level: int = 6,
-                   workers: int | None = None) -> Path:
-    """A folder ``out`` with one indexed PNG per frame, ``{frame:05d}.png`` (DAVIS style).
+                   workers: int | None = None, categories: dict[int, str] | None = None) -> Path:
+    """A folder ``out`` with one indexed PNG per frame, ``{frame:05d}.png`` (DAVIS style),
+    and ``objects.json`` (names, classes and colours, which a PNG cannot hold).
 
     Pixel value = object id (0 = background); the palette maps each id to the object's colour
     and 0 to black. Where masks overlap, the higher id wins. Ids above 255 do not fit a
@@ -218,6 +225,7 @@ def export_palette(masks: MaskStore, objects: dict[int, TrackedObject], num_fram
 
     with atomic_path(out, directory=True) as tmp:
         _write_frames(write_frame, ((tmp, f) for f in rng), len(rng), workers, progress, cancel)
+        write_objects_json(masks, objects, ids, num_frames, tmp / "objects.json", rng, categories)
     return out
 
 
@@ -238,15 +246,20 @@ def read_palette_png(path: str | Path) -> dict[int, np.ndarray]:
 def export_coco(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: int,
                 out: str | Path, *, object_ids: Iterable[int] | None = None,
                 frames: range | None = None, progress: ProgressFn | None = None,
-                cancel: threading.Event | None = None, indent: int | None = None) -> Path:
+                cancel: threading.Event | None = None, indent: int | None = None,
+                categories: dict[int, str] | None = None) -> Path:
     """One COCO instance-segmentation JSON file ``out``.
 
     * ``images``: one per frame, ``id = frame + 1`` (COCO tools treat id 0 as "none"),
       ``frame_index = frame``, ``file_name = "{frame:05d}.jpg"``, ``width``, ``height``.
-    * ``categories``: one per object, ``id`` = object id, ``name`` = object name.
+    * ``categories``: the classes (:func:`~sam2studio.core.objects.class_table`: the project's
+      ``categories``, id -> name, and one class per object without a category, named after it).
+    * ``tracks``: one per object (TAO style): ``id`` = object id, ``category_id``, ``name``,
+      ``category`` (the object's own class, ``""`` when it has none), ``color``.
     * ``annotations``: one per non-empty mask, ids from 1; ``segmentation`` is the COCO RLE
       (``counts`` as str), ``area``, ``bbox`` ``[x, y, w, h]``, ``iscrowd`` 0, ``image_id``,
-      ``category_id`` = ``track_id`` = object id, ``score`` (the engine's confidence).
+      ``category_id`` = the object's class id, ``track_id`` = object id, ``score`` (the
+      engine's confidence).
 
     The file is written incrementally, so memory does not grow with the video.
     """
@@ -256,12 +269,16 @@ def export_coco(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
     dumps = (lambda d: json.dumps(d, ensure_ascii=False)) if indent is None else \
         (lambda d: json.dumps(d, ensure_ascii=False, indent=indent))
     W, H = masks.width, masks.height
+    class_of, classes = class_table(objects, categories)
     header = {
         "info": {"description": "SAM2 Studio mask export", "num_frames": int(num_frames),
                  "width": W, "height": H},
         "licenses": [],
-        "categories": [{"id": o, "name": objects[o].name, "supercategory": "object",
-                        "color": [int(c) for c in objects[o].color]} for o in ids],
+        "categories": [{"id": c, "name": n, "supercategory": "object"}
+                       for c, n in classes.items()],
+        "tracks": [{"id": o, "category_id": class_of[o], "name": objects[o].name,
+                    "category": objects[o].category,
+                    "color": [int(c) for c in objects[o].color]} for o in ids],
     }
     with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(dumps(header)[:-1])  # leave the object open
@@ -280,7 +297,7 @@ def export_coco(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
                 counts = e.rle["counts"]
                 ann_id += 1
                 ann = {
-                    "id": ann_id, "image_id": f + 1, "category_id": o, "track_id": o,
+                    "id": ann_id, "image_id": f + 1, "category_id": class_of[o], "track_id": o,
                     "segmentation": {"size": [int(v) for v in e.rle["size"]],
                                      "counts": counts.decode("ascii")
                                      if isinstance(counts, bytes) else counts},
@@ -377,28 +394,35 @@ def export_yolo(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
                 out: str | Path, *, object_ids: Iterable[int] | None = None,
                 frames: range | None = None, progress: ProgressFn | None = None,
                 cancel: threading.Event | None = None, epsilon: float = 1.0,
-                min_iou: float = 0.97, workers: int | None = None) -> Path:
+                min_iou: float = 0.97, workers: int | None = None,
+                categories: dict[int, str] | None = None) -> Path:
     """A folder ``out`` of YOLO segmentation labels.
 
     * ``{frame:05d}.txt`` per frame (empty when nothing is present): one line per connected
       part of each mask, ``class x1 y1 x2 y2 ...`` normalised by width/height to 0..1 (see
       :func:`mask_to_polygons` for parts and holes). A mask in two parts gives two lines.
-    * ``class`` = position of the object in the ascending selected ids.
-    * ``classes.txt``: one object name per line in class order; ``data.yaml``: ``nc`` and
-      a ``names`` map (class -> name) ready to paste into a dataset config.
+    * ``class`` = position of the object's class among the classes, by class id (see
+      :func:`~sam2studio.core.objects.class_table`; a project without categories has one
+      class per object, named after it).
+    * ``classes.txt``: one class name per line in class order; ``data.yaml``: ``nc`` and
+      a ``names`` map (class -> name, with the objects of each class in a comment) ready to
+      paste into a dataset config.
     """
     out = Path(out)
     ids = select_objects(objects, object_ids)
     rng = resolve_frames(num_frames, frames)
     W, H = masks.width, masks.height
     scale = np.array([W, H], np.float64)
+    class_of, classes = class_table(objects, categories)
+    index_of = {cid: k for k, cid in enumerate(classes)}
 
     def write_frame(args: tuple[Path, int]) -> None:
         folder, f = args
         if cancel is not None and cancel.is_set():
             return
         lines = []
-        for cls, o in enumerate(ids):
+        for o in ids:
+            cls = index_of[class_of[o]]
             m = _decode(masks, f, o)
             if m is None:
                 continue
@@ -409,12 +433,14 @@ def export_yolo(masks: MaskStore, objects: dict[int, TrackedObject], num_frames:
 
     with atomic_path(out, directory=True) as tmp:
         _write_frames(write_frame, ((tmp, f) for f in rng), len(rng), workers, progress, cancel)
-        names = [objects[o].name for o in ids]
+        names = list(classes.values())
         (tmp / "classes.txt").write_text("".join(n + "\n" for n in names), encoding="utf-8")
-        yaml = ["# SAM2 Studio YOLO export: class index -> object name (object id)",
-                f"nc: {len(ids)}", "names:"]
-        yaml += [f"  {cls}: {json.dumps(objects[o].name, ensure_ascii=False)}  # object {o}"
-                 for cls, o in enumerate(ids)]
+        yaml = ["# SAM2 Studio YOLO export: class index -> class name (objects of that class)",
+                f"nc: {len(names)}", "names:"]
+        for cid, name in classes.items():
+            members = [str(o) for o in ids if class_of[o] == cid]
+            note = f"  # object {', '.join(members)}" if members else ""
+            yaml.append(f"  {index_of[cid]}: {json.dumps(name, ensure_ascii=False)}{note}")
         (tmp / "data.yaml").write_text("\n".join(yaml) + "\n", encoding="utf-8")
     return out
 
@@ -438,7 +464,8 @@ def export_npz(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: 
       as ``np.packbits(mask, axis=-1)`` (big bit order); overlaps are kept.
       :func:`load_npz_masks` or ``np.unpackbits(masks, axis=-1, count=width).astype(bool)``
       gives ``(O, F, height, width)`` back.
-    * ``object_ids`` int64 ``(O,)``, ``names`` str ``(O,)``, ``colors`` uint8 ``(O, 3)``,
+    * ``object_ids`` int64 ``(O,)``, ``names`` str ``(O,)``, ``categories`` str ``(O,)``
+      (the objects' classes, ``""`` for none), ``colors`` uint8 ``(O, 3)``,
       ``frames`` int64 ``(F,)`` (frame indices), ``present`` bool ``(O, F)`` (non-empty mask),
       ``width``, ``height`` (scalars).
 
@@ -458,6 +485,7 @@ def export_npz(masks: MaskStore, objects: dict[int, TrackedObject], num_frames: 
     small = {
         "object_ids": np.array(ids, np.int64),
         "names": np.array([objects[o].name for o in ids], dtype=str),
+        "categories": np.array([objects[o].category for o in ids], dtype=str),
         "colors": np.array([objects[o].color for o in ids], np.uint8).reshape(len(ids), 3),
         "frames": np.array(list(rng), np.int64),
         "present": present,

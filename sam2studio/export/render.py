@@ -6,7 +6,8 @@ that frame's masks -> encode -> mux, so memory stays flat however long the video
 thread decodes and renders up to :data:`PIPELINE_DEPTH` frames ahead while the calling thread
 encodes (effects' ``apply`` runs in that worker; ``prepare``/``close``, ``progress`` and the
 writing run in the calling thread). The output keeps the source's frame rate, time base
-(where the container allows it) and frame count; audio comes along (see
+(where the container allows it), frame count and each frame's own timestamp, so a variable
+frame rate survives (see :mod:`~sam2studio.export.timing`); audio comes along (see
 :mod:`~sam2studio.export.encode`). The file is written under a temporary name
 beside ``out`` and renamed at the end (:func:`~sam2studio.export.common.atomic_path`); a
 cancelled or failed export leaves nothing under ``out``.
@@ -39,6 +40,7 @@ from ..errors import UserError
 from .common import atomic_path, check_cancel, report_progress, resolve_frames, select_objects
 from .effects import Effect
 from .encode import ContainerWriter, PngWriter, Span, audio_factory, pick_format, probe_source
+from .timing import output_timeline
 from .frames import ExportContext, Frame, FrameContext
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,8 @@ def render(video: VideoSource, masks: MaskStore, objects, out, effects: Sequence
 
     info = probe_source(video)
     ctx = ExportContext(video, masks, objs, selected, info.rate, int(round(feather)), cancel)
+    timeline = output_timeline(video, spans, info.time_base, info.video_start)
+    ctx.timeline = timeline
 
     def rendered() -> Iterator[Frame]:
         """Decode and apply the effects, frame by frame (runs in the worker thread)."""
@@ -118,14 +122,14 @@ def render(video: VideoSource, masks: MaskStore, objects, out, effects: Sequence
             e.prepare(ctx)
         make_audio = None
         if fmt.kind == "container" and audio != "none" and info.audio_index is not None:
-            make_audio = audio_factory(video, info, spans, audio, out.suffix.lower())
+            make_audio = audio_factory(video, info, timeline, audio, out.suffix.lower())
         check_cancel(cancel)
         with atomic_path(out, directory=fmt.kind == "png") as tmp:
             if fmt.kind == "png":
                 writer = PngWriter(tmp, fmt.alpha)
             else:
                 writer = ContainerWriter(tmp, fmt, ctx.width, ctx.height, info.rate,
-                                          info.time_base, make_audio)
+                                          timeline, make_audio)
             try:
                 frames = _in_thread(rendered) if PIPELINE_DEPTH > 0 else rendered()
                 try:

@@ -54,6 +54,20 @@ OPTION_SPECS: dict[str, tuple] = {
     "effect": (("", *EFFECT_OPTIONS), "", "An effect to apply to the kept frames (empty: none)"),
     "crf": ("int", 18, "H.264 quality (lower is better and bigger; 18 is visually lossless)"),
     "feather": ("int", 0, "Soften mask edges over this many pixels"),
+    # annotation formats
+    "resolution": (("480p", "full"), "480p", "DAVIS frames 480 pixels high, or the original size (exact masks)"),
+    "images": ("bool", True, "Also write the video frames (JPEGImages)"),
+    "rle": (("uncompressed", "compressed"), "uncompressed",
+            "Masks as the YouTube-VIS annotation files have them (uncompressed), or compressed as result files"),
+    "first_frame": (("0", "1"), "0", "Number of the first frame: 0 for KITTI MOTS, 1 for MOTSChallenge"),
+    "overlaps": (("resolve", "keep"), "resolve", "MOTS forbids overlapping masks: the higher id keeps the pixel"),
+}
+
+#: the options of the annotation formats (see docs/formats.md)
+ANNOTATION_OPTIONS: dict[str, list[str]] = {
+    "davis": ["resolution", "images"],
+    "youtube-vis": ["rle"],
+    "mots": ["first_frame", "overlaps"],
 }
 
 
@@ -63,7 +77,7 @@ def format_options(name: str) -> list[str]:
         return ["merge_gap_s", "min_span_s", "mode", "effect", "crf", "feather"]
     if name in EFFECT_OPTIONS:
         return [*EFFECT_OPTIONS[name], "crf", "feather"]
-    return []
+    return list(ANNOTATION_OPTIONS.get(name, []))
 
 
 def _check_options(name: str, options: dict, allowed: tuple[str, ...]) -> None:

@@ -45,6 +45,9 @@ SPECS: list[Spec] = [
     Spec("save", "&Save", ("Ctrl+S",), "save", "Save the project (Ctrl+S)"),
     Spec("save_as", "Save &As…", ("Ctrl+Shift+S",), "save", "Save the project under a new name"),
     Spec("export", "&Export…", ("Ctrl+E",), "export", "Export masks, reports or videos"),
+    Spec("import_annotations", "&Import Annotations…", ("Ctrl+I",), "",
+         "Add masks, objects and classes from COCO, YouTube-VIS, CVAT, MOTS, DAVIS, PNG, NPZ or YOLO files "
+         "to the project, to correct them"),
     Spec("quit", "&Quit", ("Ctrl+Q",), "", "Quit SAM2 Studio"),
     # edit
     Spec("add_object", "&Add Object", ("A",), "add", "Add a new object on any frame (A)"),
@@ -84,6 +87,9 @@ SPECS: list[Spec] = [
          "Propagate every object backward from this frame"),
     Spec("rerun", "Propagate from &Here", ("Ctrl+R",), "rerun",
          "Re-run the corrected objects forward from this frame, keeping everything else (Ctrl+R)"),
+    Spec("rerun_damaged", "Re-run &Damaged Frames", (), "rerun",
+         "Make the masks that were damaged in the project file again, from each object's nearest prompt "
+         "(red on the timeline)"),
     Spec("cancel", "&Cancel", ("Esc",), "cancel", "Stop the running propagation or export (Esc)"),
     Spec("range_in", "Set Range &Start", ("I",), "", "Propagation range starts at this frame (I)"),
     Spec("range_out", "Set Range &End", ("Shift+I",), "", "Propagation range ends at this frame (Shift+I)"),
@@ -140,12 +146,12 @@ UNDO, REDO = "undo", "redo"  # made by the undo stack, not by SPECS
 
 MENUS: list[tuple[str, list[str]]] = [
     ("&File", ["new", "open_video", "open_folder", "open_camera", "open_project", RECENT_MENU, SEPARATOR,
-               "save", "save_as", "export", SEPARATOR, "quit"]),
+               "save", "save_as", "import_annotations", "export", SEPARATOR, "quit"]),
     ("&Edit", [UNDO, REDO, SEPARATOR, "add_object", "delete_object", "clear_prompt"]),
     ("&Tools", [TOOL_ACTIONS, SEPARATOR, "brush_bigger", "brush_smaller"]),
     ("&View", ["zoom_fit", "zoom_100", "zoom_in", "zoom_out", SEPARATOR,
                "outline", "smooth", "opacity_up", "opacity_down", "follow"]),
-    ("T&rack", ["propagate", "propagate_fwd", "propagate_back", "rerun", "cancel", SEPARATOR,
+    ("T&rack", ["propagate", "propagate_fwd", "propagate_back", "rerun", "rerun_damaged", "cancel", SEPARATOR,
                 "range_in", "range_out", "range_clear", SEPARATOR,
                 "check_quality", "next_flag", "prev_flag", "quality_thresholds", "auto_quality", SEPARATOR,
                 "report"]),
@@ -165,12 +171,13 @@ TRANSPORT: list[str] = ["first_frame", "prev_key", "prev_frame", "play", "next_f
 
 #: actions that need an open video (the others work without one)
 NEEDS_SESSION: tuple[str, ...] = (
-    "save", "save_as", "export", "add_object", "delete_object", "clear_prompt", "propagate", "propagate_fwd",
-    "propagate_back", "rerun", "play", "next_frame", "prev_frame", "next_key", "prev_key", "first_frame",
-    "last_frame", "range_in", "range_out", "range_clear", "check_quality", "next_flag", "prev_flag", "report",
+    "save", "save_as", "export", "import_annotations", "add_object", "delete_object", "clear_prompt",
+    "propagate", "propagate_fwd", "propagate_back", "rerun", "play", "next_frame", "prev_frame", "next_key",
+    "prev_key", "first_frame", "last_frame", "range_in", "range_out", "range_clear", "check_quality",
+    "next_flag", "prev_flag", "report",
 )
 #: actions that start a propagation (disabled while one runs)
-STARTS_PROPAGATION: tuple[str, ...] = ("propagate", "propagate_fwd", "propagate_back", "rerun")
+STARTS_PROPAGATION: tuple[str, ...] = ("propagate", "propagate_fwd", "propagate_back", "rerun", "rerun_damaged")
 
 Handlers = Mapping[str, Callable]
 

@@ -189,3 +189,59 @@ class ColorObjectCommand(_ObjectFieldCommand):
     def __init__(self, ctl, obj_id: int, old, new, name: str = "") -> None:
         super().__init__(ctl, f"Change the colour of {name or f'object {obj_id}'}", obj_id,
                          tuple(old), tuple(new), lambda s, oid, rgb: s.set_object_color(oid, rgb), redraw=True)
+
+
+class CategoryObjectCommand(_ObjectFieldCommand):
+    def __init__(self, ctl, obj_id: int, old: str, new: str, name: str = "") -> None:
+        what = f"the class of {name or f'object {obj_id}'}"
+        super().__init__(ctl, f"Set {what} to {new}" if new else f"Clear {what}", obj_id, old, new,
+                         lambda s, oid, category: s.set_object_category(oid, category))
+
+
+class ImportAnnotationsCommand(_Command):
+    """File → Import Annotations...: add the objects read from a file (``found``, an
+    :class:`~sam2studio.importers.Annotations`). Undo removes them; redo brings them back as they
+    were imported (masks, prompts, names, classes). ``on_done(job)`` / ``on_error(job)`` follow
+    the first run; a failed import leaves nothing on the undo stack."""
+
+    def __init__(self, ctl, found, keyframes: str = "auto", new_ids: bool = False,
+                 on_done: Callable | None = None, on_error: Callable | None = None) -> None:
+        super().__init__(ctl, f"Import {found.source.name}")
+        self.found, self.keyframes, self.new_ids = found, keyframes, bool(new_ids)
+        self._on_done, self._on_error = on_done, on_error
+        self.snaps: list[ObjectSnapshot] | None = None
+
+    def redo(self) -> None:
+        if self.snaps is not None:  # again after an undo
+            def again(ctx: JobContext):
+                for snap in self.snaps:
+                    _restore(ctx, snap)
+
+            self.ctl.call(again, "redoing the import", kind="edit")
+            return
+
+        def fn(ctx: JobContext):
+            s = ctx.session
+            result = s.import_annotations(self.found, keyframes=self.keyframes, new_ids=self.new_ids)
+            self.snaps = [s.snapshot(oid) for oid in result.objects.values()]
+            for oid in result.objects.values():
+                ctx.changed(ALL_FRAMES, [oid])
+            return result
+
+        def failed(job) -> None:
+            self.setObsolete(True)  # the stack drops it
+            if self._on_error is not None:
+                self._on_error(job)
+
+        self.ctl.call(fn, f"importing {self.found.source.name}", kind="edit", on_done=self._on_done,
+                      on_error=failed)
+
+    def undo(self) -> None:
+        def fn(ctx: JobContext):
+            for snap in self.snaps or []:
+                oid = snap.obj.id
+                if oid in ctx.session.objects:
+                    ctx.session.remove_object(oid)
+                    ctx.changed(ALL_FRAMES, [oid])
+
+        self.ctl.call(fn, "undoing the import", kind="edit")

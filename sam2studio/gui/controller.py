@@ -67,6 +67,9 @@ class ViewState:
     revision: tuple = ()  # changes whenever the project does (autosave skips unchanged states)
     lanes: dict = field(default_factory=dict)  # id -> uint8 per frame: NONE, ABSENT_STATE or PRESENT
     lanes_key: tuple = ()  # (project, masks revision, frames, objects) the lanes were computed for
+    damaged: dict = field(default_factory=dict)  # id -> frozenset(frames) whose stored mask was damaged
+    read_only: bool = False  # opened read-only (another process writes the file): save under a new name
+    classes: tuple = ()  # the project's class names (the object panel's class box)
 
 
 @dataclass(eq=False)
@@ -421,18 +424,51 @@ def view_state(session, previous: ViewState | None = None, refresh_lanes: bool =
         revision=(id(p), getattr(p, "_edits", object()), p.masks.revision),
         lanes=lanes,
         lanes_key=key,
+        damaged={i: frozenset(f) for i in p.objects if (f := p.damaged_frames(i))},
+        read_only=p.read_only,
+        classes=tuple(p.class_names()),
     )
 
 
 # ---- jobs ----------------------------------------------------------------------------
-def open_session(source, engine: str = "auto", **options):
-    """Job function: open a video, folder or project file as a new session."""
+def open_session(source, engine: str = "auto", *, read_only: bool = False, **options):
+    """Job function: open a video, folder or project file as a new session. A project file is
+    opened for writing (its lock held while it is open) unless ``read_only``."""
     from ..session import Session
 
     def fn(ctx: JobContext):
-        session = Session.open(source, engine=engine, **options)
+        session = Session.open(source, engine=engine, lock=not read_only, read_only=read_only, **options)
         ctx.set_session(session)
         return session
+
+    return fn
+
+
+def rerun_damaged():
+    """Job function: make the masks found damaged in the project file again, streaming them."""
+
+    def fn(ctx: JobContext):
+        s = ctx.session
+        plan = s.project.damaged_rerun_plan()
+        total = sum(len(frames) for st in plan for _, frames in s.engine.iter_range(st.start, st.direction,
+                                                                                    st.frame_range))
+        ctx.progress(0, total)
+        done = 0
+        ctx.job.params["masks"] = 0
+        gen = s.rerun_damaged(cancel=ctx.cancel)
+        try:
+            for frame, result in gen:
+                done += 1
+                if result:
+                    ctx.job.params["masks"] += 1
+                ctx.changed(frame, list(result))
+                ctx.progress(done, total)
+                ctx.between_frames()
+                if ctx.cancel.is_set():
+                    break
+        finally:
+            gen.close()
+        return done
 
     return fn
 

@@ -54,6 +54,11 @@ class Document(QObject):
         return self.session is not None and self.state.dirty
 
     @property
+    def read_only(self) -> bool:
+        """The project was opened read-only (another process writes its file): Save asks for a new name."""
+        return self.session is not None and self.state.read_only
+
+    @property
     def project_path(self) -> Path | None:
         return None if self.state.path is None else Path(self.state.path)
 
@@ -78,8 +83,9 @@ class Document(QObject):
         self.state = state
 
     # ---- opening -------------------------------------------------------------------------------
-    def open(self, source, on_opened=None, *, engine: str | None = None, **options):
-        """Open a video path, image folder, project file or VideoSource (on the controller thread)."""
+    def open(self, source, on_opened=None, *, engine: str | None = None, read_only: bool = False, **options):
+        """Open a video path, image folder, project file or VideoSource (on the controller thread);
+        ``read_only`` opens a project without its write lock (another process writes it)."""
         name, opts = self.engine_choice()
         if engine is not None:
             name, opts = engine, options
@@ -109,7 +115,8 @@ class Document(QObject):
             self.loading = False
             self.error.emit(job.error or "the file could not be opened")
 
-        return self.ctl.call(open_session(source, name, **opts), f"opening {label}", kind="load",
+        return self.ctl.call(open_session(source, name, read_only=read_only, **opts), f"opening {label}",
+                             kind="load",
                              on_done=done, on_error=failed)
 
     def recover(self, entry: autosave_mod.AutosaveEntry, on_done=None):

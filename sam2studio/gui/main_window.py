@@ -249,6 +249,7 @@ class MainWindow(QMainWindow):
         self.models.show_engine(session)
         self.update_enabled()
         self.update_title()
+        self.propagation.offer_rerun_damaged(session)
 
     def _on_closed(self) -> None:
         self.display.set_session(None)
@@ -330,7 +331,7 @@ class MainWindow(QMainWindow):
         st = self.doc.state
         objs = [st.objects[i] for i in sorted(st.objects)]
         self.timeline.set_lanes(objs, self.current_obj, st.lanes, st.keyframes, st.stale,
-                                flagged=self.review.flagged_frames(objs, st.keyframes))
+                                flagged=self.review.flagged_frames(objs, st.keyframes), damaged=st.damaged)
 
     def _schedule_timeline(self) -> None:
         if not self.timeline_timer.isActive():
@@ -343,10 +344,10 @@ class MainWindow(QMainWindow):
         self.editing.on_state(state)
         if self.current_obj not in state.objects and self.current_obj not in self.editing.pending_add:
             self.current_obj = objs[0].id if objs else None
-        key = tuple((o.id, o.name, o.color, o.visible, o.locked) for o in objs)
+        key = (tuple((o.id, o.name, o.category, o.color, o.visible, o.locked) for o in objs), state.classes)
         if key != self._objects_key or self.objects_panel.current != self.current_obj:
             self._objects_key = key
-            self.objects_panel.set_objects(objs, self.current_obj)
+            self.objects_panel.set_objects(objs, self.current_obj, list(state.classes))
             self.refresh_overlay()
         cur = state.objects.get(self.current_obj)
         if cur is not None:
@@ -368,6 +369,8 @@ class MainWindow(QMainWindow):
     # ==== status ==================================================================================
     def update_title(self) -> None:
         name = self.doc.display_name
+        if name and self.doc.read_only:
+            name += " (read-only)"
         self.setWindowTitle(f"{name}[*] — SAM2 Studio" if name else "SAM2 Studio")
         self.setWindowModified(self.doc.dirty and bool(name))
 
@@ -377,5 +380,6 @@ class MainWindow(QMainWindow):
             self.actions[n].setEnabled(has)
         for n in STARTS_PROPAGATION:
             self.actions[n].setEnabled(has and not self.propagation.running)
+        self.actions["rerun_damaged"].setEnabled(has and not self.propagation.running and bool(self.doc.state.damaged))
         self.actions["cancel"].setEnabled(self.ctl.running is not None)
         self.objects_panel.add_button.setEnabled(has)

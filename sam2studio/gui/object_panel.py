@@ -1,11 +1,23 @@
-"""The object panel: one row per tracked object (swatch, name, visibility, lock, delete)."""
+"""The object panel: one row per tracked object (swatch, name, visibility, lock, delete) and,
+below the list, the current object's class: an editable combo of the project's classes."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QColorDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .resources import icon
 
@@ -56,7 +68,8 @@ class ObjectRow(QWidget):
         self.update_from(obj, 0)
 
     def update_from(self, obj, index: int) -> None:
-        key = (obj.name, tuple(obj.color), obj.visible, obj.locked, index)
+        category = getattr(obj, "category", "")
+        key = (obj.name, category, tuple(obj.color), obj.visible, obj.locked, index)
         if key == getattr(self, "_key", None):
             return
         self._key = key
@@ -67,6 +80,7 @@ class ObjectRow(QWidget):
             f"QToolButton:hover {{ border-color: #ffffff; }}")
         if not self.name.hasFocus() and self.name.text() != obj.name:
             self.name.setText(obj.name)
+        self.name.setToolTip(f"Object name (edit and press Enter); class: {category or 'none'}")
         for button, state, on, off in ((self.visible, obj.visible, "eye", "eye_off"),
                                        (self.lock, obj.locked, "lock", "unlock")):
             button.blockSignals(True)
@@ -99,6 +113,7 @@ class ObjectPanel(QWidget):
     visibility_toggled = Signal(int, bool)
     lock_toggled = Signal(int, bool)
     delete_requested = Signal(int)
+    category_requested = Signal(int, str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -120,6 +135,21 @@ class ObjectPanel(QWidget):
         self.empty.setObjectName("hint")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         lay.addWidget(self.empty)
+        crow = QHBoxLayout()
+        crow.setSpacing(6)
+        self.category_label = QLabel("Class")
+        crow.addWidget(self.category_label)
+        self.category = QComboBox()
+        self.category.setEditable(True)
+        self.category.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.category.lineEdit().setPlaceholderText("none")
+        self.category.setToolTip("The highlighted object's class (e.g. person): pick one of the project's "
+                                 "classes or type a new one and press Enter; exports with classes use it")
+        self.category.lineEdit().editingFinished.connect(self._category_edited)
+        self.category.activated.connect(lambda _i: self._category_edited())
+        crow.addWidget(self.category, 1)
+        lay.addLayout(crow)
+        self._classes: list[str] = []
         self.add_button = QPushButton(icon("add"), "  Add object")
         self.add_button.setToolTip("Add a new object on any frame (A)")
         self.add_button.clicked.connect(self.add_requested.emit)
@@ -127,8 +157,9 @@ class ObjectPanel(QWidget):
         self.color_dialog: QColorDialog | None = None
 
     # ---- model -------------------------------------------------------------------------------
-    def set_objects(self, objects: list, current: int | None) -> None:
-        """Show ``objects`` (TrackedObject copies, in order) and highlight ``current``."""
+    def set_objects(self, objects: list, current: int | None, classes: list[str] | None = None) -> None:
+        """Show ``objects`` (TrackedObject copies, in order) and highlight ``current``;
+        ``classes`` are the project's class names for the class combo (default: the objects')."""
         ids = [o.id for o in objects]
         if ids != list(self._rows):
             self.list.blockSignals(True)
@@ -149,6 +180,9 @@ class ObjectPanel(QWidget):
         for i, o in enumerate(objects):
             self._rows[o.id].update_from(o, i)
         self.empty.setVisible(not objects)
+        if classes is None:
+            classes = sorted({o.category for o in objects if getattr(o, "category", "")})
+        self._classes = list(classes)
         self.set_current(current)
 
     def set_current(self, obj_id: int | None) -> None:
@@ -160,6 +194,28 @@ class ObjectPanel(QWidget):
         else:
             self.list.setCurrentItem(self._items[self.current])
         self.list.blockSignals(False)
+        self._show_category()
+
+    def _show_category(self) -> None:
+        """Fill the class combo with the classes and the current object's class."""
+        obj = self._objects.get(self.current) if self.current is not None else None
+        if self.category.lineEdit().hasFocus() and obj is not None:
+            return  # the user is typing
+        self.category.blockSignals(True)
+        self.category.clear()
+        self.category.addItems(self._classes)
+        self.category.setEditText("" if obj is None else getattr(obj, "category", ""))
+        self.category.setEnabled(obj is not None)
+        self.category_label.setEnabled(obj is not None)
+        self.category.blockSignals(False)
+
+    def _category_edited(self) -> None:
+        obj = self._objects.get(self.current) if self.current is not None else None
+        if obj is None:
+            return
+        text = " ".join(self.category.currentText().split())
+        if text != getattr(obj, "category", ""):
+            self.category_requested.emit(obj.id, text)
 
     def ids(self) -> list[int]:
         return list(self._rows)
@@ -173,6 +229,7 @@ class ObjectPanel(QWidget):
             return
         oid = item.data(Qt.ItemDataRole.UserRole)
         self.current = oid
+        self._show_category()
         self.current_changed.emit(oid)
 
     def _renamed(self, obj_id: int, name: str) -> None:

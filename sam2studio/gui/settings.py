@@ -28,6 +28,7 @@ DEFAULTS: dict[str, object] = {
     "dirs/open": "",
     "dirs/save": "",
     "dirs/export": "",
+    "dirs/import": "",
     "recent/files": [],
     "window/geometry": QByteArray(),
     "window/state": QByteArray(),

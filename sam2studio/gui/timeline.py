@@ -2,8 +2,9 @@
 
 Each lane shows where its object is present (its colour), frames computed with the object
 absent (dark grey), frames made stale by a later correction (dimmed, with an amber band on
-top), frames the quality check flagged (a white band at the bottom) and its keyframes
-(diamonds: frames with a user prompt). Click or drag in the lanes to
+top), frames the quality check flagged (a white band at the bottom), frames whose stored mask
+was damaged in the project file (red, until they are re-run) and its keyframes (diamonds:
+frames with a user prompt). Click or drag in the lanes to
 scrub, drag the playhead, wheel to zoom, drag the ruler to pan.
 """
 
@@ -23,6 +24,7 @@ BG_CURRENT = np.array([32, 40, 52, 255], np.uint8)
 ABSENT = np.array([50, 58, 70, 255], np.uint8)
 STALE_BAND = np.array([255, 179, 71, 255], np.uint8)
 FLAG = np.array([255, 255, 255, 255], np.uint8)  # white: stands out on every object colour
+DAMAGED = np.array([230, 40, 50, 255], np.uint8)  # red: the stored mask was damaged (no mask shown)
 GAP = np.array([16, 20, 26, 255], np.uint8)
 
 
@@ -37,7 +39,7 @@ def timecode(seconds: float) -> str:
 
 def render_lanes(lanes: list[dict], num_frames: int) -> np.ndarray:
     """RGBA image (rows, num_frames, 4), row-major, for ``lanes`` of
-    ``{"color", "states", "stale", "current", "visible", "flagged"}``."""
+    ``{"color", "states", "stale", "current", "visible", "flagged", "damaged"}``."""
     n = max(1, num_frames)
     img = np.empty((max(1, len(lanes)) * LANE_ROWS, n, 4), np.uint8)
     img[:] = BG
@@ -70,6 +72,9 @@ def render_lanes(lanes: list[dict], num_frames: int) -> np.ndarray:
             cols = np.asarray(ff)
             img[top + LANE_ROWS - 3, cols] = GAP
             img[top + LANE_ROWS - 2:top + LANE_ROWS, cols] = FLAG
+        df = [f for f in lane.get("damaged", ()) if 0 <= f < n]
+        if df:
+            img[top + 1:top + LANE_ROWS, np.asarray(df)] = DAMAGED
     return img
 
 
@@ -130,7 +135,7 @@ class Timeline(QWidget):
         pi.getAxis("top").setStyle(tickTextOffset=4)
         self.plot.setToolTip("Click or drag in the lanes to move the playhead; wheel to zoom; drag the ruler to pan.\n"
                              "Colour: object present · grey: absent · amber band: stale (re-run from the correction) · "
-                             "◆ keyframe (your prompt)")
+                             "red: mask damaged in the file (re-run it) · ◆ keyframe (your prompt)")
 
         self.lanes_item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.lanes_item)
@@ -181,11 +186,13 @@ class Timeline(QWidget):
         row.addStretch(1)
         self.legend = QLabel('<span style="color:#ffd24d">◆</span> keyframe &nbsp; '
                              '<span style="color:#ffb347">▬</span> stale &nbsp; '
-                             '<span style="color:#ffffff">▬</span> flagged')
+                             '<span style="color:#ffffff">▬</span> flagged &nbsp; '
+                             '<span style="color:#e62832">▮</span> damaged')
         self.legend.setObjectName("hint")
         self.legend.setToolTip("Keyframes are frames with your prompts; stale frames were computed before a later "
                                "correction (Propagate from Here re-runs them); flagged frames failed the quality "
-                               "check (N jumps to the next one)")
+                               "check (N jumps to the next one); damaged frames lost their mask in the project "
+                               "file (Track → Re-run Damaged Frames makes them again)")
         row.addWidget(self.legend)
         self.fit_button = QToolButton()
         self.fit_button.setText("Fit")
@@ -254,7 +261,8 @@ class Timeline(QWidget):
             self.view.setXRange(start, start + width, padding=0)
 
     def set_lanes(self, objects: list, current: int | None, states: dict, keyframes: dict,
-                  stale: dict, names: dict | None = None, flagged: dict | None = None) -> None:
+                  stale: dict, names: dict | None = None, flagged: dict | None = None,
+                  damaged: dict | None = None) -> None:
         """Redraw the lanes of ``objects`` (TrackedObjects, top to bottom)."""
         n = max(1, self.num_frames)
         self.lane_ids = [o.id for o in objects]
@@ -267,7 +275,7 @@ class Timeline(QWidget):
                 st = np.zeros(n, np.uint8)
             lanes.append({"color": o.color, "states": st, "stale": stale.get(o.id, ()),
                           "current": o.id == current, "visible": o.visible,
-                          "flagged": (flagged or {}).get(o.id, ())})
+                          "flagged": (flagged or {}).get(o.id, ()), "damaged": (damaged or {}).get(o.id, ())})
             for f in keyframes.get(o.id, ()):
                 keysig.append((f, i, tuple(o.color)))
                 spots.append({"pos": (f + 0.5, i + 0.6), "brush": pg.mkBrush("#ffd24d"),

@@ -1,14 +1,23 @@
 """Recording a live session: the tracked frames as JPEGs (on a background thread), their masks
-and the prompts, written as a project (``.s2s``) when the tracker closes."""
+and the prompts, written as a project (``.s2s``) when the tracker closes.
+
+The frames go to a hidden staging folder beside the project, renamed to ``NAME_frames/`` only
+when the recording is complete and the project is written; a failed recording (a full disk)
+leaves neither. The project's write lock is held from the start."""
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import secrets
+import shutil
 import threading
 from pathlib import Path
 
+from ..core.lock import ProjectLock
 from ..core.masks import MaskStore
+from ..core.outputs import check_output, os_error_reason
 from ..core.objects import TrackedObject
 from ..core.project import PROJECT_SUFFIX, Project
 from ..core.prompts import FramePrompt
@@ -34,10 +43,14 @@ class Recorder:
         self.frames_dir = path.parent / f"{path.stem}_frames"
         if self.frames_dir.exists() and (not self.frames_dir.is_dir() or any(self.frames_dir.iterdir())):
             raise UserError(f"{self.frames_dir} already exists and is not empty; choose another project name")
+        check_output(path, label="--record", directory=False)
+        self.lock = ProjectLock.acquire(path)
+        self.staging = path.parent / f".{self.frames_dir.name}.staged-{secrets.token_hex(4)}"
         try:
-            self.frames_dir.mkdir(parents=True, exist_ok=True)
+            self.staging.mkdir(parents=True)
         except OSError as exc:
-            raise UserError(f"cannot write {self.frames_dir}: {exc.strerror or exc}") from exc
+            self.lock.release()
+            raise UserError(f"cannot write {self.frames_dir}: {os_error_reason(exc)}") from exc
         self.quality = int(quality)
         self.masks = None  # MaskStore, made on the first frame
         self.prompts: list[tuple[int, int, FramePrompt]] = []
@@ -62,15 +75,20 @@ class Recorder:
                                        [cv2.IMWRITE_JPEG_QUALITY, self.quality])
                 if not ok:
                     raise OSError("JPEG encoding failed")
-                (self.frames_dir / f"{index:06d}.jpg").write_bytes(buf.tobytes())
-            except BaseException as exc:  # noqa: BLE001 - reported by finish()
+                (self.staging / f"{index:06d}.jpg").write_bytes(buf.tobytes())
+            except BaseException as exc:  # noqa: BLE001 - reported by add() and finish()
                 self._error = exc
 
     @property
     def count(self) -> int:
         return len(self.times)
 
+    def _failed(self) -> UserError:
+        return UserError(f"recording to {self.frames_dir} failed: {os_error_reason(self._error)}")
+
     def add(self, cap: Captured, masks: dict[int, ObjectMask]) -> int:
+        if self._error is not None:  # stop the session at once rather than track on unrecorded
+            raise self._failed()
         if self.masks is None:
             h, w = cap.rgb.shape[:2]
             self.masks = MaskStore(h, w)
@@ -90,32 +108,45 @@ class Recorder:
         self.prompts = [p for p in self.prompts if p[1] != obj]
 
     def finish(self, objects: dict[int, TrackedObject], settings: dict) -> Path | None:
+        """Write the project and move the frames into place; on any failure nothing of the
+        recording is left (no ``NAME_frames/``, no project)."""
         self._queue.put(None)
         self._thread.join()
-        if self._error is not None:
-            raise UserError(f"recording to {self.frames_dir} failed: {self._error}")
-        if self.count == 0:
-            log.warning("nothing was tracked, so nothing was recorded")
-            try:
-                self.frames_dir.rmdir()
-            except OSError:
-                pass
-            return None
-        span = self.times[-1] - self.times[0]
-        fps = (self.count - 1) / span if self.count > 1 and span > 0 else 30.0
-        video = open_video(self.frames_dir, fps=fps)
+        moved = False
         try:
-            project = Project.for_video(video)
+            if self._error is not None:
+                raise self._failed()
+            if self.count == 0:
+                log.warning("nothing was tracked, so nothing was recorded")
+                return None
+            span = self.times[-1] - self.times[0]
+            fps = (self.count - 1) / span if self.count > 1 and span > 0 else 30.0
+            try:
+                os.replace(self.staging, self.frames_dir)
+            except OSError as exc:
+                raise UserError(f"cannot write {self.frames_dir}: {os_error_reason(exc)}") from exc
+            moved = True
+            video = open_video(self.frames_dir, fps=fps)
+            try:
+                project = Project.for_video(video)
+            finally:
+                video.close()
+            for o in sorted(objects):
+                project.add_object(TrackedObject(o, objects[o].name, objects[o].color))
+            for index, o, p in self.prompts:
+                if o in objects:
+                    project.prompts.set(index, o, p)
+            for f, o, e in self.masks.items():
+                if o in objects:
+                    project.masks.set_rle(f, o, e.rle, e.score, e.area)
+            project.settings.update(settings)
+            path = project.save(self.path)
+            project.close()
+            return path
+        except BaseException:
+            if moved:
+                shutil.rmtree(self.frames_dir, ignore_errors=True)
+            raise
         finally:
-            video.close()
-        for o in sorted(objects):
-            project.add_object(TrackedObject(o, objects[o].name, objects[o].color))
-        for index, o, p in self.prompts:
-            if o in objects:
-                project.prompts.set(index, o, p)
-        for f, o, e in self.masks.items():
-            if o in objects:
-                project.masks.set_rle(f, o, e.rle, e.score, e.area)
-        project.settings.update(settings)
-        return project.save(self.path)
-
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.lock.release()

@@ -16,11 +16,14 @@ TINY = "sam2.1-tiny"
 
 
 class _Server:
-    """Serves one payload at any path; ``drip`` sends it slowly (64 KiB every 20 ms)."""
+    """Serves one payload at any path; ``drip`` sends it slowly (64 KiB every 20 ms);
+    ``stall_after`` sends that many bytes and then nothing more."""
 
-    def __init__(self, payload: bytes, drip: bool = False) -> None:
+    def __init__(self, payload: bytes, drip: bool = False, stall_after: int | None = None) -> None:
         self.payload = payload
         self.drip = drip
+        self.stall_after = stall_after
+        self.release = threading.Event()
         self.requests = 0
         outer = self
 
@@ -37,6 +40,14 @@ class _Server:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 step = 64 * 1024 if outer.drip else 4 * 1024 * 1024
+                if outer.stall_after is not None:
+                    try:
+                        self.wfile.write(data[:outer.stall_after])
+                        self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    outer.release.wait(60)
+                    return
                 try:
                     for i in range(0, len(data), step):
                         self.wfile.write(data[i:i + step])
@@ -55,6 +66,7 @@ class _Server:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/models"
 
     def close(self) -> None:
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
@@ -64,8 +76,8 @@ class _Server:
 def serve(monkeypatch):
     servers = []
 
-    def start(payload: bytes, drip: bool = False) -> _Server:
-        s = _Server(payload, drip)
+    def start(payload: bytes, drip: bool = False, stall_after: int | None = None) -> _Server:
+        s = _Server(payload, drip, stall_after)
         servers.append(s)
         monkeypatch.setenv("SAM2STUDIO_MODEL_BASE_URL", s.url)
         return s
@@ -140,3 +152,24 @@ def test_download_installs_and_switches_to_sam2(make_window, qtbot, serve, tiny_
     assert not win.banner.isVisible()
     dlg.close()
     assert win.errors == []
+
+
+def test_a_stalled_download_shows_the_stall_error_and_keeps_the_part(make_window, qtbot, serve, monkeypatch):
+    from sam2studio.engines import models
+
+    monkeypatch.setenv(models.STALL_ENV, "10000/1")  # the rule, with a 1 s window for the test
+    serve(bytes(1024 * 1024), stall_after=3000)
+    win = make_window("classic")
+    dlg = win.models.model_manager()
+    ended = []
+    dlg.download_finished.connect(lambda name, outcome: ended.append((name, outcome)))
+    qtbot.mouseClick(dlg.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(ended), timeout=10000)
+    name, outcome = ended[0]
+    assert name == TINY and "stalled" in outcome
+    text = dlg.status.text()
+    assert "the download stalled (less than 10 KB in 1 s) after 3000 of 1048576 bytes" in text
+    assert "resume" in text
+    assert (models.cache_dir() / "sam2.1_hiera_tiny.pt.part").stat().st_size == 3000
+    assert dlg.download_button.isEnabled() and not dlg.downloading
+    dlg.close()

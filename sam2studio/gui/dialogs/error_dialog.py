@@ -61,3 +61,36 @@ def ask_save_changes(parent: QWidget | None, name: str) -> str:
     if answer == QMessageBox.StandardButton.Discard:
         return "discard"
     return "cancel"
+
+
+def _question(parent: QWidget | None, name: str, title: str, text: str, info: str, yes: str,
+              on_yes) -> QMessageBox:
+    """A non-blocking question with a ``yes`` button (calls ``on_yes``) and Cancel."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
+    box.setObjectName(name)
+    box.setInformativeText(info)
+    accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(accept)
+    box.setModal(True)
+    box.accept_button = accept
+    box.buttonClicked.connect(lambda b: on_yes() if b is accept else None)
+    box.open()
+    return box
+
+
+def ask_rerun_damaged(parent: QWidget | None, name: str, damaged: str, frames: int, on_yes) -> QMessageBox:
+    """Offer to re-run the frames whose masks were damaged in the project file."""
+    return _question(parent, "rerunDamagedBox", "Damaged masks",
+                     f"The project file {name} has damaged masks ({damaged}); they were left out.",
+                     f"Those {frames} frame{'s' if frames != 1 else ''} show no mask (red on the timeline). "
+                     "Re-run them now from each object's nearest prompt? (Track → Re-run Damaged Frames "
+                     "does it later.)", "Re-run Damaged Frames", on_yes)
+
+
+def ask_open_locked(parent: QWidget | None, name: str, holder: str, on_read_only) -> QMessageBox:
+    """A project another SAM2 Studio is writing: offer to open it read-only."""
+    return _question(parent, "projectLockedBox", "Project in use",
+                     f"{name} is open for writing in another SAM2 Studio ({holder}).",
+                     "Open it read-only to look at it and export from it; to keep your changes, save them "
+                     "under another name (Save As).", "Open Read-Only", on_read_only)

@@ -1,4 +1,4 @@
-"""Editing: objects (add, select, rename, recolour, show, lock, delete), the edits made on the
+"""Editing: objects (add, select, rename, set the class, recolour, show, lock, delete), the edits made on the
 canvas (clicks, boxes, brush and eraser strokes, clearing a prompt), the tools and the brush
 size. Every edit is an undoable command run on the controller thread."""
 
@@ -48,6 +48,7 @@ class EditingController:
         p.add_requested.connect(self.add_object)
         p.rename_requested.connect(self.rename_object)
         p.color_requested.connect(self.recolor_object)
+        p.category_requested.connect(self.set_object_category)
         p.visibility_toggled.connect(self.set_object_visible)
         p.lock_toggled.connect(self.set_object_locked)
         p.delete_requested.connect(self.delete_object)
@@ -112,6 +113,11 @@ class EditingController:
         obj = self._objects().get(oid)
         if obj is not None and name and name != obj.name:
             self.w.undo.push(cmd.RenameObjectCommand(self.w.ctl, oid, obj.name, name))
+
+    def set_object_category(self, oid: int, category: str) -> None:
+        obj = self._objects().get(oid)
+        if obj is not None and category != obj.category:
+            self.w.undo.push(cmd.CategoryObjectCommand(self.w.ctl, oid, obj.category, category, obj.name))
 
     def recolor_object(self, oid: int, rgb: tuple) -> None:
         obj = self._objects().get(oid)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
+from ...core.project import PROJECT_SUFFIX
 from ...core.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..autosave import find_orphans
 from ..dialogs import error_dialog as err
@@ -27,6 +28,8 @@ class FilesController:
         self.live_windows: list = []
         self.recovery_dialog = None
         self.export_dialog_widget = None
+        self.import_dialog_widget = None
+        self.locked_box = None  # the offer to open a project another process writes, read-only
 
     def handlers(self) -> dict[str, Callable]:
         return {
@@ -38,21 +41,33 @@ class FilesController:
             "save": self.save,
             "save_as": self.save_as_dialog,
             "export": self.export_dialog,
+            "import_annotations": self.import_dialog,
             "quit": self.w.close,
         }
 
     # ---- opening ----
-    def open_path(self, source, *, engine: str | None = None, ask: bool = True, **options):
-        """Open a video file, image folder, project (.s2s) or VideoSource in the window."""
+    def open_path(self, source, *, engine: str | None = None, ask: bool = True, read_only: bool = False,
+                  **options):
+        """Open a video file, image folder, project (.s2s) or VideoSource in the window. A project
+        another SAM2 Studio is writing is offered read-only (returns None; the offer opens it)."""
         w = self.w
         if ask and not self.maybe_save():
             return None
+        if not read_only and isinstance(source, (str, Path)) and Path(source).suffix.lower() == PROJECT_SUFFIX:
+            from ...core.project import Project
+
+            holder = Project.lock_holder(source)
+            if holder is not None:
+                self.locked_box = err.ask_open_locked(
+                    w, Path(source).name, holder.describe(),
+                    lambda: self.open_path(source, engine=engine, ask=False, read_only=True, **options))
+                return None
         w.playback.stop()
         w.ctl.cancel()  # a running propagation belongs to the project being closed
         opts = {} if engine is None else {"engine": engine, **options}
         if isinstance(source, (str, Path)):
             w.settings.set("dirs/open", str(Path(source).resolve().parent))
-        return w.doc.open(source, **opts)
+        return w.doc.open(source, read_only=read_only, **opts)
 
     def open_video_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Open a video", self.w.settings.get("dirs/open"), VIDEO_FILTER)
@@ -131,7 +146,7 @@ class FilesController:
         w = self.w
         if w.session is None:
             return False
-        if w.doc.project_path is None:
+        if w.doc.project_path is None or w.doc.read_only:  # read-only: keep the changes under a new name
             return self.save_as_dialog()
         w.doc.save(on_done=self._after_save)
         return True
@@ -172,7 +187,7 @@ class FilesController:
             return False
         if answer == "discard":
             return True
-        if w.doc.project_path is None:
+        if w.doc.project_path is None or w.doc.read_only:
             path = self._ask_project_path()
             if not path:
                 return False
@@ -219,5 +234,28 @@ class FilesController:
                                         settings.set("export/format", dlg.format.name),
                                         w.status(f"Exported {p}", 8000)))
         self.export_dialog_widget = dlg
+        dlg.open()
+        return dlg
+
+    # ---- import ----
+    def import_dialog(self):
+        """File → Import Annotations...: preview a file or folder, then add it to the project."""
+        w = self.w
+        if w.session is None:
+            return None
+        from ..dialogs.import_dialog import ImportDialog
+
+        settings = w.settings
+        start = settings.get("dirs/import") or settings.get("dirs/open")
+        dlg = ImportDialog(w.ctl, start, w, undo_stack=w.undo)
+
+        def done(summary: str) -> None:
+            source = dlg.source_edit.text().strip()
+            if source:
+                settings.set("dirs/import", str(Path(source).resolve().parent))
+            w.status(summary[:1].upper() + summary[1:], 8000)
+
+        dlg.imported.connect(done)
+        self.import_dialog_widget = dlg
         dlg.open()
         return dlg

@@ -1,5 +1,6 @@
-"""Propagation: run it (both ways, forward, backward, the corrected objects from here), limit
-it to a range, cancel it, and show the progress and outcome of the controller's jobs."""
+"""Propagation: run it (both ways, forward, backward, the corrected objects from here, the
+frames whose masks were damaged in the project file), limit it to a range, cancel it, and show
+the progress and outcome of the controller's jobs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Slot
 
 from ..controller import propagate as propagate_job
+from ..controller import rerun_damaged as rerun_damaged_job
+from ..dialogs import error_dialog as err
 
 if TYPE_CHECKING:
     from ..main_window import MainWindow
@@ -25,6 +28,7 @@ class PropagationController(QObject):
         self.w = window
         self.range: tuple[int, int] | None = None
         self.following = False  # the playhead follows the running propagation
+        self.rerun_box = None  # the offer to re-run damaged frames, while shown
 
     def handlers(self) -> dict[str, Callable]:
         return {
@@ -32,6 +36,7 @@ class PropagationController(QObject):
             "propagate_fwd": self.forward,
             "propagate_back": self.backward,
             "rerun": self.from_here,
+            "rerun_damaged": self.rerun_damaged,
             "cancel": self.cancel,
             "range_in": self.set_range_start,
             "range_out": self.set_range_end,
@@ -78,6 +83,35 @@ class PropagationController(QObject):
         if not objs:
             return None
         return self.propagate("forward", objects=objs)
+
+    def rerun_damaged(self):
+        """Make the masks that were damaged in the project file again (each object from its
+        nearest prompt); they show red on the timeline until then."""
+        w = self.w
+        if w.session is None or not w.doc.state.damaged:
+            return None
+        if not w.session.project.damaged_rerun_plan():
+            w.show_error("the damaged frames' objects have no prompt left to re-run them from: "
+                         "click the object on one of those frames, then propagate")
+            return None
+        w.playback.stop()
+        return w.ctl.call(rerun_damaged_job(), "re-running the damaged frames", kind="propagate")
+
+    def offer_rerun_damaged(self, session) -> None:
+        """After opening a project whose file had damaged masks: say which, offer to re-run them."""
+        damaged = [d for d in session.project.damaged_masks() if d.what == "mask"]
+        if not damaged:
+            return
+        from ...core.masks import damaged_by_object
+
+        frames = sorted({d.frame for d in damaged if d.frame is not None})
+        where = damaged_by_object(damaged)
+        self.w.status(f"{len(damaged)} damaged mask{'s' if len(damaged) != 1 else ''} in the project file "
+                      f"(red on the timeline): {where}", 15000)
+        if self.w._clean_exit:  # closing
+            return
+        self.rerun_box = err.ask_rerun_damaged(self.w, self.w.doc.display_name, where, len(frames),
+                                               self.rerun_damaged)
 
     def cancel(self) -> None:
         if self.w.ctl.cancel():

@@ -1,0 +1,397 @@
+"""Single-frame segmentation for the classic engine: a mask from clicks, a box or a base mask.
+
+See :mod:`sam2studio.engines.classic` for how it fits in the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .classic_util import (
+    _bbox,
+    _component_at,
+    _dilate,
+    _disk,
+    _erode,
+    _fill_holes,
+    _Frame,
+    _hist,
+    _log_ratio,
+    _objectness,
+    _ring,
+    _smooth_hist,
+)
+
+#: box extents tried around a click: (half-width, aspect = height / width), the half-width as
+#: a fraction of the frame's longest side
+BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2), (0.17, 1.0))
+#: a click's default mask never covers more of the frame than this (larger candidates are
+#: still offered, after it)
+MAX_DEFAULT_SHARE = 0.4
+_GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
+GRABCUT_SEED = 12345
+MOVING = "moving with the click"
+#: among candidates scoring within this of the best, the smallest is the default
+DEFAULT_MARGIN = 0.1
+
+
+def grow(fr: _Frame, x: float, y: float, forbid: np.ndarray | None = None) -> np.ndarray:
+    """Region of similar colour around ``(x, y)`` (internal resolution).
+
+    Two candidates are grown, one against the colours of the whole frame and one against
+    a mix of those and the region's own surroundings; the one that stands out more from
+    its surroundings (colour histograms of inside and a band around it) wins."""
+    best, best_score = None, -1.0
+    for local in (0.0, 0.5):
+        region = grow_once(fr, x, y, forbid, local)
+        score = _objectness(fr, region)
+        if score > best_score:
+            best, best_score = region, score
+    return best
+
+def grow_once(fr: _Frame, x: float, y: float, forbid: np.ndarray | None, local: float) -> np.ndarray:
+    h, w = fr.bins.shape
+    r0 = max(3, int(round(0.018 * max(h, w))))
+    seed = _disk((h, w), x, y, r0)
+    if forbid is not None:
+        seed &= ~forbid
+        if not seed.any():
+            seed = _disk((h, w), x, y, 1)
+    region = seed
+    gh = fr.global_hist
+    ksize = max(3, int(round(0.012 * max(h, w))) | 1)
+    for _ in range(5):
+        fh = _hist(fr.bins, region)
+        bgh = _smooth_hist(np.maximum(gh - fh, 0))
+        if local > 0:
+            ring = _ring(region, 2, max(6.0, 0.5 * np.sqrt(np.count_nonzero(region))))
+            bgh = (1 - local) * bgh + local * _smooth_hist(_hist(fr.bins, ring))
+        lut = _log_ratio(_smooth_hist(fh), bgh)
+        score = cv2.blur(lut[fr.bins], (ksize, ksize))
+        cand = score > 0.0
+        if forbid is not None:
+            cand &= ~forbid
+        cand |= seed
+        new = _component_at(cand, [(x, y)])
+        changed = np.count_nonzero(new ^ region)
+        region = new
+        if changed < 0.02 * max(1, np.count_nonzero(region)):
+            break
+    return region
+
+def segment(fr: _Frame, pos, neg, box, base: np.ndarray | None, others: np.ndarray) -> np.ndarray:
+    """One object's mask at the internal resolution from clicks, a box and/or a base mask."""
+    h, w = fr.bins.shape
+    # pixels of other objects on this frame are not available to a click (a box may
+    # take them: it says explicitly where the object is)
+    forbid = others.copy()
+    for x, y in pos:
+        forbid &= ~_disk((h, w), x, y, 3)
+    pos_regions = [grow(fr, x, y, forbid) for x, y in pos] if box is None else []
+    region = np.zeros((h, w), bool)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        region[int(np.floor(y0)):int(np.ceil(y1)), int(np.floor(x0)):int(np.ceil(x1))] = True
+        allowed = region.copy()
+    else:
+        if base is not None and base.any():
+            region = base.copy()
+        for (x, y), g in zip(pos, pos_regions):
+            xi, yi = min(w - 1, int(x)), min(h - 1, int(y))
+            if not region[yi, xi]:
+                region |= g
+        area = max(1, np.count_nonzero(region))
+        allowed = _dilate(region, max(4, int(0.25 * np.sqrt(area))))
+    # the region of similar colour around a negative click is cut out; when that would
+    # take (nearly) everything -- the negative click sits in the same colours as the
+    # positive ones -- only the part nearer to the negative click than to any positive
+    # click goes
+    neg_cut = np.zeros((h, w), bool)
+    if neg:
+        keep_pos = np.zeros((h, w), bool)
+        for x, y in pos:
+            keep_pos |= _disk((h, w), x, y, 3)
+        for x, y in neg:
+            neg_cut |= grow(fr, x, y, keep_pos)
+        if pos and np.count_nonzero(region & neg_cut) > 0.8 * max(1, np.count_nonzero(region)):
+            yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+            dn = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in neg], axis=0)
+            dp = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in pos], axis=0)
+            neg_cut &= dn < dp
+        region &= ~neg_cut
+    if not region.any():
+        for x, y in pos:
+            region |= _disk((h, w), x, y, 2)
+        if not region.any():
+            return region
+    if box is None:
+        region &= ~forbid
+        allowed = allowed & ~forbid
+    gc = grabcut(fr, region, allowed, pos, neg, rect=box is not None)
+    gc &= ~neg_cut
+    for x, y in neg:
+        gc &= ~_disk((h, w), x, y, 2)
+    if pos:
+        keep = _component_at(gc, pos)
+        # a positive click that GrabCut dropped keeps at least its grown region
+        for (x, y), g in zip(pos, pos_regions or [None] * len(pos)):
+            xi, yi = min(w - 1, int(x)), min(h - 1, int(y))
+            if not keep[yi, xi]:
+                keep |= (g & ~neg_cut) if g is not None else _disk((h, w), x, y, 2)
+        gc = keep
+    else:
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(gc.astype(np.uint8), connectivity=8)
+        if n > 1:
+            big = stats[1:, cv2.CC_STAT_AREA].max()
+            gc = np.isin(lab, [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.1 * big])
+    return _fill_holes(gc)
+
+def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
+    """GrabCut around ``region`` (probably foreground) within ``allowed`` (probably
+    background elsewhere); clicks are sure foreground / background. Large crops run at a
+    reduced size (longest side :data:`_GC_SIDE` x 1.4) and are scaled back."""
+    h, w = region.shape
+    bb = _bbox(allowed | region)
+    if bb is None:
+        return region
+    m = max(6, int(0.15 * max(bb[2] - bb[0], bb[3] - bb[1])))
+    x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(w, bb[2] + m), min(h, bb[3] + m)
+    s = min(1.0, 1.4 * _GC_SIDE / max(x1 - x0, y1 - y0))
+    cw, ch = max(4, int(round((x1 - x0) * s))), max(4, int(round((y1 - y0) * s)))
+
+    def small(a: np.ndarray) -> np.ndarray:
+        a = np.ascontiguousarray(a[y0:y1, x0:x1])
+        if s == 1.0:
+            return a
+        return cv2.resize(a.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
+
+    gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
+    gm[small(allowed)] = cv2.GC_PR_BGD
+    gm[small(region)] = cv2.GC_PR_FGD
+    for x, y in pos:
+        cv2.circle(gm, (int((x - x0) * s), int((y - y0) * s)), 2, int(cv2.GC_FGD), -1)
+    for x, y in neg:
+        cv2.circle(gm, (int((x - x0) * s), int((y - y0) * s)), 2, int(cv2.GC_BGD), -1)
+    fgc = np.count_nonzero((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD))
+    bgc = np.count_nonzero((gm == cv2.GC_BGD) | (gm == cv2.GC_PR_BGD))
+    if fgc < 10 or bgc < 10:
+        return region
+    bgd = np.zeros((1, 65), np.float64)
+    fgd = np.zeros((1, 65), np.float64)
+    img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
+    if s != 1.0:
+        img = cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA)
+    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
+    try:
+        cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return region
+    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
+    if s != 1.0:
+        fg = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    out = np.zeros((h, w), bool)
+    out[y0:y1, x0:x1] = fg >= 0.5
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# several candidates for a click
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """One candidate mask for a click (internal resolution) and why it was kept."""
+
+    mask: np.ndarray
+    score: float
+    kind: str
+    features: dict = field(default_factory=dict)
+
+
+def comoving_region(cur: _Frame, other: _Frame, flow, pos) -> np.ndarray | None:
+    """The region that moves with the clicked point between ``cur`` and ``other`` (a frame or
+    two away), beyond the camera's motion: dense flow minus a homography fitted to it
+    (RANSAC), pixels whose relative motion is close to the clicks', connected to them. None
+    when the clicked point does not move against the background (the cue says nothing)."""
+    h, w = cur.gray.shape
+    if not pos:
+        return None
+    fl = flow.calc(cur.gray, other.gray, None)
+    ys, xs = np.mgrid[4:h:8, 4:w:8]
+    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    dst = src + fl[ys.ravel(), xs.ravel()]
+    hm, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+    if hm is None:
+        return None
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid = np.stack([gx, gy], -1)
+    rel = fl - (cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(h, w, 2) - grid)
+    rel = cv2.GaussianBlur(rel, (0, 0), 1.5)
+    v = np.median([rel[min(h - 1, int(y)), min(w - 1, int(x))] for x, y in pos], axis=0)
+    speed = float(np.linalg.norm(v))
+    if speed < 1.0:
+        return None
+    region = (np.linalg.norm(rel - v, axis=-1) < max(0.8, 0.35 * speed)) & (np.linalg.norm(rel, axis=-1) > 0.5 * speed)
+    region = _component_at(region, pos)
+    return region if region.any() else None
+
+
+def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndarray, float]:
+    """GrabCut inside ``box`` (probably foreground) with the positive clicks as sure
+    foreground; returns the connected part at the clicks and how much of the box's inner
+    sides it covers (0: well inside the box, 1: a whole side)."""
+    h, w = fr.bins.shape
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    out = np.zeros((h, w), bool)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return out, 0.0
+    m = max(6, int(0.3 * max(x1 - x0, y1 - y0)))
+    cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+    s = min(1.0, _GC_SIDE / max(cx1 - cx0, cy1 - cy0))
+    cw, ch = max(4, int(round((cx1 - cx0) * s))), max(4, int(round((cy1 - cy0) * s)))
+    img = cv2.resize(np.ascontiguousarray(fr.rgb[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
+    gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
+    by0, by1 = int((y0 - cy0) * s), int(np.ceil((y1 - cy0) * s))
+    bx0, bx1 = int((x0 - cx0) * s), int(np.ceil((x1 - cx0) * s))
+    gm[by0:by1, bx0:bx1] = cv2.GC_PR_FGD
+    fb = cv2.resize(forbid[cy0:cy1, cx0:cx1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
+    gm[fb] = cv2.GC_BGD
+    for x, y in neg:
+        cv2.circle(gm, (int((x - cx0) * s), int((y - cy0) * s)), 2, int(cv2.GC_BGD), -1)
+    for x, y in pos:
+        cv2.circle(gm, (int((x - cx0) * s), int((y - cy0) * s)), 2, int(cv2.GC_FGD), -1)
+    if np.count_nonzero(gm == cv2.GC_BGD) < 10:
+        return out, 0.0
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
+    try:
+        cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return out, 0.0
+    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
+    fg = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR) >= 0.5
+    out[cy0:cy1, cx0:cx1] = fg
+    out &= ~forbid
+    out = _component_at(out, pos)
+    sides = []
+    if x0 > 0:
+        sides.append(out[y0:y1, x0].mean())
+    if x1 < w:
+        sides.append(out[y0:y1, x1 - 1].mean())
+    if y0 > 0:
+        sides.append(out[y0, x0:x1].mean())
+    if y1 < h:
+        sides.append(out[y1 - 1, x0:x1].mean())
+    return _fill_holes(out), float(max(sides) if sides else 0.0)
+
+
+def _edge_ratio(grad: np.ndarray, m: np.ndarray) -> float:
+    """Mean gradient on the mask's outline over the mean around it (> 1: the outline follows
+    image edges)."""
+    if not m.any():
+        return 0.0
+    line = m & ~_erode(m, 1)
+    around = _dilate(m, 6) & ~_erode(m, 6)
+    return float(grad[line].mean() / (grad[around].mean() + 1e-3))
+
+
+def _features(fr: _Frame, grad: np.ndarray, m: np.ndarray) -> dict:
+    h, w = m.shape
+    return {"share": float(np.count_nonzero(m)) / (h * w), "contrast": _objectness(fr, m),
+            "edge": _edge_ratio(grad, m)}
+
+
+def candidate_score(f: dict, touch: float = 0.0) -> float:
+    """How likely a candidate is the object: colour contrast with its surroundings, the
+    number of other extents whose GrabCut found (nearly) the same region (a stable outline),
+    whether it was seeded by the region moving with the click, slightly its size; a candidate
+    that runs out of its box, covers most of the frame or is tiny scores less. (Weights chosen
+    on the benchmark's first clicks; see benchmarks/README.md.)"""
+    s = 0.5 * f["contrast"] + 0.2 * f.get("support", 0.0) + 0.1 * np.log(max(f["share"], 1e-4))
+    s += 0.2 * f.get("moving", 0.0)
+    s -= 1.0 * max(0.0, touch - 0.25)
+    if f["share"] > MAX_DEFAULT_SHARE:
+        s -= 1.0
+    if f["share"] < 0.0015:
+        s -= 0.5
+    return float(s)
+
+
+def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None) -> list[Candidate]:
+    """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
+    earlier mask for the object: the colour region grown from the clicks and refined by
+    GrabCut (:func:`segment`), and GrabCut in boxes of a few extents around the clicks
+    (:data:`BOX_EXTENTS`), and, given the region ``moving`` with the clicks (see
+    :func:`comoving_region`), GrabCut seeded by it; ranked by :func:`candidate_score`; near-duplicates are dropped.
+    The first one (the default) is the smallest of those scoring within
+    :data:`DEFAULT_MARGIN` of the best; it never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
+    candidate does not."""
+    h, w = fr.bins.shape
+    grad = cv2.magnitude(cv2.Sobel(fr.gray, cv2.CV_32F, 1, 0), cv2.Sobel(fr.gray, cv2.CV_32F, 0, 1))
+    forbid = others.copy()
+    for x, y in pos:
+        forbid &= ~_disk((h, w), x, y, 3)
+    raw: list[tuple[np.ndarray, str, float]] = [(segment(fr, pos, neg, None, None, others), "colour region", 0.0)]
+    if moving is not None and moving.any() and pos:
+        seed = moving & ~forbid
+        allowed = _dilate(seed, max(4, int(0.25 * np.sqrt(max(1, np.count_nonzero(seed)))))) & ~forbid
+        m = grabcut(fr, seed, allowed, pos, neg, False) & ~forbid
+        raw.append((_fill_holes(_component_at(m, pos)), MOVING, 0.0))
+    if pos:
+        xs, ys = [p[0] for p in pos], [p[1] for p in pos]
+        L = max(h, w)
+        for r, asp in BOX_EXTENTS:
+            hw, hh = r * L, r * L * asp
+            box = (min(xs) - hw, min(ys) - 0.8 * hh, max(xs) + hw, max(ys) + 1.2 * hh)
+            m, touch = _box_grabcut(fr, pos, neg, forbid, box)
+            if m.any():
+                raw.append((m, f"box {r:g}x{asp:g}", touch))
+    raw = [r for r in raw if r[0].any()]
+    # stability: a boundary that several extents agree on is more likely the object's
+    pair = np.array([[_iou(a[0], b[0]) if i != j else 0.0 for j, b in enumerate(raw)] for i, a in enumerate(raw)])
+    cands: list[Candidate] = []
+    for i, (m, kind, touch) in enumerate(raw):
+        if any(_iou(m, c.mask) > 0.9 for c in cands):
+            continue
+        f = _features(fr, grad, m)
+        f["touch"] = touch
+        f["support"] = float(np.sum(pair[i] > 0.7)) if len(raw) > 1 else 0.0
+        f["moving"] = float(kind == MOVING)
+        cands.append(Candidate(m, candidate_score(f, touch), kind, f))
+    cands.sort(key=lambda c: -c.score)
+    if cands:  # of the candidates about as likely as the best, the tightest
+        near = [i for i, c in enumerate(cands) if c.score >= cands[0].score - DEFAULT_MARGIN]
+        cands.insert(0, cands.pop(min(near, key=lambda i: cands[i].features["share"])))
+    if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
+        small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE]
+        if small:
+            cands.insert(0, cands.pop(small[0]))
+        else:  # every candidate ran into the background: offer it cut to a box around the clicks
+            m = clip_to_clicks(cands[0].mask, pos)
+            if m.any():
+                f = _features(fr, grad, m)
+                cands.insert(0, Candidate(m, candidate_score(f), "clipped", f))
+    return cands
+
+
+def clip_to_clicks(mask: np.ndarray, pos) -> np.ndarray:
+    """``mask`` cut to a box around the positive clicks (the widest of :data:`BOX_EXTENTS`),
+    keeping the part connected to them: what a click that ran into the background meant."""
+    h, w = mask.shape
+    if not pos:
+        return np.zeros((h, w), bool)
+    xs, ys, r = [p[0] for p in pos], [p[1] for p in pos], BOX_EXTENTS[-1][0] * max(h, w)
+    clip = np.zeros((h, w), bool)
+    clip[max(0, int(min(ys) - r)):int(max(ys) + r) + 1, max(0, int(min(xs) - r)):int(max(xs) + r) + 1] = True
+    return _component_at(mask & clip, pos)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    u = np.count_nonzero(a | b)
+    return 1.0 if u == 0 else float(np.count_nonzero(a & b)) / u
+
