@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lock_holder import Holder
 from fs_faults import tmpfs
 from PIL import Image
 
@@ -89,27 +89,6 @@ def write_project(path: Path, frames: Path, damaged: tuple[int, int] | None = No
 def png(path: Path, arr: np.ndarray) -> Path:
     Image.fromarray(arr.astype(np.uint8)).save(path)
     return path
-
-
-class Holder:
-    """A second process that holds a project open for writing."""
-
-    def __init__(self, path: Path) -> None:
-        code = textwrap.dedent(f"""
-            import sys
-            from sam2studio.core.project import Project
-            p = Project.load({str(path)!r}, lock=True)
-            print("locked", flush=True)
-            sys.stdin.readline()
-        """)
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        assert self.proc.stdout.readline().strip() == "locked"
-
-    def close(self) -> None:
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
-        self.proc.wait(10)
 
 
 class Trickle:
@@ -214,7 +193,7 @@ def _case_quality_report_on_a_read_only_disk(c: Ctx):
 def _case_project_written_by_another_process(c: Ctx):
     proj = write_project(c.tmp / "shared.s2s", c.frames)
     holder = Holder(proj)
-    c.stack.callback(holder.close)
+    c.stack.callback(holder.stop)
     return ["segment", c.frames, "--out", c.tmp / "out", "--click", "1:0:20:20", "--engine", "classic",
             "--project", proj], "shared.s2s is open for writing by another SAM2 Studio"
 

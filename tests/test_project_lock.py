@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lock_holder import Holder
 
 from sam2studio.core.lock import ProjectLock, ProjectLockedError, lock_holder, lock_path
 from sam2studio.core.objects import TrackedObject
@@ -27,30 +25,6 @@ def small_project() -> Project:
     p.add_object(TrackedObject(1, "a"))
     p.masks.set(0, 1, np.eye(24, 32, dtype=bool))
     return p
-
-
-class Holder:
-    """Another process that opens ``path`` for writing and waits until told to stop."""
-
-    def __init__(self, path: Path) -> None:
-        code = textwrap.dedent(f"""
-            import sys, time
-            from sam2studio.core.project import Project
-            p = Project.load({str(path)!r}, lock=True)
-            print("locked", flush=True)
-            sys.stdin.readline()
-            p.close()
-        """)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env)
-        assert self.proc.stdout.readline().strip() == "locked"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.write("\n")
-            self.proc.stdin.flush()
-            self.proc.wait(10)
 
 
 @pytest.fixture
