@@ -34,6 +34,10 @@ SOFT_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.
 #: extents of the thin-structure candidates (colours inside the box unlike those around it,
 #: without GrabCut's smoothing: the tubes and wheels of a bicycle)
 THIN_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.11, 1.0))
+#: extents of the thin-line candidates (:func:`ridge_region`) and the share of a box's
+#: pixels taken as lines
+RIDGE_EXTENTS: tuple[tuple[float, float], ...] = ((0.11, 1.0),)
+RIDGE_SHARE = 0.3
 #: a pixel chosen by at least this share of the GrabCut candidates is in a consensus candidate
 CONSENSUS_VOTES: tuple[float, ...] = (0.3, 0.5)
 #: a click's default mask never covers more of the frame than this (larger candidates are
@@ -330,6 +334,28 @@ def thin_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
     return _component_at(cand, pos)
 
 
+def ridge_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
+    """Thin lines darker or lighter than their surroundings (morphological black-hat and
+    top-hat of the grey image, the strongest :data:`RIDGE_SHARE` of the box), closed over
+    one-pixel gaps and connected to the clicks: the tubes, spokes and tyres of a bicycle,
+    whose colours say little (dark metal on shadowed grass) but whose lines stand out."""
+    h, w = fr.bins.shape
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    out = np.zeros((h, w), bool)
+    if x1 - x0 < 5 or y1 - y0 < 5:
+        return out
+    g = fr.gray[y0:y1, x0:x1].astype(np.float32)
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    r = np.maximum(cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, ker), cv2.morphologyEx(g, cv2.MORPH_TOPHAT, ker))
+    cand = (r > np.quantile(r, 1.0 - RIDGE_SHARE)).astype(np.uint8)
+    out[y0:y1, x0:x1] = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    out &= ~forbid
+    for x, y in pos:
+        out |= _disk((h, w), x, y, 2)
+    return _component_at(out, pos)
+
+
 def _edge_ratio(grad: np.ndarray, m: np.ndarray) -> float:
     """Mean gradient on the mask's outline over the mean around it (> 1: the outline follows
     image edges)."""
@@ -416,6 +442,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     if pos:
         for box, name in _boxes(pos, (h, w), THIN_EXTENTS):
             raw.append((thin_region(fr, pos, forbid, box), f"thin {name}", 0.0))
+        for box, name in _boxes(pos, (h, w), RIDGE_EXTENTS):
+            raw.append((ridge_region(fr, pos, forbid, box), f"lines {name}", 0.0))
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         if not m.any() or any(_iou(m, c.mask) > 0.9 for c in cands):
