@@ -5,6 +5,7 @@ See :mod:`sam2studio.engines.classic` for how it fits in the engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -48,6 +49,7 @@ GRABCUT_SEED = 12345
 MOVING = "moving with the click"
 #: candidates covering less of the frame than this are a click's disc, not an object
 MIN_SHARE = 0.0015
+SWALLOW_PENALTY = 1.0
 
 
 def grow(fr: _Frame, x: float, y: float, forbid: np.ndarray | None = None) -> np.ndarray:
@@ -378,10 +380,13 @@ def candidate_score(f: dict, touch: float = 0.0) -> float:
     and that the colour region and the motion agree with, is more likely the object's than
     one found once), a bonus when it was seeded by the region moving with the click; a
     candidate that runs out of its box, covers more than :data:`MAX_DEFAULT_SHARE` of the
-    frame or is no more than the click's disc scores less. (Chosen on the benchmark's real,
+    frame, is no more than the click's disc or would swallow another object's whole mask
+    scores less. (Chosen on the benchmark's real,
     semi-real and test clicks together; see benchmarks/README.md.)"""
     s = 1.0 * f.get("agree", 0.0) + 0.3 * f.get("moving", 0.0)
     s -= 1.0 * max(0.0, touch - 0.25)
+    if f.get("swallows", 0.0) > 0.8:
+        s -= SWALLOW_PENALTY
     if f["share"] > MAX_DEFAULT_SHARE:
         s -= 2.0
     if f["share"] < MIN_SHARE:
@@ -401,7 +406,8 @@ def _boxes(pos, shape: tuple[int, int], extents) -> list[tuple[tuple[float, floa
     return out
 
 
-def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None) -> list[Candidate]:
+def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None,
+                     claimed: Sequence[np.ndarray] = ()) -> list[Candidate]:
     """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
     earlier mask for the object: the colour region grown from the clicks and refined by
     GrabCut (:func:`segment`); given the region ``moving`` with the clicks (see
@@ -412,7 +418,11 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     (pixels that at least :data:`CONSENSUS_VOTES` of them chose). Near-duplicates are dropped;
     they are ranked by :func:`candidate_score`, the best first (the default). The default
     never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does
-    not; when none does, it is the best one cut to a box around the clicks."""
+    not; when none does, it is the best one cut to a box around the clicks. ``claimed`` are
+    the masks of other objects under the clicks (the click takes their pixels): a candidate
+    that would swallow nearly all of one of them ranks lower (a click on a rider is not meant
+    to take the whole bicycle it rides, when the bicycle's mask ran over the rider).
+    """
     h, w = fr.bins.shape
     grad = cv2.magnitude(cv2.Sobel(fr.gray, cv2.CV_32F, 1, 0), cv2.Sobel(fr.gray, cv2.CV_32F, 0, 1))
     forbid = others.copy()
@@ -444,19 +454,30 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             raw.append((thin_region(fr, pos, forbid, box), f"thin {name}", 0.0))
         for box, name in _boxes(pos, (h, w), RIDGE_EXTENTS):
             raw.append((ridge_region(fr, pos, forbid, box), f"lines {name}", 0.0))
+    raw = [r for r in raw if r[0].any()]
     cands: list[Candidate] = []
     for m, kind, touch in raw:
-        if not m.any() or any(_iou(m, c.mask) > 0.9 for c in cands):
-            continue
-        f = _features(fr, grad, m)
-        f["touch"] = touch
-        f["moving"] = float(kind == MOVING)
+        f = {"share": float(np.count_nonzero(m)) / (h * w), "touch": touch, "moving": float(kind == MOVING),
+             "swallows": max([np.count_nonzero(m & c) / max(1, np.count_nonzero(c)) for c in claimed] + [0.0])}
         cands.append(Candidate(m, 0.0, kind, f))
-    ok = [c for c in cands if MIN_SHARE <= c.features["share"] <= MAX_DEFAULT_SHARE]
-    for c in cands:
-        others_ok = [o for o in ok if o is not c]
-        c.features["agree"] = float(np.mean([_iou(c.mask, o.mask) for o in others_ok])) if others_ok else 0.0
+    # agreement over every candidate made, before near-duplicates go: an outline that several
+    # methods found counts for each of them
+    iou = _pairwise_iou([c.mask for c in cands])
+    ok = np.array([MIN_SHARE <= c.features["share"] <= MAX_DEFAULT_SHARE and c.features["swallows"] <= 0.8
+                   for c in cands])
+    for i, c in enumerate(cands):
+        sel = ok.copy()
+        sel[i] = False
+        c.features["agree"] = float(iou[i, sel].mean()) if sel.any() else 0.0
         c.score = candidate_score(c.features, c.features["touch"])
+    order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+    kept: list[int] = []
+    for i in order:
+        if all(iou[i, j] <= 0.9 for j in kept):
+            kept.append(i)
+    cands = [cands[i] for i in kept]
+    for c in cands:
+        c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
     cands.sort(key=lambda c: -c.score)
     if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
         small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE]
@@ -480,6 +501,17 @@ def clip_to_clicks(mask: np.ndarray, pos) -> np.ndarray:
     clip = np.zeros((h, w), bool)
     clip[max(0, int(min(ys) - r)):int(max(ys) + r) + 1, max(0, int(min(xs) - r)):int(max(xs) + r) + 1] = True
     return _component_at(mask & clip, pos)
+
+
+def _pairwise_iou(masks: list[np.ndarray]) -> np.ndarray:
+    """IoU of every pair of ``masks`` (one matrix product)."""
+    if not masks:
+        return np.zeros((0, 0))
+    flat = np.stack([m.ravel() for m in masks]).astype(np.float32)
+    inter = flat @ flat.T
+    area = np.diag(inter)
+    union = area[:, None] + area[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1.0), 1.0)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
