@@ -39,6 +39,7 @@ THIN_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.11, 1.0))
 #: pixels taken as lines
 RIDGE_EXTENTS: tuple[tuple[float, float], ...] = ((0.11, 1.0),)
 RIDGE_SHARE = 0.3
+RIDGE_MIN = 8.0  # grey levels: fainter lines are texture or noise
 #: a pixel chosen by at least this share of the GrabCut candidates is in a consensus candidate
 CONSENSUS_VOTES: tuple[float, ...] = (0.3, 0.5)
 #: a click's default mask never covers more of the frame than this (larger candidates are
@@ -338,7 +339,8 @@ def thin_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
 
 def ridge_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
     """Thin lines darker or lighter than their surroundings (morphological black-hat and
-    top-hat of the grey image, the strongest :data:`RIDGE_SHARE` of the box), closed over
+    top-hat of the grey image, the strongest :data:`RIDGE_SHARE` of the box and at least
+    :data:`RIDGE_MIN` grey levels), closed over
     one-pixel gaps and connected to the clicks: the tubes, spokes and tyres of a bicycle,
     whose colours say little (dark metal on shadowed grass) but whose lines stand out."""
     h, w = fr.bins.shape
@@ -350,7 +352,7 @@ def ridge_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
     g = fr.gray[y0:y1, x0:x1].astype(np.float32)
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     r = np.maximum(cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, ker), cv2.morphologyEx(g, cv2.MORPH_TOPHAT, ker))
-    cand = (r > np.quantile(r, 1.0 - RIDGE_SHARE)).astype(np.uint8)
+    cand = (r > max(RIDGE_MIN, float(np.quantile(r, 1.0 - RIDGE_SHARE)))).astype(np.uint8)
     out[y0:y1, x0:x1] = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
     out &= ~forbid
     for x, y in pos:
