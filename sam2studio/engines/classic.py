@@ -9,11 +9,18 @@ scaled back to the video's size):
 
 * **Prompt frame** (:mod:`.classic_click`). A fresh click gets several *candidate* masks:
   a region of similar colour grown around it (an iterated colour-histogram likelihood,
-  smoothed, keeping the connected part under the click) refined by :func:`cv2.grabCut`, and
-  GrabCut in boxes of five extents around the click. They are ranked by colour contrast with
-  their surroundings, by how many extents agree on the outline, and by size; the default is
-  the smallest of those within a small margin of the best, and never covers more than 40% of
-  the frame (larger candidates are only alternatives). :meth:`ClassicEngine.candidates` lists
+  smoothed, keeping the connected part under the click) refined by :func:`cv2.grabCut`;
+  GrabCut seeded by the region that moves with the click against the camera's motion;
+  GrabCut in boxes of a few extents around the click, "hard" (outside is background) and
+  "soft" (a band around the box is only probably background, so the mask may grow past a
+  box smaller than the object); thin structures (colours unlike the box's surroundings,
+  and thin dark or light lines, for a bicycle's tubes and wheels); and the consensus of the
+  GrabCut candidates. They are ranked by how much each agrees with the others (mean IoU),
+  with a bonus for the motion-seeded one; the default is the best, and never covers more
+  than 40% of the frame (larger candidates are only alternatives). A click on another
+  object's mask avoids candidates that swallow that object whole, and the object it took
+  pixels from falls back to a candidate of its own click that is left whole.
+  :meth:`ClassicEngine.candidates` lists
   them, :meth:`ClassicEngine.choose_candidate` picks another. A box starts as "probably
   foreground" inside; negative clicks are sure background and the region grown around one
   is cut out. A click on a frame where the object already has a propagated mask (or a chosen

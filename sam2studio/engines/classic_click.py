@@ -28,7 +28,9 @@ from .classic_util import (
 
 #: box extents tried around a click: (half-width, aspect = height / width), the half-width as
 #: a fraction of the frame's longest side
-BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2), (0.17, 1.0))
+BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2))
+#: half-width of the box a click's mask is cut to when every candidate ran into the background
+CLIP_EXTENT = 0.17
 #: extents of the "soft" boxes: GrabCut may grow past these (a band around the box is only
 #: probably background), so a box smaller than the object still finds all of it
 SOFT_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0))
@@ -46,6 +48,7 @@ CONSENSUS_VOTES: tuple[float, ...] = (0.3, 0.5)
 #: still offered, after it)
 MAX_DEFAULT_SHARE = 0.4
 _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
+_SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
 #: candidates covering less of the frame than this are a click's disc, not an object
@@ -295,7 +298,7 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
     try:
-        cv2.grabCut(img, gm, None, bgd, fgd, 4 if mb else 3, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(img, gm, None, bgd, fgd, _SOFT_ITERS if mb else 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return out, 0.0
     fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
@@ -494,12 +497,12 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
 
 
 def clip_to_clicks(mask: np.ndarray, pos) -> np.ndarray:
-    """``mask`` cut to a box around the positive clicks (the widest of :data:`BOX_EXTENTS`),
+    """``mask`` cut to a box around the positive clicks (half-width :data:`CLIP_EXTENT`),
     keeping the part connected to them: what a click that ran into the background meant."""
     h, w = mask.shape
     if not pos:
         return np.zeros((h, w), bool)
-    xs, ys, r = [p[0] for p in pos], [p[1] for p in pos], BOX_EXTENTS[-1][0] * max(h, w)
+    xs, ys, r = [p[0] for p in pos], [p[1] for p in pos], CLIP_EXTENT * max(h, w)
     clip = np.zeros((h, w), bool)
     clip[max(0, int(min(ys) - r)):int(max(ys) + r) + 1, max(0, int(min(xs) - r)):int(max(xs) + r) + 1] = True
     return _component_at(mask & clip, pos)
