@@ -475,11 +475,17 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         sel[i] = False
         c.features["agree"] = float(iou[i, sel].mean()) if sel.any() else 0.0
         c.score = candidate_score(c.features, c.features["touch"])
+    # near-duplicates: the group keeps its best score and the mask of the one made first
+    # (the consensus only smooths the others' outlines)
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     kept: list[int] = []
     for i in order:
-        if all(iou[i, j] <= 0.9 for j in kept):
+        dup = [k for k, j in enumerate(kept) if iou[i, j] > 0.9]
+        if not dup:
             kept.append(i)
+        elif i < kept[dup[0]]:
+            cands[i].score = cands[kept[dup[0]]].score
+            kept[dup[0]] = i
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
