@@ -236,6 +236,22 @@ def test_soft_box_finds_an_object_larger_than_its_box():
     assert iou(soft, gt) > 0.9 and touch == 0.0
 
 
+def test_click_on_a_small_frame_gets_the_object_not_the_clicks_disc():
+    # a 64x48 clip with an orange block: several GrabCut boxes collapse onto the few pixels
+    # GrabCut is told are the click and agree with each other; the default is the block
+    frames = []
+    for i in range(4):
+        img = np.full((48, 64, 3), 30, np.uint8)
+        img[15:35, 5 + 3 * i:25 + 3 * i] = (220, 70, 40)
+        frames.append(img)
+    gt = np.zeros((48, 64), bool)
+    gt[15:35, 5:25] = True
+    eng = ClassicEngine()
+    eng.open(ArrayVideo(frames))
+    res = eng.add_prompt(0, 1, points=[(15, 25)], labels=[1])
+    assert iou(res[1].mask, gt) > 0.9
+
+
 def test_no_click_default_covers_more_than_40_percent_of_the_frame(background):
     # clicks all over a real frame, most of them on the background (table, wall, plants)
     eng = ClassicEngine()

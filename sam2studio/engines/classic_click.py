@@ -51,8 +51,11 @@ _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
 _SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
-#: candidates covering less of the frame than this are a click's disc, not an object
+#: candidates covering less of the frame than this, or fewer pixels than
+#: :data:`MIN_PIXELS` (three times the disc GrabCut is told is the click), are the click's
+#: disc, not an object
 MIN_SHARE = 0.0015
+MIN_PIXELS = 40
 SWALLOW_PENALTY = 1.0
 
 
@@ -375,8 +378,8 @@ def _edge_ratio(grad: np.ndarray, m: np.ndarray) -> float:
 
 def _features(fr: _Frame, grad: np.ndarray, m: np.ndarray) -> dict:
     h, w = m.shape
-    return {"share": float(np.count_nonzero(m)) / (h * w), "contrast": _objectness(fr, m),
-            "edge": _edge_ratio(grad, m)}
+    return {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
+            "contrast": _objectness(fr, m), "edge": _edge_ratio(grad, m)}
 
 
 def candidate_score(f: dict, touch: float = 0.0) -> float:
@@ -394,7 +397,7 @@ def candidate_score(f: dict, touch: float = 0.0) -> float:
         s -= SWALLOW_PENALTY
     if f["share"] > MAX_DEFAULT_SHARE:
         s -= 2.0
-    if f["share"] < MIN_SHARE:
+    if f["share"] < MIN_SHARE or f.get("pixels", MIN_PIXELS) < MIN_PIXELS:
         s -= 2.0
     return float(s)
 
@@ -447,7 +450,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             m, _ = _box_grabcut(fr, pos, neg, forbid, box, band=0.5)
             raw.append((m, f"soft box {name}", 0.0))
     raw = [r for r in raw if r[0].any()]
-    sane = [m for m, _k, _t in raw if MIN_SHARE <= m.mean() <= MAX_DEFAULT_SHARE]
+    sane = [m for m, _k, _t in raw
+            if MIN_SHARE <= m.mean() <= MAX_DEFAULT_SHARE and np.count_nonzero(m) >= MIN_PIXELS]
     if len(sane) >= 3 and pos:
         vote = np.mean(sane, axis=0)
         for q in CONSENSUS_VOTES:
@@ -462,13 +466,15 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     raw = [r for r in raw if r[0].any()]
     cands: list[Candidate] = []
     for m, kind, touch in raw:
-        f = {"share": float(np.count_nonzero(m)) / (h * w), "touch": touch, "moving": float(kind == MOVING),
+        f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
+             "touch": touch, "moving": float(kind == MOVING),
              "swallows": max([np.count_nonzero(m & c) / max(1, np.count_nonzero(c)) for c in claimed] + [0.0])}
         cands.append(Candidate(m, 0.0, kind, f))
     # agreement over every candidate made, before near-duplicates go: an outline that several
     # methods found counts for each of them
     iou = _pairwise_iou([c.mask for c in cands])
-    ok = np.array([MIN_SHARE <= c.features["share"] <= MAX_DEFAULT_SHARE and c.features["swallows"] <= 0.8
+    ok = np.array([MIN_SHARE <= c.features["share"] <= MAX_DEFAULT_SHARE and c.features["pixels"] >= MIN_PIXELS
+                   and c.features["swallows"] <= 0.8
                    for c in cands])
     for i, c in enumerate(cands):
         sel = ok.copy()
