@@ -8,7 +8,13 @@ or ``--data DIR``). One table:
 * first click on the real annotated frames (judo's four objects, bike's two): IoU of the
   default mask and of the best offered candidate, and the largest mask a click gave (share
   of the frame) with whether the engine flagged it;
-* object-frames per second of the propagation at 854x480 (all clips together).
+* object-frames per second of the propagation at 854x480 (all clips together);
+* first click on each semi-real clip's objects (on its first clearly visible frame, no
+  tracking): IoU of the default and of the best candidate.
+
+``--click-only`` skips the tracking (a minute instead of five); ``--seeds 1,2,3`` repeats the
+first clicks with those GrabCut seeds (the engine's own seed is
+``classic_click.GRABCUT_SEED``) and reports the mean and range over them.
 
 Clips (854x480, cut-outs at their annotated size, backgrounds resized from the videos with
 their own camera motion):
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 from PIL import Image
@@ -37,6 +44,7 @@ if __package__ in (None, ""):
 from sam2studio.core import composite_clips as cc
 from sam2studio.core.synthetic import interior_point, iou
 from sam2studio.core.video import ArrayVideo, FileVideo
+from sam2studio.engines import classic_click
 from sam2studio.engines.classic import ClassicEngine
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
@@ -107,16 +115,73 @@ def first_clicks(data: str, engine_factory=ClassicEngine) -> list[dict]:
         f = int(frame)
         eng = engine_factory()
         eng.open(ArrayVideo(frames))
+        c0 = time.process_time()
         res = eng.add_prompt(f, 1, points=[interior_point(m)], labels=[1])
+        cpu = time.process_time() - c0
         cands = eng.candidates(f, 1) if hasattr(eng, "candidates") else []
         default = res[1].mask
         ious = [iou(c.mask, m) for c in cands] or [iou(default, m)]
         hint = getattr(eng, "spill_hint", lambda f, o: False)(f, 1)
         rows.append({"object": name, "default": iou(default, m), "best": max(ious), "candidates": len(cands),
                      "largest": max([float(c.mask.mean()) for c in cands] + [float(default.mean())]),
-                     "default_share": float(default.mean()), "hint": bool(hint)})
+                     "default_share": float(default.mean()), "hint": bool(hint), "cpu": cpu})
         eng.close()
     return rows
+
+
+def semi_clicks(clips: dict, engine_factory=ClassicEngine) -> list[dict]:
+    """One click at the point deepest inside each object of each clip, on its first clearly
+    visible frame (the tracking's click), without tracking: IoU of default and best candidate."""
+    rows = []
+    for name, (clip, _kinds) in clips.items():
+        for k in sorted(clip.gt):
+            f = cc.first_clear_frame(clip, k)
+            if f is None:
+                continue
+            lo, hi = max(0, f - 3), min(len(clip), f + 4)  # the neighbours the motion cue needs
+            eng = engine_factory()
+            eng.open(ArrayVideo(clip.frames[lo:hi]))
+            gt = clip.gt[k][f]
+            c0 = time.process_time()
+            res = eng.add_prompt(f - lo, 1, points=[interior_point(gt)], labels=[1])
+            cpu = time.process_time() - c0
+            cands = eng.candidates(f - lo, 1)
+            rows.append({"object": f"{name}/{k}", "default": iou(res[1].mask, gt),
+                         "best": max([iou(c.mask, gt) for c in cands] or [iou(res[1].mask, gt)]), "cpu": cpu})
+            eng.close()
+    return rows
+
+
+def clicks_over_seeds(data: str, clips: dict, seeds: list[int]) -> dict:
+    """The real and semi-real first clicks once per GrabCut seed: ``{seed: (real rows, semi rows)}``
+    plus the CPU seconds of a click (``"cpu"``: mean and largest)."""
+    out: dict = {}
+    saved = classic_click.GRABCUT_SEED
+    try:
+        for seed in seeds:
+            classic_click.GRABCUT_SEED = seed
+            out[seed] = (first_clicks(data), semi_clicks(clips))
+    finally:
+        classic_click.GRABCUT_SEED = saved
+    cpu = [r["cpu"] for s in seeds for part in out[s] for r in part]
+    out["cpu"] = (float(np.mean(cpu)), float(np.max(cpu)))
+    return out
+
+
+def print_clicks(by_seed: dict) -> None:
+    seeds = [s for s in by_seed if s != "cpu"]
+    for part, title in ((0, "first click on the real annotated frames"), (1, "first click on the semi-real clips")):
+        print(f"{title} (default / best candidate IoU; seeds {', '.join(map(str, seeds))})")
+        names = [r["object"] for r in by_seed[seeds[0]][part]]
+        for i, name in enumerate(names):
+            cells = "  ".join(f"{by_seed[s][part][i]['default']:.2f}/{by_seed[s][part][i]['best']:.2f}" for s in seeds)
+            print(f"  {name:<14} {cells}")
+        d = [np.mean([r["default"] for r in by_seed[s][part]]) for s in seeds]
+        b = [np.mean([r["best"] for r in by_seed[s][part]]) for s in seeds]
+        print(f"  mean IoU: default {np.mean(d):.3f} (range {min(d):.3f}-{max(d):.3f}), "
+              f"best candidate {np.mean(b):.3f} (range {min(b):.3f}-{max(b):.3f})")
+    print(f"CPU per click (add_prompt with the motion cue, 854x480 frames): mean {by_seed['cpu'][0]:.2f} s, "
+          f"largest {by_seed['cpu'][1]:.2f} s (load average {os.getloadavg()[0]:.1f})")
 
 
 def run(data: str = DEFAULT_DATA, frames: int = 90) -> dict:
@@ -144,10 +209,24 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--frames", type=int, default=90)
+    ap.add_argument("--click-only", action="store_true", help="first clicks only, no tracking")
+    ap.add_argument("--seeds", default=str(classic_click.GRABCUT_SEED),
+                    help="GrabCut seeds for the first clicks, comma-separated (default: the engine's)")
     a = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(a.data, "videos")):
         print(f"error: no test data at {a.data} (see --data)", file=sys.stderr)
         return 2
+    try:
+        seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
+    except ValueError:
+        print(f"error: --seeds: not a comma-separated list of integers: {a.seeds!r}", file=sys.stderr)
+        return 2
+    if not seeds:
+        print("error: --seeds: no seed given", file=sys.stderr)
+        return 2
+    if a.click_only:
+        print_clicks(clicks_over_seeds(a.data, build_clips(a.data, a.frames), seeds))
+        return 0
     r = run(a.data, a.frames)
     print(f"classic engine on semi-real clips, {W}x{H}, {r['frames']} frames each")
     print(f"{'clip':<12} {'obj':>3} {'kind':<9} {'J':>6} {'absent empty':>13} {'re-find (frames)':>17}")
@@ -171,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     fc = r["first_clicks"]
     print(f"first click mean IoU: default {np.mean([c['default'] for c in fc]):.3f}, "
           f"best candidate {np.mean([c['best'] for c in fc]):.3f}")
+    print_clicks(clicks_over_seeds(a.data, build_clips(a.data, a.frames), seeds))
     return 0
 
 

@@ -9,11 +9,18 @@ scaled back to the video's size):
 
 * **Prompt frame** (:mod:`.classic_click`). A fresh click gets several *candidate* masks:
   a region of similar colour grown around it (an iterated colour-histogram likelihood,
-  smoothed, keeping the connected part under the click) refined by :func:`cv2.grabCut`, and
-  GrabCut in boxes of five extents around the click. They are ranked by colour contrast with
-  their surroundings, by how many extents agree on the outline, and by size; the default is
-  the smallest of those within a small margin of the best, and never covers more than 40% of
-  the frame (larger candidates are only alternatives). :meth:`ClassicEngine.candidates` lists
+  smoothed, keeping the connected part under the click) refined by :func:`cv2.grabCut`;
+  GrabCut seeded by the region that moves with the click against the camera's motion;
+  GrabCut in boxes of a few extents around the click, "hard" (outside is background) and
+  "soft" (a band around the box is only probably background, so the mask may grow past a
+  box smaller than the object); thin structures (colours unlike the box's surroundings,
+  and thin dark or light lines, for a bicycle's tubes and wheels); and the consensus of the
+  GrabCut candidates. They are ranked by how much each agrees with the others (mean IoU),
+  with a bonus for the motion-seeded one; the default is the best, and never covers more
+  than 40% of the frame (larger candidates are only alternatives). A click on another
+  object's mask avoids candidates that swallow that object whole, and the object it took
+  pixels from falls back to a candidate of its own click that is left whole.
+  :meth:`ClassicEngine.candidates` lists
   them, :meth:`ClassicEngine.choose_candidate` picks another. A box starts as "probably
   foreground" inside; negative clicks are sure background and the region grown around one
   is cut out. A click on a frame where the object already has a propagated mask (or a chosen
@@ -321,7 +328,8 @@ class ClassicEngine(Engine):
                 # a fresh click: several candidates, the most likely first (not on a live
                 # stream: there a click must be answered within a frame or two, nobody picks
                 # among candidates, and the frames ahead do not exist yet)
-                cands = classic_click.click_candidates(fr, pos, neg, others, self._moving(frame, pos))
+                cands = classic_click.click_candidates(fr, pos, neg, others, self._moving(frame, pos),
+                                                       [self._small_mask(frame, k) for k in claimed])
                 if cands:
                     o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
                     small = cands[0].mask
@@ -447,14 +455,45 @@ class ClassicEngine(Engine):
                 acc |= m
         return acc, claimed
 
+    def _small_mask(self, frame: int, obj: int) -> np.ndarray:
+        """``obj``'s mask on ``frame`` at the internal resolution (a prompt's or a computed one)."""
+        o = self._objects[obj]
+        if frame in o.keyframes:
+            return _unrle(o.keyframes[frame].small)
+        if frame in o.cache:
+            return _unrle(o.cache[frame].vis)
+        w, h = self._small
+        return np.zeros((h, w), bool)
+
     def _give_up(self, frame: int, fr: _Frame, ids: list[int], taken: np.ndarray) -> None:
-        """Remove ``taken`` (internal resolution) from the masks of objects ``ids`` on ``frame``."""
+        """Remove ``taken`` (internal resolution) from the masks of objects ``ids`` on ``frame``.
+        An object whose click there offered candidates and loses most of its mask (its
+        default ran over the claiming object: a bicycle's mask over its rider) falls back to
+        its most likely candidate that the claim leaves mostly whole and that is not much
+        larger than the mask it lost."""
         for k in ids:
             o = self._objects[k]
             if frame in o.keyframes:
                 kf = o.keyframes[frame]
-                small = _unrle(kf.small) & ~taken
+                old = _unrle(kf.small)
+                small = old & ~taken
                 full = _unrle(kf.mask) & ~self._to_full(taken)
+                cands = o.candidates.get(frame)
+                if cands:
+                    rest = [(_unrle(r) & ~taken, _unrle(r), s, kind) for r, s, kind in cands]
+                    rest = [(m, m0, s, kind) for m, m0, s, kind in rest if m.any()]
+                    if np.count_nonzero(small) < 0.5 * np.count_nonzero(old):
+                        # mostly left whole by the claim, and no larger than twice the lost
+                        # mask (a far larger region is the background around both objects)
+                        whole = [i for i, (m, m0, _s, _k) in enumerate(rest)
+                                 if np.count_nonzero(m) >= 0.7 * np.count_nonzero(m0)
+                                 and np.count_nonzero(m) <= 2 * np.count_nonzero(old)]
+                        if whole:
+                            rest.insert(0, rest.pop(whole[0]))
+                            small = rest[0][0]
+                            full = self._to_full(small)
+                            kf.score = self._prompt_score(fr, small)
+                    o.candidates[frame] = [(_rle(m), s, kind) for m, _m0, s, kind in rest]
                 kf.small, kf.mask, kf.hist = _rle(small), _rle(full), _hist(fr.bins, small)
             elif frame in o.cache:
                 sn = o.cache[frame]

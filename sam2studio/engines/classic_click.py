@@ -5,6 +5,7 @@ See :mod:`sam2studio.engines.classic` for how it fits in the engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -27,15 +28,35 @@ from .classic_util import (
 
 #: box extents tried around a click: (half-width, aspect = height / width), the half-width as
 #: a fraction of the frame's longest side
-BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2), (0.17, 1.0))
+BOX_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0), (0.11, 2.2))
+#: half-width of the box a click's mask is cut to when every candidate ran into the background
+CLIP_EXTENT = 0.17
+#: extents of the "soft" boxes: GrabCut may grow past these (a band around the box is only
+#: probably background), so a box smaller than the object still finds all of it
+SOFT_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.075, 2.2), (0.11, 1.0))
+#: extents of the thin-structure candidates (colours inside the box unlike those around it,
+#: without GrabCut's smoothing: the tubes and wheels of a bicycle)
+THIN_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.11, 1.0))
+#: extents of the thin-line candidates (:func:`ridge_region`) and the share of a box's
+#: pixels taken as lines
+RIDGE_EXTENTS: tuple[tuple[float, float], ...] = ((0.11, 1.0),)
+RIDGE_SHARE = 0.3
+RIDGE_MIN = 8.0  # grey levels: fainter lines are texture or noise
+#: a pixel chosen by at least this share of the GrabCut candidates is in a consensus candidate
+CONSENSUS_VOTES: tuple[float, ...] = (0.3, 0.5)
 #: a click's default mask never covers more of the frame than this (larger candidates are
 #: still offered, after it)
 MAX_DEFAULT_SHARE = 0.4
 _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
+_SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
-#: among candidates scoring within this of the best, the smallest is the default
-DEFAULT_MARGIN = 0.1
+#: candidates covering less of the frame than this, or fewer pixels than
+#: :data:`MIN_PIXELS` (three times the disc GrabCut is told is the click), are the click's
+#: disc, not an object
+MIN_SHARE = 0.0015
+MIN_PIXELS = 40
+SWALLOW_PENALTY = 1.0
 
 
 def grow(fr: _Frame, x: float, y: float, forbid: np.ndarray | None = None) -> np.ndarray:
@@ -240,24 +261,34 @@ def comoving_region(cur: _Frame, other: _Frame, flow, pos) -> np.ndarray | None:
     return region if region.any() else None
 
 
-def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndarray, float]:
+def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.0) -> tuple[np.ndarray, float]:
     """GrabCut inside ``box`` (probably foreground) with the positive clicks as sure
     foreground; returns the connected part at the clicks and how much of the box's inner
-    sides it covers (0: well inside the box, 1: a whole side)."""
+    sides it covers (0: well inside the box, 1: a whole side). With ``band`` > 0 a band of
+    that many box sides around the box is only *probably* background, so the mask may grow
+    past a box smaller than the object (the touch figure is then 0)."""
     h, w = fr.bins.shape
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
     out = np.zeros((h, w), bool)
     if x1 - x0 < 3 or y1 - y0 < 3:
         return out, 0.0
-    m = max(6, int(0.3 * max(x1 - x0, y1 - y0)))
+    mb = int(band * max(x1 - x0, y1 - y0))
+    m = mb + max(6, int(0.3 * max(x1 - x0, y1 - y0)))
     cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
     s = min(1.0, _GC_SIDE / max(cx1 - cx0, cy1 - cy0))
     cw, ch = max(4, int(round((cx1 - cx0) * s))), max(4, int(round((cy1 - cy0) * s)))
     img = cv2.resize(np.ascontiguousarray(fr.rgb[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
     gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
-    by0, by1 = int((y0 - cy0) * s), int(np.ceil((y1 - cy0) * s))
-    bx0, bx1 = int((x0 - cx0) * s), int(np.ceil((x1 - cx0) * s))
+
+    def span(a0: int, a1: int, o: int) -> tuple[int, int]:
+        return int((a0 - o) * s), int(np.ceil((a1 - o) * s))
+
+    if mb > 0:
+        (py0, py1) = span(max(0, y0 - mb), min(h, y1 + mb), cy0)
+        (px0, px1) = span(max(0, x0 - mb), min(w, x1 + mb), cx0)
+        gm[py0:py1, px0:px1] = cv2.GC_PR_BGD
+    (by0, by1), (bx0, bx1) = span(y0, y1, cy0), span(x0, x1, cx0)
     gm[by0:by1, bx0:bx1] = cv2.GC_PR_FGD
     fb = cv2.resize(forbid[cy0:cy1, cx0:cx1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
     gm[fb] = cv2.GC_BGD
@@ -270,7 +301,7 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndar
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
     try:
-        cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(img, gm, None, bgd, fgd, _SOFT_ITERS if mb else 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return out, 0.0
     fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
@@ -279,15 +310,60 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box) -> tuple[np.ndar
     out &= ~forbid
     out = _component_at(out, pos)
     sides = []
-    if x0 > 0:
-        sides.append(out[y0:y1, x0].mean())
-    if x1 < w:
-        sides.append(out[y0:y1, x1 - 1].mean())
-    if y0 > 0:
-        sides.append(out[y0, x0:x1].mean())
-    if y1 < h:
-        sides.append(out[y1 - 1, x0:x1].mean())
+    if mb == 0:
+        if x0 > 0:
+            sides.append(out[y0:y1, x0].mean())
+        if x1 < w:
+            sides.append(out[y0:y1, x1 - 1].mean())
+        if y0 > 0:
+            sides.append(out[y0, x0:x1].mean())
+        if y1 < h:
+            sides.append(out[y1 - 1, x0:x1].mean())
     return _fill_holes(out), float(max(sides) if sides else 0.0)
+
+
+def thin_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
+    """Pixels inside ``box`` whose colours are much more common inside it than in a band
+    around it, connected to the clicks, with no smoothing beyond closing one-pixel gaps: a
+    thin object (a bicycle's tubes and wheels) that GrabCut's smoothness term rounds off
+    into a blob or drops."""
+    h, w = fr.bins.shape
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    inside = np.zeros((h, w), bool)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return inside
+    inside[y0:y1, x0:x1] = True
+    around = _dilate(inside, max(4, int(0.25 * max(x1 - x0, y1 - y0)))) & ~inside
+    lut = _log_ratio(_smooth_hist(_hist(fr.bins, inside)), _smooth_hist(_hist(fr.bins, around)))
+    cand = (lut[fr.bins] > 0.5) & inside & ~forbid
+    cand = (cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0) & ~forbid
+    for x, y in pos:
+        cand |= _disk((h, w), x, y, 2)
+    return _component_at(cand, pos)
+
+
+def ridge_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
+    """Thin lines darker or lighter than their surroundings (morphological black-hat and
+    top-hat of the grey image, the strongest :data:`RIDGE_SHARE` of the box and at least
+    :data:`RIDGE_MIN` grey levels), closed over
+    one-pixel gaps and connected to the clicks: the tubes, spokes and tyres of a bicycle,
+    whose colours say little (dark metal on shadowed grass) but whose lines stand out."""
+    h, w = fr.bins.shape
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    out = np.zeros((h, w), bool)
+    if x1 - x0 < 5 or y1 - y0 < 5:
+        return out
+    g = fr.gray[y0:y1, x0:x1].astype(np.float32)
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    r = np.maximum(cv2.morphologyEx(g, cv2.MORPH_BLACKHAT, ker), cv2.morphologyEx(g, cv2.MORPH_TOPHAT, ker))
+    cand = (r > max(RIDGE_MIN, float(np.quantile(r, 1.0 - RIDGE_SHARE)))).astype(np.uint8)
+    out[y0:y1, x0:x1] = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    out &= ~forbid
+    for x, y in pos:
+        out |= _disk((h, w), x, y, 2)
+    return _component_at(out, pos)
 
 
 def _edge_ratio(grad: np.ndarray, m: np.ndarray) -> float:
@@ -302,35 +378,59 @@ def _edge_ratio(grad: np.ndarray, m: np.ndarray) -> float:
 
 def _features(fr: _Frame, grad: np.ndarray, m: np.ndarray) -> dict:
     h, w = m.shape
-    return {"share": float(np.count_nonzero(m)) / (h * w), "contrast": _objectness(fr, m),
-            "edge": _edge_ratio(grad, m)}
+    return {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
+            "contrast": _objectness(fr, m), "edge": _edge_ratio(grad, m)}
 
 
 def candidate_score(f: dict, touch: float = 0.0) -> float:
-    """How likely a candidate is the object: colour contrast with its surroundings, the
-    number of other extents whose GrabCut found (nearly) the same region (a stable outline),
-    whether it was seeded by the region moving with the click, slightly its size; a candidate
-    that runs out of its box, covers most of the frame or is tiny scores less. (Weights chosen
-    on the benchmark's first clicks; see benchmarks/README.md.)"""
-    s = 0.5 * f["contrast"] + 0.2 * f.get("support", 0.0) + 0.1 * np.log(max(f["share"], 1e-4))
-    s += 0.2 * f.get("moving", 0.0)
+    """How likely a candidate is the object: how much it agrees with the other candidates
+    (its mean IoU with them: an outline that GrabCut finds from several extents and seeds,
+    and that the colour region and the motion agree with, is more likely the object's than
+    one found once), a bonus when it was seeded by the region moving with the click; a
+    candidate that runs out of its box, covers more than :data:`MAX_DEFAULT_SHARE` of the
+    frame, is no more than the click's disc or would swallow another object's whole mask
+    scores less. (Chosen on the benchmark's real,
+    semi-real and test clicks together; see benchmarks/README.md.)"""
+    s = 1.0 * f.get("agree", 0.0) + 0.3 * f.get("moving", 0.0)
     s -= 1.0 * max(0.0, touch - 0.25)
+    if f.get("swallows", 0.0) > 0.8:
+        s -= SWALLOW_PENALTY
     if f["share"] > MAX_DEFAULT_SHARE:
-        s -= 1.0
-    if f["share"] < 0.0015:
-        s -= 0.5
+        s -= 2.0
+    if f["share"] < MIN_SHARE or f.get("pixels", MIN_PIXELS) < MIN_PIXELS:
+        s -= 2.0
     return float(s)
 
 
-def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None) -> list[Candidate]:
+def _boxes(pos, shape: tuple[int, int], extents) -> list[tuple[tuple[float, float, float, float], str]]:
+    """Boxes around the clicks, one per ``(half-width, aspect)`` extent (a fraction of the
+    frame's longest side), reaching a little further below the clicks than above them."""
+    h, w = shape
+    xs, ys, L = [p[0] for p in pos], [p[1] for p in pos], max(h, w)
+    out = []
+    for r, asp in extents:
+        hw, hh = r * L, r * L * asp
+        out.append(((min(xs) - hw, min(ys) - 0.8 * hh, max(xs) + hw, max(ys) + 1.2 * hh), f"{r:g}x{asp:g}"))
+    return out
+
+
+def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None,
+                     claimed: Sequence[np.ndarray] = ()) -> list[Candidate]:
     """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
     earlier mask for the object: the colour region grown from the clicks and refined by
-    GrabCut (:func:`segment`), and GrabCut in boxes of a few extents around the clicks
-    (:data:`BOX_EXTENTS`), and, given the region ``moving`` with the clicks (see
-    :func:`comoving_region`), GrabCut seeded by it; ranked by :func:`candidate_score`; near-duplicates are dropped.
-    The first one (the default) is the smallest of those scoring within
-    :data:`DEFAULT_MARGIN` of the best; it never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any
-    candidate does not."""
+    GrabCut (:func:`segment`); given the region ``moving`` with the clicks (see
+    :func:`comoving_region`), GrabCut seeded by it; GrabCut in boxes of a few extents around
+    the clicks, hard (:data:`BOX_EXTENTS`: outside is background) and soft
+    (:data:`SOFT_EXTENTS`: the mask may grow past the box); thin structures in boxes
+    (:func:`thin_region`, :data:`THIN_EXTENTS`); and the consensus of the GrabCut candidates
+    (pixels that at least :data:`CONSENSUS_VOTES` of them chose). Near-duplicates are dropped;
+    they are ranked by :func:`candidate_score`, the best first (the default). The default
+    never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does
+    not; when none does, it is the best one cut to a box around the clicks. ``claimed`` are
+    the masks of other objects under the clicks (the click takes their pixels): a candidate
+    that would swallow nearly all of one of them ranks lower (a click on a rider is not meant
+    to take the whole bicycle it rides, when the bicycle's mask ran over the rider).
+    """
     h, w = fr.bins.shape
     grad = cv2.magnitude(cv2.Sobel(fr.gray, cv2.CV_32F, 1, 0), cv2.Sobel(fr.gray, cv2.CV_32F, 0, 1))
     forbid = others.copy()
@@ -343,30 +443,59 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         m = grabcut(fr, seed, allowed, pos, neg, False) & ~forbid
         raw.append((_fill_holes(_component_at(m, pos)), MOVING, 0.0))
     if pos:
-        xs, ys = [p[0] for p in pos], [p[1] for p in pos]
-        L = max(h, w)
-        for r, asp in BOX_EXTENTS:
-            hw, hh = r * L, r * L * asp
-            box = (min(xs) - hw, min(ys) - 0.8 * hh, max(xs) + hw, max(ys) + 1.2 * hh)
+        for box, name in _boxes(pos, (h, w), BOX_EXTENTS):
             m, touch = _box_grabcut(fr, pos, neg, forbid, box)
-            if m.any():
-                raw.append((m, f"box {r:g}x{asp:g}", touch))
+            raw.append((m, f"box {name}", touch))
+        for box, name in _boxes(pos, (h, w), SOFT_EXTENTS):
+            m, _ = _box_grabcut(fr, pos, neg, forbid, box, band=0.5)
+            raw.append((m, f"soft box {name}", 0.0))
     raw = [r for r in raw if r[0].any()]
-    # stability: a boundary that several extents agree on is more likely the object's
-    pair = np.array([[_iou(a[0], b[0]) if i != j else 0.0 for j, b in enumerate(raw)] for i, a in enumerate(raw)])
+    sane = [m for m, _k, _t in raw
+            if MIN_SHARE <= m.mean() <= MAX_DEFAULT_SHARE and np.count_nonzero(m) >= MIN_PIXELS]
+    if len(sane) >= 3 and pos:
+        vote = np.mean(sane, axis=0)
+        for q in CONSENSUS_VOTES:
+            m = _component_at(vote >= q, pos)
+            if m.any():
+                raw.append((_fill_holes(m), f"consensus {q:g}", 0.0))
+    if pos:
+        for box, name in _boxes(pos, (h, w), THIN_EXTENTS):
+            raw.append((thin_region(fr, pos, forbid, box), f"thin {name}", 0.0))
+        for box, name in _boxes(pos, (h, w), RIDGE_EXTENTS):
+            raw.append((ridge_region(fr, pos, forbid, box), f"lines {name}", 0.0))
+    raw = [r for r in raw if r[0].any()]
     cands: list[Candidate] = []
-    for i, (m, kind, touch) in enumerate(raw):
-        if any(_iou(m, c.mask) > 0.9 for c in cands):
-            continue
-        f = _features(fr, grad, m)
-        f["touch"] = touch
-        f["support"] = float(np.sum(pair[i] > 0.7)) if len(raw) > 1 else 0.0
-        f["moving"] = float(kind == MOVING)
-        cands.append(Candidate(m, candidate_score(f, touch), kind, f))
+    for m, kind, touch in raw:
+        f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
+             "touch": touch, "moving": float(kind == MOVING),
+             "swallows": max([np.count_nonzero(m & c) / max(1, np.count_nonzero(c)) for c in claimed] + [0.0])}
+        cands.append(Candidate(m, 0.0, kind, f))
+    # agreement over every candidate made, before near-duplicates go: an outline that several
+    # methods found counts for each of them
+    iou = _pairwise_iou([c.mask for c in cands])
+    ok = np.array([MIN_SHARE <= c.features["share"] <= MAX_DEFAULT_SHARE and c.features["pixels"] >= MIN_PIXELS
+                   and c.features["swallows"] <= 0.8
+                   for c in cands])
+    for i, c in enumerate(cands):
+        sel = ok.copy()
+        sel[i] = False
+        c.features["agree"] = float(iou[i, sel].mean()) if sel.any() else 0.0
+        c.score = candidate_score(c.features, c.features["touch"])
+    # near-duplicates: the group keeps its best score and the mask of the one made first
+    # (the consensus only smooths the others' outlines)
+    order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+    kept: list[int] = []
+    for i in order:
+        dup = [k for k, j in enumerate(kept) if iou[i, j] > 0.9]
+        if not dup:
+            kept.append(i)
+        elif i < kept[dup[0]]:
+            cands[i].score = cands[kept[dup[0]]].score
+            kept[dup[0]] = i
+    cands = [cands[i] for i in kept]
+    for c in cands:
+        c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
     cands.sort(key=lambda c: -c.score)
-    if cands:  # of the candidates about as likely as the best, the tightest
-        near = [i for i, c in enumerate(cands) if c.score >= cands[0].score - DEFAULT_MARGIN]
-        cands.insert(0, cands.pop(min(near, key=lambda i: cands[i].features["share"])))
     if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
         small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE]
         if small:
@@ -380,15 +509,26 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
 
 
 def clip_to_clicks(mask: np.ndarray, pos) -> np.ndarray:
-    """``mask`` cut to a box around the positive clicks (the widest of :data:`BOX_EXTENTS`),
+    """``mask`` cut to a box around the positive clicks (half-width :data:`CLIP_EXTENT`),
     keeping the part connected to them: what a click that ran into the background meant."""
     h, w = mask.shape
     if not pos:
         return np.zeros((h, w), bool)
-    xs, ys, r = [p[0] for p in pos], [p[1] for p in pos], BOX_EXTENTS[-1][0] * max(h, w)
+    xs, ys, r = [p[0] for p in pos], [p[1] for p in pos], CLIP_EXTENT * max(h, w)
     clip = np.zeros((h, w), bool)
     clip[max(0, int(min(ys) - r)):int(max(ys) + r) + 1, max(0, int(min(xs) - r)):int(max(xs) + r) + 1] = True
     return _component_at(mask & clip, pos)
+
+
+def _pairwise_iou(masks: list[np.ndarray]) -> np.ndarray:
+    """IoU of every pair of ``masks`` (one matrix product)."""
+    if not masks:
+        return np.zeros((0, 0))
+    flat = np.stack([m.ravel() for m in masks]).astype(np.float32)
+    inter = flat @ flat.T
+    area = np.diag(inter)
+    union = area[:, None] + area[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1.0), 1.0)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
