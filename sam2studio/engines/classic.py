@@ -168,6 +168,8 @@ class ClassicEngine(Engine):
     # scoring weights (log-likelihood units)
     W_WARP = 2.0  # agreement with the flow-warped previous mask
     W_SHAPE = 1.5  # agreement with the amodal template moved by the velocity
+    W_MOTION = 3.0  # moving like the object rather than like its surroundings
+    MOTION_MIN_SEP = 1.0  # object / surroundings flow difference (internal px) for the motion term
     LR_CLIP = 4.0
     HIDE_FRACTION = 0.03  # visible area / template area under which an object is hidden
     FG_RATE = 0.08  # appearance adaptation per frame
@@ -630,6 +632,41 @@ class ClassicEngine(Engine):
             return _smooth_hist(fr.global_hist)
         return _smooth_hist(_hist(fr.bins, ring))
 
+    def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
+                     step: tuple[float, float], others: list[np.ndarray | None]) -> None:
+        """Add to ``score`` (in place) how much each pixel near the object moves like it rather
+        than like its surroundings: where the object's own motion (``step``) differs from the
+        background's around it (camera motion), a pixel whose flow is the background's is
+        unlikely to be the object (the trail of uncovered background a warped mask drags
+        along), one whose flow is the object's likely. Weighted by the flow's reliability."""
+        h, w = score.shape
+        m = W > 0.5
+        bb = _bbox(m)
+        if bb is None:
+            return
+        a = float(np.count_nonzero(m))
+        r = max(4, int(0.3 * np.sqrt(a)))
+        x0, y0 = max(0, bb[0] - 2 * r), max(0, bb[1] - 2 * r)
+        x1, y1 = min(w, bb[2] + 2 * r), min(h, bb[3] + 2 * r)
+        mc = m[y0:y1, x0:x1]
+        ring = _ring(mc, 3, r) & (rel[y0:y1, x0:x1] > 0.5)
+        for o in others:
+            if o is not None:
+                ring &= ~(o[y0:y1, x0:x1] > 0.5)
+        if np.count_nonzero(ring) < 20:
+            return
+        fc = flow[y0:y1, x0:x1]
+        fb = np.median(fc[ring], axis=0)
+        fo = np.float32([-step[0], -step[1]])
+        sep2 = float(((fo - fb) ** 2).sum())
+        if sep2 < self.MOTION_MIN_SEP ** 2:
+            return  # the object moves with its surroundings: motion says nothing
+        d_o = ((fc - fo) ** 2).sum(axis=-1)
+        d_b = ((fc - fb) ** 2).sum(axis=-1)
+        mt = np.clip((d_b - d_o) / sep2, -1.0, 0.0)  # flow bleeds past edges: only a penalty
+        conf = min(1.0, np.sqrt(sep2) / (2.0 * self.MOTION_MIN_SEP))
+        score[y0:y1, x0:x1] += (self.W_MOTION * conf) * mt * rel[y0:y1, x0:x1]
+
     def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
         o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
                                vel=(t.vel[0] * sign, t.vel[1] * sign), hidden=t.hidden, ref_area=t.ref_area,
@@ -672,6 +709,7 @@ class ClassicEngine(Engine):
             # only while most of it is visible: the motion model must not learn the
             # occluder's motion). Hidden objects coast at their last velocity.
             step = t.vel
+            measured = False
             if W is not None and np.count_nonzero(t.vis) >= 0.4 * t.ref_area:
                 core = _erode(W > 0.5, 3) & (rel > 0.5)
                 for k2 in ids:
@@ -683,6 +721,7 @@ class ClassicEngine(Engine):
                     if n > 4000:
                         d = d[:: n // 4000]
                     step = (-float(np.median(d[:, 0])), -float(np.median(d[:, 1])))
+                    measured = True
             if t.tmpl is not None and t.hidden > 0:
                 tmpl_area = float(np.count_nonzero(t.tmpl >= 0.5)) or 1.0
                 inside = float(np.count_nonzero(_paste(t.tmpl >= 0.5, t.pos, (h, w)))) / tmpl_area
@@ -742,6 +781,8 @@ class ClassicEngine(Engine):
             Wt = rel * Wb + (1.0 - rel) * Af
             prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
             scores[j] = L + prior
+            if measured and warped[k] is not None:
+                self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
         label = np.argmax(scores, axis=0)
         owned = label > 0
         new_vis: dict[int, np.ndarray] = {}
