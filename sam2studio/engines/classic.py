@@ -168,6 +168,8 @@ class ClassicEngine(Engine):
     # scoring weights (log-likelihood units)
     W_WARP = 2.0  # agreement with the flow-warped previous mask
     W_SHAPE = 1.5  # agreement with the amodal template moved by the velocity
+    REFINE_SIGMA = 0.8  # internal px: width of the band re-decided at full size
+    REFINE_PRIOR = 1.0  # weight of the distance from the upscaled outline there
     W_MOTION = 3.0  # moving like the object rather than like its surroundings
     MOTION_MIN_SEP = 1.0  # object / surroundings flow difference (internal px) for the motion term
     LR_CLIP = 4.0
@@ -189,6 +191,7 @@ class ClassicEngine(Engine):
         self._objects: dict[int, _Object] = {}
         self._lock = threading.RLock()
         self._frames: OrderedDict[int, _Frame] = OrderedDict()
+        self._full: dict[int, np.ndarray] = {}  # full-size RGB of the frames in ``_frames``
         self._dis = None
         self._small: tuple[int, int] = (0, 0)  # (w, h)
         self._grid: np.ndarray | None = None
@@ -199,6 +202,7 @@ class ClassicEngine(Engine):
             super().open(video)
             self._objects.clear()
             self._frames.clear()
+            self._full.clear()
             s = min(1.0, self.max_side / max(video.width, video.height))
             self._small = (max(8, int(round(video.width * s))), max(8, int(round(video.height * s))))
             w, h = self._small
@@ -222,6 +226,7 @@ class ClassicEngine(Engine):
         with self._lock:
             self._objects.clear()
             self._frames.clear()
+            self._full.clear()
             self._dis = None
             super().close()
 
@@ -251,6 +256,7 @@ class ClassicEngine(Engine):
             self._frames.move_to_end(i)
             return fr
         img = self.video.get_frame(i)
+        self._full[i] = np.ascontiguousarray(img[..., :3], dtype=np.uint8)
         w, h = self._small
         if (img.shape[1], img.shape[0]) != (w, h):
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
@@ -258,7 +264,8 @@ class ClassicEngine(Engine):
         fr = _Frame(rgb=img, gray=cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), bins=_bins(img))
         self._frames[i] = fr
         while len(self._frames) > 4:
-            self._frames.popitem(last=False)
+            old, _ = self._frames.popitem(last=False)
+            self._full.pop(old, None)
         return fr
 
     def _to_small(self, mask: np.ndarray) -> np.ndarray:
@@ -292,6 +299,46 @@ class ClassicEngine(Engine):
         mx, my = np.meshgrid(xs, ys)
         up = cv2.remap(crop, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out[Y0:Y1, X0:X1] = up >= 0.5
+        return out
+
+    def _refine_full(self, f: int, small: np.ndarray) -> np.ndarray:
+        """The full-size mask of a propagated ``small`` mask on frame ``f``, its outline
+        decided again at the video's resolution: in a band around the upscaled outline
+        (a few internal pixels wide) each full-size pixel is the object's where its colour
+        (object against surroundings, both measured on this frame next to the outline) and
+        its distance from the outline agree. Keeps thin parts (tubes, limbs) the internal
+        resolution only blurs. Falls back to plain upscaling without the frame."""
+        W, H = self.video.width, self.video.height
+        img = self._full.get(f)
+        if small.shape == (H, W) or img is None or not small.any():
+            return self._to_full(small)
+        sh, sw = small.shape
+        sx, sy = W / sw, H / sh
+        bb = _bbox(small)
+        m = 3
+        x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(sw, bb[2] + m), min(sh, bb[3] + m)
+        soft = cv2.GaussianBlur(small[y0:y1, x0:x1].astype(np.float32), (0, 0), self.REFINE_SIGMA)
+        X0, Y0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
+        X1, Y1 = min(W, int(np.ceil(x1 * sx))), min(H, int(np.ceil(y1 * sy)))
+        xs = (np.arange(X0, X1, dtype=np.float32) + 0.5) / sx - 0.5 - x0
+        ys = (np.arange(Y0, Y1, dtype=np.float32) + 0.5) / sy - 0.5 - y0
+        mx, my = np.meshgrid(xs, ys)
+        p = cv2.remap(soft, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        hard = cv2.remap(small[y0:y1, x0:x1].astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE) >= 0.5
+        out = np.zeros((H, W), bool)
+        band = (p > 0.02) & (p < 0.98)
+        inside, outside = hard, ~hard
+        if np.count_nonzero(inside) < 20 or np.count_nonzero(outside) < 20 or not band.any():
+            out[Y0:Y1, X0:X1] = hard
+            return out
+        bins = _bins(img[Y0:Y1, X0:X1])
+        lut = _log_ratio(_smooth_hist(_hist(bins, inside)), _smooth_hist(_hist(bins, outside)), self.LR_CLIP)
+        L = cv2.blur(lut[bins], (3, 3))
+        pc = np.clip(p, 0.02, 0.98)
+        prior = np.log(pc / (1.0 - pc))
+        dec = np.where(band, self.REFINE_PRIOR * prior + L > 0, p >= 0.5)
+        out[Y0:Y1, X0:X1] = dec
         return out
 
     # ---- prompts -----------------------------------------------------------------------
@@ -539,7 +586,7 @@ class ClassicEngine(Engine):
                         else:
                             if kf_union is not None and (t.vis & kf_union).any():
                                 t.vis = t.vis & ~kf_union
-                            result[k] = ObjectMask(self._to_full(t.vis), t.score)
+                            result[k] = ObjectMask(self._refine_full(f, t.vis), t.score)
                             self._remember(o, f, t, sign)
                 prev = cur
                 yield f, result
@@ -790,8 +837,12 @@ class ClassicEngine(Engine):
             t = tracks[k]
             R = label == j
             if R.any():
-                R = cv2.medianBlur(R.astype(np.uint8), 5) > 0
-                R &= (label == j) | ~owned
+                # a median filter drops speckles; parts the warped mask carries over (thin
+                # tubes, limbs a couple of pixels wide) are not speckles and stay
+                Rm = cv2.medianBlur(R.astype(np.uint8), 5) > 0
+                if warped[k] is not None:
+                    Rm |= R & (warped[k] > 0.5)
+                R = Rm & ((label == j) | ~owned)
                 # keep the parts that the warp or the template support
                 support = np.zeros((h, w), bool)
                 if warped[k] is not None:
