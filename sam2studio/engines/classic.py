@@ -170,6 +170,7 @@ class ClassicEngine(Engine):
     W_SHAPE = 1.5  # agreement with the amodal template moved by the velocity
     REFINE_SIGMA = 0.8  # internal px: width of the band re-decided at full size
     REFINE_PRIOR = 1.0  # weight of the distance from the upscaled outline there
+    MATCH_RADIUS = 8  # internal px searched around the expected place by _match_shift
     W_MOTION = 3.0  # moving like the object rather than like its surroundings
     MOTION_MIN_SEP = 1.0  # object / surroundings flow difference (internal px) for the motion term
     LR_CLIP = 4.0
@@ -301,13 +302,15 @@ class ClassicEngine(Engine):
         out[Y0:Y1, X0:X1] = up >= 0.5
         return out
 
-    def _refine_full(self, f: int, small: np.ndarray) -> np.ndarray:
+    def _refine_full(self, f: int, small: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
         """The full-size mask of a propagated ``small`` mask on frame ``f``, its outline
         decided again at the video's resolution: in a band around the upscaled outline
         (a few internal pixels wide) each full-size pixel is the object's where its colour
         (object against surroundings, both measured on this frame next to the outline) and
         its distance from the outline agree. Keeps thin parts (tubes, limbs) the internal
-        resolution only blurs. Falls back to plain upscaling without the frame."""
+        resolution only blurs; a pixel whose internal pixel belongs to one of ``others``
+        (the other objects' masks) is never added. Falls back to plain upscaling without
+        the frame."""
         W, H = self.video.width, self.video.height
         img = self._full.get(f)
         if small.shape == (H, W) or img is None or not small.any():
@@ -338,6 +341,10 @@ class ClassicEngine(Engine):
         pc = np.clip(p, 0.02, 0.98)
         prior = np.log(pc / (1.0 - pc))
         dec = np.where(band, self.REFINE_PRIOR * prior + L > 0, p >= 0.5)
+        if others is not None:
+            near = cv2.remap(others[y0:y1, x0:x1].astype(np.uint8), mx, my, cv2.INTER_NEAREST,
+                             borderMode=cv2.BORDER_REPLICATE) > 0
+            dec &= hard | ~near
         out[Y0:Y1, X0:X1] = dec
         return out
 
@@ -577,17 +584,28 @@ class ClassicEngine(Engine):
                         kf_union = np.zeros_like(cur.gray, dtype=bool)
                         for k in anchored:
                             kf_union |= tracks[k].vis
-                    for k in sorted(tracks):
+                    taken = None  # full-size pixels already given to an object on this frame
+                    for k in sorted(tracks, key=lambda k: (k not in anchored, k)):
                         t = tracks[k]
                         o = self._objects[k]
                         if k in anchored:
                             kf = o.keyframes[f]
-                            result[k] = ObjectMask(_unrle(kf.mask), kf.score)
+                            m = _unrle(kf.mask)
+                            result[k] = ObjectMask(m, kf.score)
                         else:
                             if kf_union is not None and (t.vis & kf_union).any():
                                 t.vis = t.vis & ~kf_union
-                            result[k] = ObjectMask(self._refine_full(f, t.vis), t.score)
+                            others = None
+                            for k2, t2 in tracks.items():
+                                if k2 != k and k2 not in anchored and t2.vis.any():
+                                    others = t2.vis.copy() if others is None else (others | t2.vis)
+                            m = self._refine_full(f, t.vis, others)
+                            if taken is not None:
+                                m &= ~taken  # objects never share a pixel
+                            result[k] = ObjectMask(m, t.score)
                             self._remember(o, f, t, sign)
+                        taken = m.copy() if taken is None else (taken | m)
+                    result = dict(sorted(result.items()))
                 prev = cur
                 yield f, result
 
@@ -679,6 +697,40 @@ class ClassicEngine(Engine):
             return _smooth_hist(fr.global_hist)
         return _smooth_hist(_hist(fr.bins, ring))
 
+    def _match_shift(self, prev: _Frame, cur: _Frame, vis: np.ndarray, guess: tuple[float, float]
+                     ) -> tuple[float, float] | None:
+        """The object's displacement from ``prev`` to ``cur``: where its pixels on ``prev``
+        (``vis`` and a pixel around it, for the contrast of its outline) best match ``cur``
+        (masked sum of squared differences, near ``guess``, sub-pixel). None when the match
+        is not clearly better than staying put or lies on the search window's edge."""
+        h, w = vis.shape
+        bb = _bbox(vis)
+        if bb is None:
+            return None
+        pad = 2
+        x0, y0, x1, y1 = max(0, bb[0] - pad), max(0, bb[1] - pad), min(w, bb[2] + pad), min(h, bb[3] + pad)
+        m = _dilate(vis[y0:y1, x0:x1], 1).astype(np.float32)
+        tmpl = prev.gray[y0:y1, x0:x1].astype(np.float32)
+        gx, gy = int(round(guess[0])), int(round(guess[1]))
+        r = self.MATCH_RADIUS
+        sx0, sy0 = x0 + gx - r, y0 + gy - r
+        sx1, sy1 = x1 + gx + r, y1 + gy + r
+        if sx0 < 0 or sy0 < 0 or sx1 > w or sy1 > h:
+            return None  # near the border: the flow's estimate stands
+        area = cur.gray[sy0:sy1, sx0:sx1].astype(np.float32)
+        res = cv2.matchTemplate(area, tmpl, cv2.TM_SQDIFF, mask=m)
+        iy, ix = np.unravel_index(int(np.argmin(res)), res.shape)
+        if not (0 < ix < res.shape[1] - 1 and 0 < iy < res.shape[0] - 1):
+            return None
+
+        def sub(a, b, c):
+            den = a - 2 * b + c
+            return 0.0 if den <= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+
+        dx = ix - r + gx + sub(res[iy, ix - 1], res[iy, ix], res[iy, ix + 1])
+        dy = iy - r + gy + sub(res[iy - 1, ix], res[iy, ix], res[iy + 1, ix])
+        return float(dx), float(dy)
+
     def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
                      step: tuple[float, float], others: list[np.ndarray | None]) -> None:
         """Add to ``score`` (in place) how much each pixel near the object moves like it rather
@@ -769,6 +821,12 @@ class ClassicEngine(Engine):
                         d = d[:: n // 4000]
                     step = (-float(np.median(d[:, 0])), -float(np.median(d[:, 1])))
                     measured = True
+                else:
+                    # too thin (or too covered) for an interior the flow can be read in: match
+                    # the object's own pixels of the previous frame on this one instead
+                    found = self._match_shift(prev, cur, t.vis, t.vel)
+                    if found is not None:
+                        step, measured = found, True
             if t.tmpl is not None and t.hidden > 0:
                 tmpl_area = float(np.count_nonzero(t.tmpl >= 0.5)) or 1.0
                 inside = float(np.count_nonzero(_paste(t.tmpl >= 0.5, t.pos, (h, w)))) / tmpl_area
@@ -800,7 +858,10 @@ class ClassicEngine(Engine):
                 for k2 in ids:
                     if k2 != k and warped[k2] is not None:
                         exclude |= warped[k2] > 0.5
-                if inside >= 0.5 and not (_dilate(t.vis, 4) & exclude).any():
+                # (an object half out of the frame is smaller as it should be; unless it
+                # also looks much less like itself: then what is left at the border is not it)
+                lost = t.score < self.LOST_SCORE * t.anchor_score
+                if (inside >= 0.5 or lost) and not (_dilate(t.vis, 4) & exclude).any():
                     found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
                     if found is not None:
                         t.pos, step = found, (0.0, 0.0)
@@ -821,7 +882,7 @@ class ClassicEngine(Engine):
                 A = None
             shapes[k] = A
             t.lut = _log_ratio(t.fg, t.bg, self.LR_CLIP)
-            L = cv2.blur(t.lut[cur.bins], (5, 5))
+            L = t.lut[cur.bins]
             # where the flow is not trusted, the warped mask gives way to the shape prediction
             Wb = cv2.GaussianBlur(W, (0, 0), 1.0) if W is not None else np.zeros((h, w), np.float32)
             Af = A if A is not None else np.zeros((h, w), np.float32)
