@@ -139,6 +139,7 @@ class _Track:
     score: float = 1.0
     lut: np.ndarray | None = None
     realign: bool = False  # the template was moved by a re-detection: align it widely
+    refound: bool = False  # re-detected, its speed not measured again yet
     anchor_area: float = 0.0  # visible area on the prompt (or restart) frame
     anchor_score: float = 0.0  # score there
 
@@ -649,7 +650,7 @@ class ClassicEngine(Engine):
         bg = self._ring_hist(fr, vis if vis.any() else (None if tmpl is None else _paste(tmpl >= 0.5, pos, vis.shape)))
         return _Track(vis=vis, tmpl=tmpl, pos=pos, vel=vel, vel_known=known, hidden=hidden, ref_area=ref,
                       fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref,
-                      anchor_score=score)
+                      anchor_score=self._prompt_score(fr, vis) if keyframe else score)
 
     def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray, better_than: float | None = None
                   ) -> tuple[float, float] | None:
@@ -697,12 +698,12 @@ class ClassicEngine(Engine):
             return _smooth_hist(fr.global_hist)
         return _smooth_hist(_hist(fr.bins, ring))
 
-    def _match_shift(self, prev: _Frame, cur: _Frame, vis: np.ndarray, guess: tuple[float, float]
-                     ) -> tuple[float, float] | None:
+    def _match_shift(self, prev: _Frame, cur: _Frame, vis: np.ndarray, guess: tuple[float, float],
+                     radius: int | None = None) -> tuple[float, float] | None:
         """The object's displacement from ``prev`` to ``cur``: where its pixels on ``prev``
         (``vis`` and a pixel around it, for the contrast of its outline) best match ``cur``
-        (masked sum of squared differences, near ``guess``, sub-pixel). None when the match
-        is not clearly better than staying put or lies on the search window's edge."""
+        (masked sum of squared differences, within ``radius`` of ``guess``, sub-pixel).
+        None when the best match lies on the search window's limit."""
         h, w = vis.shape
         bb = _bbox(vis)
         if bb is None:
@@ -712,23 +713,26 @@ class ClassicEngine(Engine):
         m = _dilate(vis[y0:y1, x0:x1], 1).astype(np.float32)
         tmpl = prev.gray[y0:y1, x0:x1].astype(np.float32)
         gx, gy = int(round(guess[0])), int(round(guess[1]))
-        r = self.MATCH_RADIUS
-        sx0, sy0 = x0 + gx - r, y0 + gy - r
-        sx1, sy1 = x1 + gx + r, y1 + gy + r
-        if sx0 < 0 or sy0 < 0 or sx1 > w or sy1 > h:
-            return None  # near the border: the flow's estimate stands
+        r = int(radius or self.MATCH_RADIUS)
+        # the search window, cut by the frame (an object at the border cannot move past it)
+        sx0, sy0 = max(0, x0 + gx - r), max(0, y0 + gy - r)
+        sx1, sy1 = min(w, x1 + gx + r), min(h, y1 + gy + r)
+        if sx1 - sx0 < x1 - x0 + 2 or sy1 - sy0 < y1 - y0 + 2:
+            return None
         area = cur.gray[sy0:sy1, sx0:sx1].astype(np.float32)
         res = cv2.matchTemplate(area, tmpl, cv2.TM_SQDIFF, mask=m)
         iy, ix = np.unravel_index(int(np.argmin(res)), res.shape)
-        if not (0 < ix < res.shape[1] - 1 and 0 < iy < res.shape[0] - 1):
+        # a best match on the search limit (not the frame's edge) may lie farther: no answer
+        if (ix == 0 and sx0 > 0) or (iy == 0 and sy0 > 0) or \
+                (ix == res.shape[1] - 1 and sx1 < w) or (iy == res.shape[0] - 1 and sy1 < h):
             return None
 
         def sub(a, b, c):
             den = a - 2 * b + c
             return 0.0 if den <= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
 
-        dx = ix - r + gx + sub(res[iy, ix - 1], res[iy, ix], res[iy, ix + 1])
-        dy = iy - r + gy + sub(res[iy - 1, ix], res[iy, ix], res[iy + 1, ix])
+        dx = sx0 + ix - x0 + (sub(res[iy, ix - 1], res[iy, ix], res[iy, ix + 1]) if 0 < ix < res.shape[1] - 1 else 0.0)
+        dy = sy0 + iy - y0 + (sub(res[iy - 1, ix], res[iy, ix], res[iy + 1, ix]) if 0 < iy < res.shape[0] - 1 else 0.0)
         return float(dx), float(dy)
 
     def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
@@ -815,7 +819,17 @@ class ClassicEngine(Engine):
                     if k2 != k and warped[k2] is not None:
                         core &= ~_dilate(warped[k2] > 0.5, 5)
                 n = np.count_nonzero(core)
-                if n >= max(12, 0.15 * t.ref_area):
+                vb = _bbox(t.vis)
+                at_edge = vb is not None and (vb[0] == 0 or vb[1] == 0 or vb[2] == w or vb[3] == h)
+                if t.refound and not t.vel_known and at_edge:
+                    # just found again at the frame's border, speed unknown: the flow has
+                    # little to go on there; match the object's pixels, searching widely
+                    found = self._match_shift(prev, cur, t.vis, t.vel, 2 * self.MATCH_RADIUS)
+                    if found is not None:
+                        step, measured = found, True
+                if measured:
+                    pass
+                elif n >= max(12, 0.15 * t.ref_area):
                     d = flow[core]
                     if n > 4000:
                         d = d[:: n // 4000]
@@ -845,7 +859,7 @@ class ClassicEngine(Engine):
                         t.pos, step = found, (0.0, 0.0)
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
-                        t.realign = True
+                        t.realign = t.refound = True
             elif t.tmpl is not None and (np.count_nonzero(t.vis) < 0.6 * max(t.ref_area, 0.8 * t.anchor_area)
                                          or t.score < self.LOST_SCORE * t.anchor_score):
                 # seen, but much smaller than it should be or much less like itself, clear of
@@ -862,12 +876,16 @@ class ClassicEngine(Engine):
                 # also looks much less like itself: then what is left at the border is not it)
                 lost = t.score < self.LOST_SCORE * t.anchor_score
                 if (inside >= 0.5 or lost) and not (_dilate(t.vis, 4) & exclude).any():
+                    # compared with where the motion measured on this frame puts it
+                    here = t.pos
+                    t.pos = (here[0] + step[0], here[1] + step[1])
                     found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
+                    t.pos = here
                     if found is not None:
                         t.pos, step = found, (0.0, 0.0)
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
-                        t.realign = True
+                        t.realign = t.refound = True
                         warped[k] = W = None
             steps[k] = step
             if t.tmpl is not None:
@@ -978,6 +996,7 @@ class ClassicEngine(Engine):
                     t.vel = (0.5 * mv[0] + 0.5 * t.vel[0], 0.5 * mv[1] + 0.5 * t.vel[1])
                 else:
                     t.vel, t.vel_known = mv, True
+                t.refound = False
             near = _dilate(R, 2)
             bb = _bbox(R)
             at_border = bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h
