@@ -764,9 +764,11 @@ class ClassicEngine(Engine):
         sep2 = float(((fo - fb) ** 2).sum())
         if sep2 < self.MOTION_MIN_SEP ** 2:
             return  # the object moves with its surroundings: motion says nothing
-        d_o = ((fc - fo) ** 2).sum(axis=-1)
-        d_b = ((fc - fb) ** 2).sum(axis=-1)
-        mt = np.clip((d_b - d_o) / sep2, -1.0, 0.0)  # flow bleeds past edges: only a penalty
+        # |f - fb|^2 - |f - fo|^2 = 2 f.(fo - fb) + |fb|^2 - |fo|^2 (linear in the flow)
+        a = 2.0 * (fo - fb)
+        c = float((fb ** 2).sum() - (fo ** 2).sum())
+        diff = cv2.addWeighted(fc[..., 0], float(a[0]), fc[..., 1], float(a[1]), c)
+        mt = np.clip(diff / sep2, -1.0, 0.0)  # flow bleeds past edges: only a penalty
         conf = min(1.0, np.sqrt(sep2) / (2.0 * self.MOTION_MIN_SEP))
         score[y0:y1, x0:x1] += (self.W_MOTION * conf) * mt * rel[y0:y1, x0:x1]
 
@@ -787,8 +789,9 @@ class ClassicEngine(Engine):
         # boundaries) the warped masks are not trusted and appearance decides
         fwd = self._dis.calc(prev.gray, cur.gray, None)
         back = cv2.remap(fwd, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        err = np.sqrt(((back + flow) ** 2).sum(axis=-1))
-        mag = np.sqrt((flow ** 2).sum(axis=-1))
+        bf = back + flow
+        err = cv2.magnitude(bf[..., 0], bf[..., 1])
+        mag = cv2.magnitude(flow[..., 0], flow[..., 1])
         rel = np.exp(-((err / (0.75 + 0.1 * mag)) ** 2)).astype(np.float32)
         rel = cv2.GaussianBlur(rel, (0, 0), 1.0)
         ids = sorted(tracks)
