@@ -36,11 +36,12 @@ scaled back to the video's size):
   by the warp rather than filtered away as speckles. The full-size mask is not a plain
   upscaling: in a band around the upscaled outline every full-size pixel is decided again
   by its colour (object against surroundings, next to the outline on that frame) and its
-  distance from the outline, and objects never share a pixel. When an object's visible area falls under a few percent of its
-  template area it is recorded as hidden (empty mask, score 0); its template keeps moving at
-  the last velocity, and pixels that match its appearance near the predicted place grow it
-  back when it re-emerges (the template is then re-aligned on what is seen). An object that
-  left the frame, or stayed hidden for long, is searched for over the whole frame
+  distance from the outline, and objects never share a pixel. When an object's visible
+  area falls under a few percent of its template area it is recorded as hidden (empty mask,
+  score 0); its template keeps moving at the last velocity, and pixels that match its
+  appearance near the predicted place grow it back when it re-emerges (the template is then
+  re-aligned on what is seen). An object that left the frame, or stayed hidden for long, is
+  searched for over the whole frame
   (a template-sized window whose colours match its model). An object still seen but far
   smaller than on its prompt, or far less like itself, clear of other objects, is searched
   for too, and moved to a window that matches much better (a mask left behind by a fast move
@@ -746,11 +747,13 @@ class ClassicEngine(Engine):
 
     def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
                      step: tuple[float, float], others: list[np.ndarray | None]) -> None:
-        """Add to ``score`` (in place) how much each pixel near the object moves like it rather
-        than like its surroundings: where the object's own motion (``step``) differs from the
-        background's around it (camera motion), a pixel whose flow is the background's is
-        unlikely to be the object (the trail of uncovered background a warped mask drags
-        along), one whose flow is the object's likely. Weighted by the flow's reliability."""
+        """Subtract from ``score`` (in place) where a pixel near the object moves like its
+        surroundings rather than like the object: where the object's own motion (``step``)
+        differs from the background's around it (camera motion), a pixel whose flow is the
+        background's is unlikely to be the object (the trail of uncovered background a
+        warped mask drags along). Only a penalty: flow bleeds a few pixels past an object's
+        outline, so moving like the object is no evidence of being it. Weighted by the flow's
+        reliability."""
         h, w = score.shape
         m = W > 0.5
         bb = _bbox(m)
@@ -839,15 +842,13 @@ class ClassicEngine(Engine):
                     found = self._match_shift(prev, cur, t.vis, t.vel, 2 * self.MATCH_RADIUS)
                     if found is not None:
                         step, measured = found, True
-                if measured:
-                    pass
-                elif n >= max(12, 0.15 * t.ref_area):
+                if not measured and n >= max(12, 0.15 * t.ref_area):
                     d = flow[core]
                     if n > 4000:
                         d = d[:: n // 4000]
                     step = (-float(np.median(d[:, 0])), -float(np.median(d[:, 1])))
                     measured = True
-                else:
+                elif not measured:
                     # too thin (or too covered) for an interior the flow can be read in: match
                     # the object's own pixels of the previous frame on this one instead
                     found = self._match_shift(prev, cur, t.vis, t.vel)
