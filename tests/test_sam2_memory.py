@@ -71,48 +71,76 @@ def same(ours: list, ref: dict) -> bool:
     return [f for f, _ in ours] == list(ref) and all(np.array_equal(m, ref[f]) for f, m in ours)
 
 
-@pytest.mark.parametrize("size, budget_mb, on_disk, n", [
-    (SIZE, 2048, False, 48), (SIZE, 12, True, 48), (256, 12, True, 28), (512, 40, True, 17)],
-    ids=["128-default-budget", "128-tiny-budget-disk-spill", "256-tiny-budget-disk-spill",
-         "512-small-budget-disk-spill"])
-def test_masks_identical_to_reference_at_every_budget(clip, tmp_path, size, budget_mb, on_disk, n):
-    """Image sizes 256 and 512 run shorter clips (still longer than the read window of 15
-    frames, so outputs are pruned and spilled) to keep the suite quick."""
-    frames = clip.frames[:n]
+P1, P2, FIX = (30, 50), (120, 40), (60, 45)
+
+
+def steps(n: int, full: bool) -> list[tuple]:
+    """What the user does: object 1 clicked on frame 0 and run forward; (full) object 2 added
+    after tracking has started and both objects run both ways from there; a correction
+    mid-way on object 1 and a re-run of object 1 alone from it."""
     later, fix_at = (20, 30) if n >= 48 else (n // 2, n * 3 // 4)
-    p1, p2, fix = (30, 50), (120, 40), (60, 45)
-    engine = Sam2Engine(random_predictor(size), memory_budget_mb=budget_mb, spill_dir=tmp_path)
-    if on_disk:
-        engine.spill._store.ram_bytes = 0  # every spilled output goes through the disk
-    engine.open(ArrayVideo(frames))
-    assert n > engine.spill.window + 1  # longer than the read window: outputs are pruned and spilled
+    out = [("click", 0, 1, P1), ("run", [1], 0, "forward")]
+    if full:
+        out += [("click", later, 2, P2), ("run", [1, 2], later, "forward"), ("run", [1, 2], later, "backward")]
+    return out + [("click", fix_at, 1, FIX), ("run", [1], fix_at, "forward", "only")]
+
+
+def reference_results(frames, size: int, plan: list[tuple]) -> list[dict]:
     ref = Reference(frames, size)
+    results = []
+    for step in plan:
+        if step[0] == "click":
+            ref.click(step[1], step[2], step[3])
+        else:
+            results.append({o: ref.run(o, step[2], step[3] == "backward") for o in step[1]})
+    return results
 
-    # object 1 forward from frame 0
-    engine.add_prompt(0, 1, points=[p1], labels=[1])
-    ref.click(0, 1, p1)
-    ours = engine_run(engine, 0, "forward")
-    assert same(ours[1], ref.run(1, 0, False))
-    assert len(engine._states[1]["output_dict_per_obj"][0]["non_cond_frame_outputs"]) <= engine.spill.window + 1
 
-    # object 2 added later, after tracking started; both objects run both ways from there
-    engine.add_prompt(later, 2, points=[p2], labels=[1])
-    ref.click(later, 2, p2)
-    fwd = engine_run(engine, later, "forward")
-    bwd = engine_run(engine, later, "backward")
-    for o in (1, 2):
-        assert same(fwd[o], ref.run(o, later, False)), f"object {o} forward"
-        assert same(bwd[o], ref.run(o, later, True)), f"object {o} backward"
+def check_engine(engine, frames, plan: list[tuple], expected: list[dict]) -> None:
+    engine.open(ArrayVideo(frames))
+    assert len(frames) > engine.spill.window + 1  # longer than the read window: outputs are pruned and spilled
+    runs = iter(expected)
+    for step in plan:
+        if step[0] == "click":
+            engine.add_prompt(step[1], step[2], points=[step[3]], labels=[1])
+            continue
+        only = step[1] if len(step) > 4 else None
+        ours = engine_run(engine, step[2], step[3], objects=only)
+        want = next(runs)
+        assert set(ours) == set(want), step
+        for o in want:
+            assert same(ours[o], want[o]), f"object {o}, run {step[1:]}"
+        if step[2] == 0:  # the first run: the predictor's state keeps only the read window
+            assert len(engine._states[1]["output_dict_per_obj"][0]["non_cond_frame_outputs"]) <= engine.spill.window + 1
 
-    # a correction mid-way on object 1, then a re-run of object 1 from there
-    engine.add_prompt(fix_at, 1, points=[fix], labels=[1])
-    ref.click(fix_at, 1, fix)
-    rerun = engine_run(engine, fix_at, "forward", objects=[1])
-    assert set(rerun) == {1}
-    assert same(rerun[1], ref.run(1, fix_at, False))
-    if on_disk:
-        assert engine.spill.disk_entries > 0 and engine.spill.restored > 0
-    assert engine.spill.spilled > 0
+
+def test_masks_identical_to_reference_with_the_default_and_a_tiny_budget_spilling_to_disk(clip, tmp_path):
+    """One reference run, two engines: the default budget, and a budget so small that every
+    output past the read window goes through the disk."""
+    plan = steps(48, full=True)
+    expected = reference_results(clip.frames, SIZE, plan)
+    for budget_mb, on_disk in ((2048, False), (12, True)):
+        engine = Sam2Engine(random_predictor(SIZE), memory_budget_mb=budget_mb, spill_dir=tmp_path / str(budget_mb))
+        if on_disk:
+            engine.spill._store.ram_bytes = 0  # every spilled output goes through the disk
+        check_engine(engine, clip.frames, plan, expected)
+        assert engine.spill.spilled > 0
+        if on_disk:
+            assert engine.spill.disk_entries > 0 and engine.spill.restored > 0
+
+
+@pytest.mark.parametrize("size, budget_mb, n", [(256, 12, 20), (512, 40, 18)])
+def test_masks_identical_to_reference_at_larger_image_sizes_spilling_to_disk(clip, tmp_path, size, budget_mb, n):
+    """At image sizes 256 and 512 a shorter clip (still longer than the read window of 15
+    frames) and the run and correction of one object: outputs are spilled to disk and
+    restored for the re-run, bit for bit. Objects added later and backward runs are checked
+    at 128 above, where they cost a quarter as much."""
+    frames = clip.frames[:n]
+    plan = steps(n, full=False)
+    engine = Sam2Engine(random_predictor(size), memory_budget_mb=budget_mb, spill_dir=tmp_path)
+    engine.spill._store.ram_bytes = 0
+    check_engine(engine, frames, plan, reference_results(frames, size, plan))
+    assert engine.spill.spilled > 0 and engine.spill.disk_entries > 0 and engine.spill.restored > 0
 
 
 def test_a_correction_rerun_reuses_cached_image_features(clip):
@@ -159,35 +187,33 @@ RSS_SCRIPT = """
 import resource, sys
 from sam2studio.core.synthetic import SceneVideo, long_scene
 from sam2studio.engines.sam2_engine import Sam2Engine, build_predictor
-n = int(sys.argv[1])
+early, n = int(sys.argv[1]), int(sys.argv[2])
 engine = Sam2Engine(build_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu", image_size=256, seed=0),
                     memory_budget_mb=16)
 engine.open(SceneVideo(long_scene(n, 160, 120)))
 engine.add_prompt(0, 1, points=[(40, 60)], labels=[1])
-held = []
 for f, _ in engine.propagate(0, "forward"):
-    if f in (30, n - 1):  # past the read window (15 frames), and the last frame
-        held.append(sum(len(s["output_dict_per_obj"][0]["non_cond_frame_outputs"]) for s in engine._states.values()))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, held[0], held[1])
+    if f in (early, n - 1):  # past the read window (15 frames), and the last frame
+        held = sum(len(s["output_dict_per_obj"][0]["non_cond_frame_outputs"]) for s in engine._states.values())
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, held)
 """
 
 
 def test_resident_memory_does_not_grow_with_video_length():
+    """One run of 120 frames at image size 256: the process's peak RSS and the outputs kept
+    in the predictor's state at frame 40 (well past the read window) and at the end."""
     import subprocess
     import sys
 
-    def peak(n):
-        out = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(n)], capture_output=True, text=True, timeout=600)
-        assert out.returncode == 0, out.stderr
-        rss, held_early, held_late = out.stdout.split()
-        return float(rss), int(held_early), int(held_late)
-
-    short, long_ = peak(40), peak(160)  # image size 256, four times the length
+    out = subprocess.run([sys.executable, "-c", RSS_SCRIPT, "40", "120"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    (rss_early, held_early), (rss_late, held_late) = [(float(a), int(b)) for a, b in
+                                                      (ln.split() for ln in out.stdout.split("\n") if ln)]
     # the outputs kept in the predictor's state stay at the read window, however long the video
-    assert short[1] == short[2] == long_[2] <= 16
-    # and the whole process's peak RSS stays flat (a leak of one preprocessed frame per frame
-    # alone would add ~94 MB here, of one frame's image features ~120 MB)
-    assert long_[0] - short[0] < 25, (short, long_)
+    assert held_early == held_late <= 16
+    # and the peak RSS stays flat over the last 80 frames (a leak of one preprocessed frame per
+    # frame alone would add ~63 MB here, of one frame's image features ~80 MB)
+    assert rss_late - rss_early < 25, (rss_early, rss_late)
 
 
 def test_spill_files_go_to_the_user_cache_not_the_temp_dir_and_a_crash_leaves_none(tmp_path, monkeypatch):
