@@ -198,6 +198,23 @@ def test_correction_at_a_frame_restarts_propagation_from_it(clip):
     assert after > 0.7
 
 
+def test_correction_on_an_object_half_out_of_the_frame_keeps_its_whole_shape():
+    # the object walks out, stays out, comes back; a mask prompt on a frame where only a
+    # sliver of it is left must not make it come back as that sliver
+    clip = exit_reenter_clip(num_frames=60, width=427, height=240, seed=5)
+    vis = clip.visible_fraction(1)
+    f = int(np.flatnonzero((vis > 0.05) & (vis < 0.3))[0])
+    back = f + int(np.flatnonzero(vis[f:] == 0)[-1]) + 1
+    eng = new_engine(clip)
+    eng.add_prompt(0, 1, points=[clip.click(1, 0)], labels=[1])
+    dict(eng.propagate(0, "forward"))
+    eng.add_mask(f, 1, clip.gt[1][f])
+    res = dict(eng.propagate(f, "forward"))
+    after = [iou(res[g][1].mask, clip.gt[1][g]) for g in range(back, len(clip)) if vis[g] >= 0.5]
+    print(f"\ncorrected on frame {f} ({vis[f]:.0%} in view): IoU after coming back {np.mean(after):.3f}")
+    assert len(after) >= 5 and np.mean(after) >= 0.8
+
+
 def test_object_prompted_later_starts_on_its_prompt_frame(clip):
     eng = new_engine(clip)
     eng.add_prompt(0, 1, points=[clip.clicks[1]])

@@ -638,6 +638,16 @@ class ClassicEngine(Engine):
                 tmpl = vis[bb[1]:bb[3], bb[0]:bb[2]].astype(np.float32)
                 pos = (float(bb[0]), float(bb[1]))
                 ref = float(np.count_nonzero(vis))
+                h, w = vis.shape
+                if bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h:
+                    # a prompt on an object partly out of the frame shows only part of it:
+                    # keep the whole shape known from tracking (re-aligned on what is seen),
+                    # or the object would come back in as the sliver it was here
+                    whole = self._known_shape(o, f, old)
+                    if whole is not None and whole[2] > 1.25 * ref:
+                        canvas = _paste_soft(whole[0], whole[1], (h, w))
+                        d = _align(canvas, vis, np.ones((h, w), bool), radius=max(3, min(whole[0].shape) // 4))
+                        tmpl, pos, ref = whole[0], (whole[1][0] + d[0], whole[1][1] + d[1]), whole[2]
             else:
                 # an empty mask prompt: the object is absent here; keep what is known of its
                 # shape so that it can be found again later
@@ -707,6 +717,18 @@ class ClassicEngine(Engine):
         if np.count_nonzero(ring) < 20:
             return _smooth_hist(fr.global_hist)
         return _smooth_hist(_hist(fr.bins, ring))
+
+    def _known_shape(self, o: _Object, f: int, old: _Track | None
+                     ) -> tuple[np.ndarray, tuple[float, float], float] | None:
+        """``(template, position, area)`` of ``o``'s amodal shape near frame ``f``: the running
+        track's, or that of a cached state on a neighbouring frame; None when unknown."""
+        if old is not None and old.tmpl is not None:
+            return old.tmpl, old.pos, old.ref_area
+        for g in (f - 1, f + 1, f):
+            sn = o.cache.get(g)
+            if sn is not None and sn.tmpl is not None:
+                return _unrle(sn.tmpl).astype(np.float32), sn.pos, sn.ref_area
+        return None
 
     def _match_shift(self, prev: _Frame, cur: _Frame, vis: np.ndarray, guess: tuple[float, float],
                      radius: int | None = None) -> tuple[float, float] | None:
@@ -922,7 +944,14 @@ class ClassicEngine(Engine):
             scores[j] = L + prior
             if measured and warped[k] is not None:
                 self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
-        label = np.argmax(scores, axis=0)
+        # the best-scoring object per pixel (0: background); one pass per object over
+        # contiguous planes (an argmax across the planes is several times slower)
+        label = np.zeros((h, w), np.int32)
+        best = scores[0].copy()
+        for j in range(1, len(ids) + 1):
+            better = scores[j] > best
+            label[better] = j
+            np.maximum(best, scores[j], out=best)
         owned = label > 0
         new_vis: dict[int, np.ndarray] = {}
         for j, k in enumerate(ids, start=1):
@@ -941,17 +970,23 @@ class ClassicEngine(Engine):
                     support |= warped[k] > 0.5
                 if shapes[k] is not None:
                     support |= shapes[k] > 0.5
-                n, lab, stats, _ = cv2.connectedComponentsWithStats(R.astype(np.uint8), connectivity=8)
-                keep = []
-                min_area = max(8, 0.01 * t.ref_area)
-                for c in range(1, n):
-                    if stats[c, cv2.CC_STAT_AREA] < min_area:
-                        continue
-                    x0, y0 = stats[c, cv2.CC_STAT_LEFT], stats[c, cv2.CC_STAT_TOP]
-                    x1, y1 = x0 + stats[c, cv2.CC_STAT_WIDTH], y0 + stats[c, cv2.CC_STAT_HEIGHT]
-                    if (support[y0:y1, x0:x1] & (lab[y0:y1, x0:x1] == c)).any():
-                        keep.append(c)
-                R = np.isin(lab, keep) if keep else np.zeros((h, w), bool)
+                rb = _bbox(R)
+                if rb is not None:
+                    bx0, by0, bx1, by1 = rb  # components found in the mask's box only (faster)
+                    Rc, Sc = R[by0:by1, bx0:bx1], support[by0:by1, bx0:bx1]
+                    n, lab, stats, _ = cv2.connectedComponentsWithStats(Rc.astype(np.uint8), connectivity=8)
+                    keep = []
+                    min_area = max(8, 0.01 * t.ref_area)
+                    for c in range(1, n):
+                        if stats[c, cv2.CC_STAT_AREA] < min_area:
+                            continue
+                        x0, y0 = stats[c, cv2.CC_STAT_LEFT], stats[c, cv2.CC_STAT_TOP]
+                        x1, y1 = x0 + stats[c, cv2.CC_STAT_WIDTH], y0 + stats[c, cv2.CC_STAT_HEIGHT]
+                        if (Sc[y0:y1, x0:x1] & (lab[y0:y1, x0:x1] == c)).any():
+                            keep.append(c)
+                    R = np.zeros((h, w), bool)
+                    if keep:
+                        R[by0:by1, bx0:bx1] = np.isin(lab, keep)
                 if R.any():
                     R = _fill_holes(R, allowed=~owned | (label == j), max_hole=self.MAX_HOLE)
             new_vis[k] = R
