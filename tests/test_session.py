@@ -215,9 +215,9 @@ def predictor256():
     return random_predictor(256)
 
 
-def test_an_object_prompted_before_the_start_is_tracked_from_its_prompt_like_a_run_from_frame_0(predictor256):
+def test_an_object_prompted_before_the_start_is_tracked_from_its_prompt_like_a_run_from_frame_0(predictor):
     frames = square_on_noise(12)
-    s = Session.open(ArrayVideo(frames), engine=Sam2Engine(predictor256))
+    s = Session.open(ArrayVideo(frames), engine=Sam2Engine(predictor))
     s.add_object("ball")
     s.add_click(0, 1, 15, 30)
     summary = s.run(8, "forward")
@@ -225,14 +225,14 @@ def test_an_object_prompted_before_the_start_is_tracked_from_its_prompt_like_a_r
     assert summary.objects[1].runs == [("forward", 0, 11)] and summary.messages == []
     assert all(s.mask(f, 1) is not None for f in range(8, 12))
 
-    ref = Session.open(ArrayVideo(frames), engine=Sam2Engine(predictor256))
+    ref = Session.open(ArrayVideo(frames), engine=Sam2Engine(predictor))
     ref.add_click(0, 1, 15, 30)
     ref.run(0, "forward")
     assert all(np.array_equal(s.mask(f, 1), ref.mask(f, 1)) for f in range(12))
     assert any(s.mask(f, 1).any() for f in range(8, 12))
 
     # after an unbroken run up to frame 7 the engine resumes at 8: same masks, less work
-    part = Session.open(ArrayVideo(frames), engine=Sam2Engine(predictor256))
+    part = Session.open(ArrayVideo(frames), engine=Sam2Engine(predictor))
     part.add_click(0, 1, 15, 30)
     part.run(0, "forward", frame_range=(0, 7))
     resumed = part.run(8, "forward")

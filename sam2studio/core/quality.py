@@ -38,10 +38,14 @@ object is absent there: that is recorded, not flagged):
   mask (phase correlation against the same place on this frame) is compared with the mask's
   own move (the closest of the moves of its centroid, of each corner of its bounding box and
   of the previous step, as for ``iou_prev``); the differences add up over consecutive frames
-  with a decay of ``SLIP_DECAY`` a frame. A mask that follows its object slips by about 0 px,
-  also when the camera follows the object and the background streams past; a mask left on a
-  region that does not move with the object (it stays put on the hillside while the camera
-  pans) slips by the background's move, frame after frame. Not measured where the image
+  with a decay of ``SLIP_DECAY`` a frame. Only a picture that moved further than the mask
+  counts (a mask moving over a picture that reads as still is an object in front of a still,
+  strongly textured background, such as striped wallpaper, that the measure locked on to), and
+  one frame adds at most ``SLIP_STEP_CAP`` of ``max_slip`` (one misreading flags nothing).
+  A mask that follows its object slips by about 0 px, also when the camera follows the object
+  and the background streams past; a mask left on a region that does not move with the
+  object (it stays put on the hillside while the camera pans) slips by the background's move,
+  frame after frame. Not measured where the image
   under the mask has too little texture to tell. Flagged over ``max_slip`` pixels (reason
   ``not_following``).
 
@@ -243,6 +247,7 @@ def _compensated_iou(mask: np.ndarray, bbox, st: _ObjState, c, cover=None) -> fl
 _MIN_SLIP_RESPONSE = 0.15
 #: how much of the slip so far counts on the next frame
 SLIP_DECAY = 0.85
+SLIP_STEP_CAP = 0.5  # of max_slip: the most one frame adds to slip_px
 
 
 def _content_move(prev_gray: np.ndarray, gray: np.ndarray, prev_mask: np.ndarray,
@@ -353,8 +358,18 @@ def iter_measurements(masks: MaskStore, num_frames: int, *, video=None, objects:
                 if consecutive and f - 1 in grays and st.area >= max(1, th.min_area):
                     seen = _content_move(grays[f - 1], grays[f], st.mask, st.bbox)
                     if seen is not None:
-                        dx, dy = min(((seen[0] - mx, seen[1] - my) for mx, my in _mask_moves(bbox, c, st)),
-                                     key=lambda d: math.hypot(*d))
+                        mx, my = min(_mask_moves(bbox, c, st),
+                                     key=lambda m: math.hypot(seen[0] - m[0], seen[1] - m[1]))
+                        # only a picture that moved further than its mask counts: a mask moving
+                        # over a picture that looks still is an object moving in front of a
+                        # still, strongly textured background the measure locked on to
+                        dx, dy = ((seen[0] - mx, seen[1] - my) if math.hypot(*seen) > math.hypot(mx, my)
+                                  else (0.0, 0.0))
+                        # one frame adds at most half the threshold: a mask left behind slips
+                        # frame after frame, a single misreading (motion blur) flags nothing
+                        step = math.hypot(dx, dy)
+                        if step > SLIP_STEP_CAP * th.max_slip:
+                            dx, dy = dx * SLIP_STEP_CAP * th.max_slip / step, dy * SLIP_STEP_CAP * th.max_slip / step
                         st.slip = (SLIP_DECAY * st.slip[0] + dx, SLIP_DECAY * st.slip[1] + dy)
                         rec["slip_px"] = _r(math.hypot(*st.slip), 2)
                 hist = colour_histogram(rgb, mask, bbox)

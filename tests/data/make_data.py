@@ -4,7 +4,9 @@ Run from the repository root with the project's test material beside it (../shar
 clone does not have): ``python tests/data/make_data.py``. Frames and masks are cut to half size
 (428x240, masks resized with nearest neighbour, so they stay palette PNGs of the same objects);
 dog.mp4 is the first 48 frames of 01_dog.mp4 at 640x360 with its audio, re-encoded with several
-key frames and B-frames and the index at the front, so seeking and truncation are tested on it.
+key frames and B-frames and the index at the front, so seeking and truncation are tested on it;
+bedroom.mp4 is the first 60 frames of bedroom.mp4 at 320x180 (children jumping in front of
+striped wallpaper, for the quality check's not-following measure).
 """
 
 from __future__ import annotations
@@ -60,7 +62,22 @@ def dog_clip(frames: int = 48) -> None:
         out.mux(aout.encode())
 
 
+def bedroom_clip(frames: int = 60) -> None:
+    with av.open(str(SRC / "videos" / "bedroom.mp4")) as inp, \
+            av.open(str(DST / "bedroom.mp4"), "w", options={"movflags": "faststart"}) as out:
+        vs = out.add_stream("libx264", rate=30, options={"crf": "26", "preset": "medium"})
+        vs.width, vs.height, vs.pix_fmt = 320, 180, "yuv420p"
+        for n, frame in enumerate(inp.decode(inp.streams.video[0])):
+            if n >= frames:
+                break
+            img = frame.reformat(width=320, height=180, format="yuv420p", interpolation="AREA")
+            img.pts, img.time_base = n, Fraction(1, 30)
+            out.mux(vs.encode(img))
+        out.mux(vs.encode())
+
+
 if __name__ == "__main__":
     frames_and_masks("judo", range(16), [0, 5, 8, 13])
     frames_and_masks("bike", range(4), [0])
     dog_clip()
+    bedroom_clip()
