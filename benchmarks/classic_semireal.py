@@ -4,7 +4,9 @@ Run ``python benchmarks/classic_semireal.py`` from the repository root (needs ..
 or ``--data DIR``). One table:
 
 * per clip and object: J (mean IoU over every frame, an empty prediction on a frame where the
-  object is not visible counting 1), absent frames left empty, frames to re-find it;
+  object is not visible counting 1), absent frames left empty, frames to re-find it; and
+  ``J mask``, the same tracking started from the object's exact mask instead of the click
+  (the tracker alone; ``--from-mask`` runs only that);
 * first click on the real annotated frames (judo's four objects, bike's two): IoU of the
   default mask and of the best offered candidate, and the largest mask a click gave (share
   of the frame) with whether the engine flagged it;
@@ -184,25 +186,35 @@ def print_clicks(by_seed: dict) -> None:
           f"largest {by_seed['cpu'][1]:.2f} s (load average {os.getloadavg()[0]:.1f})")
 
 
-def run(data: str = DEFAULT_DATA, frames: int = 90) -> dict:
+def run(data: str = DEFAULT_DATA, frames: int = 90, from_mask: bool = False) -> dict:
+    """Track every clip from one click per object (and, as ``j_mask``, from the object's exact
+    mask on the same frame: the tracking alone); with ``from_mask`` only from the exact masks
+    (no clicks, no first-click table)."""
     clips = build_clips(data, frames)
     rows, total_objframes, total_s, total_cpu = [], 0, 0.0, 0.0
+    starts = (True,) if from_mask else (False, True)
     for name, (clip, kinds) in clips.items():
-        eng = ClassicEngine()
-        eng.open(clip.video())
-        timing: dict = {}
-        results = cc.click_and_track(eng, clip, timing)
-        eng.close()
-        total_objframes += timing["object_frames"]
-        total_s += timing["wall"]
-        total_cpu += timing["cpu"]
+        scores: dict[bool, dict] = {}
+        for start_mask in starts:
+            eng = ClassicEngine()
+            eng.open(clip.video())
+            timing: dict = {}
+            results = cc.click_and_track(eng, clip, timing, from_mask=start_mask)
+            eng.close()
+            total_objframes += timing["object_frames"]
+            total_s += timing["wall"]
+            total_cpu += timing["cpu"]
+            scores[start_mask] = {k: cc.score_tracking(clip, results, k) for k in kinds}
         for k, kind in kinds.items():
-            s = cc.score_tracking(clip, results, k)
-            rows.append({"clip": name, "obj": k, "kind": kind, "j": s.j, "absent": s.absent,
-                         "absent_empty": s.absent_empty, "refind": s.refind})
+            s = scores[starts[0]][k]  # the click's (or, with from_mask, the mask's) run
+            rows.append({"clip": name, "obj": k, "kind": kind, "j": s.j, "j_mask": scores[True][k].j,
+                         "absent": s.absent, "absent_empty": s.absent_empty, "refind": s.refind,
+                         "mask_absent_empty": scores[True][k].absent_empty,
+                         "mask_refind": scores[True][k].refind})
     return {"tracking": rows, "object_frames_per_s": total_objframes / total_s,
             "object_frames_per_cpu_s": total_objframes / max(1e-9, total_cpu),
-            "first_clicks": first_clicks(data), "frames": frames}
+            "first_clicks": [] if from_mask else first_clicks(data), "frames": frames,
+            "from_mask": from_mask}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--click-only", action="store_true", help="first clicks only, no tracking")
     ap.add_argument("--seeds", default=str(classic_click.GRABCUT_SEED),
                     help="GrabCut seeds for the first clicks, comma-separated (default: the engine's)")
+    ap.add_argument("--from-mask", action="store_true",
+                    help="track from each object's exact mask only (no clicks): the tracking alone")
     a = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(a.data, "videos")):
         print(f"error: no test data at {a.data} (see --data)", file=sys.stderr)
@@ -227,22 +241,27 @@ def main(argv: list[str] | None = None) -> int:
     if a.click_only:
         print_clicks(clicks_over_seeds(a.data, build_clips(a.data, a.frames), seeds))
         return 0
-    r = run(a.data, a.frames)
-    print(f"classic engine on semi-real clips, {W}x{H}, {r['frames']} frames each")
-    print(f"{'clip':<12} {'obj':>3} {'kind':<9} {'J':>6} {'absent empty':>13} {'re-find (frames)':>17}")
+    r = run(a.data, a.frames, a.from_mask)
+    start = "from each object's exact mask" if a.from_mask else "from one click (J mask: from the exact mask)"
+    print(f"classic engine on semi-real clips, {W}x{H}, {r['frames']} frames each, tracked {start}")
+    print(f"{'clip':<12} {'obj':>3} {'kind':<9} {'J':>6} {'J mask':>7} {'absent empty':>13} {'re-find (frames)':>17}")
     for row in r["tracking"]:
         ab = f"{row['absent_empty']}/{row['absent']}" if row["absent"] else "-"
         rf = ",".join("never" if x is None else str(x) for x in row["refind"]) or "-"
-        print(f"{row['clip']:<12} {row['obj']:>3} {row['kind']:<9} {row['j']:6.3f} {ab:>13} {rf:>17}")
-    by_kind: dict[str, list[float]] = {}
-    for row in r["tracking"]:
-        by_kind.setdefault(row["kind"], []).append(row["j"])
-    print("J by kind: " + ", ".join(f"{k} {np.mean(v):.3f}" for k, v in by_kind.items()))
+        print(f"{row['clip']:<12} {row['obj']:>3} {row['kind']:<9} {row['j']:6.3f} {row['j_mask']:7.3f} "
+              f"{ab:>13} {rf:>17}")
+    for key, label in (("j", "J by kind"), ("j_mask", "J by kind from the exact mask")):
+        by_kind: dict[str, list[float]] = {}
+        for row in r["tracking"]:
+            by_kind.setdefault(row["kind"], []).append(row[key])
+        print(f"{label}: " + ", ".join(f"{k} {np.mean(v):.3f}" for k, v in by_kind.items()))
     ab = sum(x["absent"] for x in r["tracking"])
     abe = sum(x["absent_empty"] for x in r["tracking"])
     print(f"absent frames left empty: {abe}/{ab} = {100.0 * abe / max(1, ab):.1f}%")
     print(f"propagation: {r['object_frames_per_s']:.1f} object-frames/s wall clock, "
           f"{r['object_frames_per_cpu_s']:.1f} object-frames per CPU-second (load average {os.getloadavg()[0]:.1f})")
+    if not r["first_clicks"]:
+        return 0
     print(f"{'first click':<12} {'default':>8} {'best':>6} {'cands':>6} {'largest':>8} {'hint':>5}")
     for c in r["first_clicks"]:
         print(f"{c['object']:<12} {c['default']:8.3f} {c['best']:6.3f} {c['candidates']:>6} "

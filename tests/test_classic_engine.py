@@ -69,8 +69,8 @@ def test_miou_on_crossing_clip_with_one_click_per_object(clip, forward):
     print(f"\ncrossing clip mIoU {miou:.3f}; per object "
           + ", ".join(f"{k}: {v:.3f}" for k, v in per_obj.items())
           + f"; {len(clip) / elapsed:.1f} frames/s with {len(per_obj)} objects")
-    assert miou >= 0.80
-    assert min(per_obj.values()) >= 0.70  # neither object is lost
+    assert miou >= 0.90
+    assert min(per_obj.values()) >= 0.85  # neither object is lost
 
 
 def test_masks_are_bool_full_size_disjoint_and_scored(clip, forward):
@@ -196,6 +196,23 @@ def test_correction_at_a_frame_restarts_propagation_from_it(clip):
     print(f"\nobject 2 mIoU after frame 40: bad anchor {before:.3f}, corrected {after:.3f}")
     assert after > before + 0.3
     assert after > 0.7
+
+
+def test_correction_on_an_object_half_out_of_the_frame_keeps_its_whole_shape():
+    # the object walks out, stays out, comes back; a mask prompt on a frame where only a
+    # sliver of it is left must not make it come back as that sliver
+    clip = exit_reenter_clip(num_frames=60, width=427, height=240, seed=5)
+    vis = clip.visible_fraction(1)
+    f = int(np.flatnonzero((vis > 0.05) & (vis < 0.3))[0])
+    back = f + int(np.flatnonzero(vis[f:] == 0)[-1]) + 1
+    eng = new_engine(clip)
+    eng.add_prompt(0, 1, points=[clip.click(1, 0)], labels=[1])
+    dict(eng.propagate(0, "forward"))
+    eng.add_mask(f, 1, clip.gt[1][f])
+    res = dict(eng.propagate(f, "forward"))
+    after = [iou(res[g][1].mask, clip.gt[1][g]) for g in range(back, len(clip)) if vis[g] >= 0.5]
+    print(f"\ncorrected on frame {f} ({vis[f]:.0%} in view): IoU after coming back {np.mean(after):.3f}")
+    assert len(after) >= 5 and np.mean(after) >= 0.8
 
 
 def test_object_prompted_later_starts_on_its_prompt_frame(clip):

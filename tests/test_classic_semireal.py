@@ -64,6 +64,19 @@ def tracked(clips) -> dict[str, dict]:
     return out
 
 
+@pytest.fixture(scope="module")
+def tracked_from_mask(clips) -> dict[str, dict]:
+    """Each object's exact mask on its first clearly visible frame, propagated both ways: the
+    tracking alone, whatever the first click's quality."""
+    out = {}
+    for name, clip in clips.items():
+        eng = ClassicEngine()
+        eng.open(clip.video())
+        out[name] = cc.click_and_track(eng, clip, from_mask=True)
+        eng.close()
+    return out
+
+
 # ---- the generator ------------------------------------------------------------------------
 def test_cutout_png_round_trip_keeps_pixels_and_alpha(cut, tmp_path):
     c = cut["judoka_b"]
@@ -317,13 +330,13 @@ def test_candidates_are_empty_without_a_click():
 def test_crossing_clip_j(clips, tracked):
     j = [cc.score_tracking(clips["crossing"], tracked["crossing"], k).j for k in (1, 2)]
     print(f"\ncrossing J {j}")
-    assert np.mean(j) >= 0.72 and min(j) >= 0.65
+    assert np.mean(j) >= 0.80 and min(j) >= 0.76
 
 
 def test_entering_object_is_empty_before_it_enters_and_tracked_after(clips, tracked):
     s = cc.score_tracking(clips["entering"], tracked["entering"], 1)
     print(f"\nentering J {s.j:.3f}, absent empty {s.absent_empty}/{s.absent}")
-    assert s.j >= 0.72
+    assert s.j >= 0.78
     assert s.absent_empty >= s.absent - 1
 
 
@@ -332,15 +345,62 @@ def test_object_leaving_the_frame_is_empty_while_out(clips, tracked):
     print(f"\nexit J {s.j:.3f}, absent empty {s.absent_empty}/{s.absent}, re-found after {s.refind}")
     assert s.absent_empty >= 0.95 * s.absent
     assert s.refind and s.refind[0] is not None and s.refind[0] <= 5  # found again within 5 frames
-    assert s.j >= 0.72
+    assert s.j >= 0.80
 
 
 def test_thin_object_and_its_rider(clips, tracked):
     bike = cc.score_tracking(clips["thin"], tracked["thin"], 1).j
     rider = cc.score_tracking(clips["thin"], tracked["thin"], 2).j
     print(f"\nthin: bicycle J {bike:.3f}, rider J {rider:.3f}")
-    assert rider >= 0.25
-    assert bike >= 0.2
+    assert rider >= 0.28
+    assert bike >= 0.25
+
+
+# ---- propagation from the exact first mask (the tracker alone) ------------------------------
+def test_tracking_from_the_exact_mask_follows_both_crossing_objects(clips, tracked_from_mask):
+    j = [cc.score_tracking(clips["crossing"], tracked_from_mask["crossing"], k).j for k in (1, 2)]
+    print(f"\ncrossing from the exact mask: J {j}")
+    assert min(j) >= 0.82  # the one behind is hidden for a few frames and comes out again
+
+
+def test_tracking_from_the_exact_mask_through_an_exit_and_an_entry(clips, tracked_from_mask):
+    ex = cc.score_tracking(clips["exit"], tracked_from_mask["exit"], 1)
+    en = cc.score_tracking(clips["entering"], tracked_from_mask["entering"], 1)
+    print(f"\nfrom the exact mask: exit J {ex.j:.3f} (re-found after {ex.refind}), entering J {en.j:.3f}")
+    # coming back in fast at the border, the object is followed, not left behind there
+    assert ex.j >= 0.85 and ex.absent_empty == ex.absent and ex.refind in ([0], [1])
+    assert en.j >= 0.84 and en.absent_empty == en.absent
+
+
+def test_thin_object_tracked_from_its_exact_mask_keeps_its_tubes(clips, tracked_from_mask):
+    # the bicycle's tubes are one or two pixels wide at the internal resolution: they must be
+    # carried over by the warp and drawn at the video's resolution, not filtered away
+    bike = cc.score_tracking(clips["thin"], tracked_from_mask["thin"], 1).j
+    rider = cc.score_tracking(clips["thin"], tracked_from_mask["thin"], 2).j
+    print(f"\nthin from the exact mask: bicycle J {bike:.3f}, rider J {rider:.3f}")
+    assert bike >= 0.58
+    assert rider >= 0.80
+
+
+def test_propagated_outlines_are_drawn_at_the_videos_resolution():
+    # an object on a video four times the internal resolution: its propagated masks fit the
+    # truth better than the exact mask itself would, scaled down to the internal resolution
+    # and back up (the outline is decided on the full-size frame)
+    from sam2studio.core.synthetic import constant_speed_clip
+
+    clip = constant_speed_clip(speed=3.0, num_frames=16, width=640, height=360)
+    eng = ClassicEngine(max_side=160)
+    eng.open(clip.video())
+    eng.add_mask(0, 1, clip.gt[1][0])
+    res = dict(eng.propagate(0, "forward"))
+    got = np.mean([iou(res[f][1].mask, clip.gt[1][f]) for f in range(1, len(clip))])
+    def through_internal(m):
+        small = cv2.resize(m.astype(np.float32), (160, 90), interpolation=cv2.INTER_AREA) >= 0.5
+        return cv2.resize(small.astype(np.float32), (640, 360), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+    up = np.mean([iou(through_internal(clip.gt[1][f]), clip.gt[1][f]) for f in range(1, len(clip))])
+    print(f"\npropagated IoU {got:.3f}, exact mask through the internal resolution {up:.3f}")
+    assert got > up + 0.005
 
 
 def test_add_absent_keeps_the_object_empty_until_it_comes_back(clips):

@@ -321,10 +321,13 @@ def score_tracking(clip: SyntheticClip, results: dict[int, dict], obj: int, min_
     return TrackScore(obj, float(np.mean(ious)), absent, absent_empty, refind)
 
 
-def click_and_track(engine, clip: SyntheticClip, timing: dict | None = None) -> dict[int, dict]:
+def click_and_track(engine, clip: SyntheticClip, timing: dict | None = None, from_mask: bool = False
+                    ) -> dict[int, dict]:
     """The benchmark's user: one positive click per object, at the point deepest inside it on
     its :func:`first_clear_frame`, then a propagation both ways from each click frame (for
-    the objects clicked there). ``engine`` must be open on ``clip.video()``. Returns
+    the objects clicked there). With ``from_mask`` the object's exact mask on that frame is
+    given instead of the click (measures the tracking alone, whatever the first mask's
+    quality). ``engine`` must be open on ``clip.video()``. Returns
     ``{frame: {obj: ObjectMask}}``; ``timing``, when given, receives the propagation's wall
     and CPU seconds (``"wall"``, ``"cpu"``) and its object-frames (``"object_frames"``)."""
     import time
@@ -336,7 +339,10 @@ def click_and_track(engine, clip: SyntheticClip, timing: dict | None = None) -> 
             by_frame.setdefault(f, []).append(k)
     for f, objs in sorted(by_frame.items()):
         for k in objs:
-            engine.add_prompt(f, k, points=[interior_point(clip.gt[k][f])], labels=[1])
+            if from_mask:
+                engine.add_mask(f, k, clip.gt[k][f])
+            else:
+                engine.add_prompt(f, k, points=[interior_point(clip.gt[k][f])], labels=[1])
     results: dict[int, dict] = {f: {} for f in range(len(clip))}
     w0, c0, n = time.perf_counter(), time.process_time(), 0
     for f, objs in sorted(by_frame.items()):

@@ -32,14 +32,23 @@ scaled back to the video's size):
   model (colour histogram of the object against one of its local surroundings) and a motion
   model: an *amodal* template of its whole shape, its position and its velocity. On each
   frame every object scores every pixel (appearance log-likelihood ratio + agreement with the
-  warped mask + agreement with the template moved by the object's motion); **the objects
-  compete**: each pixel goes to the best-scoring object, or to the background if none
-  scores above zero. An object being covered therefore shrinks instead of stealing its
-  occluder's pixels. When an object's visible area falls under a few percent of its
-  template area it is recorded as hidden (empty mask, score 0); its template keeps moving at
-  the last velocity, and pixels that match its appearance near the predicted place grow it
-  back when it re-emerges (the template is then re-aligned on what is seen). An object that
-  left the frame, or stayed hidden for long, is searched for over the whole frame
+  warped mask + agreement with the template moved by the object's motion, less a *motion
+  penalty* where a pixel's flow is that of the object's surroundings rather than the
+  object's own: the background a moving object uncovers must not stay in its mask as a
+  trail); **the objects compete**: each pixel goes to the best-scoring object, or to the
+  background if none scores above zero. An object being covered therefore shrinks instead
+  of stealing its occluder's pixels. An object too thin for its interior's flow to be read
+  (tubes a pixel or two wide), or found again at the frame's border, gets its motion by
+  matching its own pixels of the previous frame instead; parts that thin are carried over
+  by the warp rather than filtered away as speckles. The full-size mask is not a plain
+  upscaling: in a band around the upscaled outline every full-size pixel is decided again
+  by its colour (object against surroundings, next to the outline on that frame) and its
+  distance from the outline, and objects never share a pixel. When an object's visible
+  area falls under a few percent of its template area it is recorded as hidden (empty mask,
+  score 0); its template keeps moving at the last velocity, and pixels that match its
+  appearance near the predicted place grow it back when it re-emerges (the template is then
+  re-aligned on what is seen). An object that left the frame, or stayed hidden for long, is
+  searched for over the whole frame
   (a template-sized window whose colours match its model). An object still seen but far
   smaller than on its prompt, or far less like itself, clear of other objects, is searched
   for too, and moved to a window that matches much better (a mask left behind by a fast move
@@ -146,6 +155,7 @@ class _Track:
     score: float = 1.0
     lut: np.ndarray | None = None
     realign: bool = False  # the template was moved by a re-detection: align it widely
+    refound: bool = False  # re-detected, its speed not measured again yet
     anchor_area: float = 0.0  # visible area on the prompt (or restart) frame
     anchor_score: float = 0.0  # score there
 
@@ -165,8 +175,9 @@ class _Object:
 class ClassicEngine(Engine):
     """GrabCut + optical flow engine with competing per-object appearance and motion models.
 
-    ``max_side`` is the longest side of the internal resolution (smaller is faster, coarser);
-    ``cache_frames`` bounds the per-object cache of compressed tracking states.
+    ``max_side`` is the longest side of the internal resolution (smaller is faster, coarser;
+    512 keeps a bicycle's tubes about two pixels wide at 854x480 and costs about 1.2x the
+    CPU of 427); ``cache_frames`` bounds the per-object cache of compressed tracking states.
     """
 
     name = "classic"
@@ -175,6 +186,11 @@ class ClassicEngine(Engine):
     # scoring weights (log-likelihood units)
     W_WARP = 2.0  # agreement with the flow-warped previous mask
     W_SHAPE = 1.5  # agreement with the amodal template moved by the velocity
+    REFINE_SIGMA = 0.8  # internal px: width of the band re-decided at full size
+    REFINE_PRIOR = 1.0  # weight of the distance from the upscaled outline there
+    MATCH_RADIUS = 8  # internal px searched around the expected place by _match_shift
+    W_MOTION = 3.0  # moving like the object rather than like its surroundings
+    MOTION_MIN_SEP = 1.0  # object / surroundings flow difference (internal px) for the motion term
     LR_CLIP = 4.0
     HIDE_FRACTION = 0.03  # visible area / template area under which an object is hidden
     FG_RATE = 0.08  # appearance adaptation per frame
@@ -187,13 +203,14 @@ class ClassicEngine(Engine):
     LOST_SCORE = 0.65  # score / the prompt's score under which a mask may have been left behind
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
 
-    def __init__(self, max_side: int = 427, cache_frames: int = 20000) -> None:
+    def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
         self.max_side = int(max_side)
         self.cache_frames = int(cache_frames)
         self._objects: dict[int, _Object] = {}
         self._lock = threading.RLock()
         self._frames: OrderedDict[int, _Frame] = OrderedDict()
+        self._full: dict[int, np.ndarray] = {}  # full-size RGB of the frames in ``_frames``
         self._dis = None
         self._small: tuple[int, int] = (0, 0)  # (w, h)
         self._grid: np.ndarray | None = None
@@ -204,6 +221,7 @@ class ClassicEngine(Engine):
             super().open(video)
             self._objects.clear()
             self._frames.clear()
+            self._full.clear()
             s = min(1.0, self.max_side / max(video.width, video.height))
             self._small = (max(8, int(round(video.width * s))), max(8, int(round(video.height * s))))
             w, h = self._small
@@ -227,6 +245,7 @@ class ClassicEngine(Engine):
         with self._lock:
             self._objects.clear()
             self._frames.clear()
+            self._full.clear()
             self._dis = None
             super().close()
 
@@ -256,6 +275,7 @@ class ClassicEngine(Engine):
             self._frames.move_to_end(i)
             return fr
         img = self.video.get_frame(i)
+        self._full[i] = np.ascontiguousarray(img[..., :3], dtype=np.uint8)
         w, h = self._small
         if (img.shape[1], img.shape[0]) != (w, h):
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
@@ -263,7 +283,8 @@ class ClassicEngine(Engine):
         fr = _Frame(rgb=img, gray=cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), bins=_bins(img))
         self._frames[i] = fr
         while len(self._frames) > 4:
-            self._frames.popitem(last=False)
+            old, _ = self._frames.popitem(last=False)
+            self._full.pop(old, None)
         return fr
 
     def _to_small(self, mask: np.ndarray) -> np.ndarray:
@@ -297,6 +318,52 @@ class ClassicEngine(Engine):
         mx, my = np.meshgrid(xs, ys)
         up = cv2.remap(crop, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out[Y0:Y1, X0:X1] = up >= 0.5
+        return out
+
+    def _refine_full(self, f: int, small: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
+        """The full-size mask of a propagated ``small`` mask on frame ``f``, its outline
+        decided again at the video's resolution: in a band around the upscaled outline
+        (a few internal pixels wide) each full-size pixel is the object's where its colour
+        (object against surroundings, both measured on this frame next to the outline) and
+        its distance from the outline agree. Keeps thin parts (tubes, limbs) the internal
+        resolution only blurs; a pixel whose internal pixel belongs to one of ``others``
+        (the other objects' masks) is never added. Falls back to plain upscaling without
+        the frame."""
+        W, H = self.video.width, self.video.height
+        img = self._full.get(f)
+        if small.shape == (H, W) or img is None or not small.any():
+            return self._to_full(small)
+        sh, sw = small.shape
+        sx, sy = W / sw, H / sh
+        bb = _bbox(small)
+        m = 3
+        x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(sw, bb[2] + m), min(sh, bb[3] + m)
+        soft = cv2.GaussianBlur(small[y0:y1, x0:x1].astype(np.float32), (0, 0), self.REFINE_SIGMA)
+        X0, Y0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
+        X1, Y1 = min(W, int(np.ceil(x1 * sx))), min(H, int(np.ceil(y1 * sy)))
+        xs = (np.arange(X0, X1, dtype=np.float32) + 0.5) / sx - 0.5 - x0
+        ys = (np.arange(Y0, Y1, dtype=np.float32) + 0.5) / sy - 0.5 - y0
+        mx, my = np.meshgrid(xs, ys)
+        p = cv2.remap(soft, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        hard = cv2.remap(small[y0:y1, x0:x1].astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE) >= 0.5
+        out = np.zeros((H, W), bool)
+        band = (p > 0.02) & (p < 0.98)
+        inside, outside = hard, ~hard
+        if np.count_nonzero(inside) < 20 or np.count_nonzero(outside) < 20 or not band.any():
+            out[Y0:Y1, X0:X1] = hard
+            return out
+        bins = _bins(img[Y0:Y1, X0:X1])
+        lut = _log_ratio(_smooth_hist(_hist(bins, inside)), _smooth_hist(_hist(bins, outside)), self.LR_CLIP)
+        L = cv2.blur(lut[bins], (3, 3))
+        pc = np.clip(p, 0.02, 0.98)
+        prior = np.log(pc / (1.0 - pc))
+        dec = np.where(band, self.REFINE_PRIOR * prior + L > 0, p >= 0.5)
+        if others is not None:
+            near = cv2.remap(others[y0:y1, x0:x1].astype(np.uint8), mx, my, cv2.INTER_NEAREST,
+                             borderMode=cv2.BORDER_REPLICATE) > 0
+            dec &= hard | ~near
+        out[Y0:Y1, X0:X1] = dec
         return out
 
     # ---- prompts -----------------------------------------------------------------------
@@ -567,17 +634,28 @@ class ClassicEngine(Engine):
                         kf_union = np.zeros_like(cur.gray, dtype=bool)
                         for k in anchored:
                             kf_union |= tracks[k].vis
-                    for k in sorted(tracks):
+                    taken = None  # full-size pixels already given to an object on this frame
+                    for k in sorted(tracks, key=lambda k: (k not in anchored, k)):
                         t = tracks[k]
                         o = self._objects[k]
                         if k in anchored:
                             kf = o.keyframes[f]
-                            result[k] = ObjectMask(_unrle(kf.mask), kf.score)
+                            m = _unrle(kf.mask)
+                            result[k] = ObjectMask(m, kf.score)
                         else:
                             if kf_union is not None and (t.vis & kf_union).any():
                                 t.vis = t.vis & ~kf_union
-                            result[k] = ObjectMask(self._to_full(t.vis), t.score)
+                            others = None
+                            for k2, t2 in tracks.items():
+                                if k2 != k and k2 not in anchored and t2.vis.any():
+                                    others = t2.vis.copy() if others is None else (others | t2.vis)
+                            m = self._refine_full(f, t.vis, others)
+                            if taken is not None:
+                                m &= ~taken  # objects never share a pixel
+                            result[k] = ObjectMask(m, t.score)
                             self._remember(o, f, t, sign)
+                        taken = m.copy() if taken is None else (taken | m)
+                    result = dict(sorted(result.items()))
                 prev = cur
                 yield f, result
 
@@ -599,6 +677,16 @@ class ClassicEngine(Engine):
                 tmpl = vis[bb[1]:bb[3], bb[0]:bb[2]].astype(np.float32)
                 pos = (float(bb[0]), float(bb[1]))
                 ref = float(np.count_nonzero(vis))
+                h, w = vis.shape
+                if bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h:
+                    # a prompt on an object partly out of the frame shows only part of it:
+                    # keep the whole shape known from tracking (re-aligned on what is seen),
+                    # or the object would come back in as the sliver it was here
+                    whole = self._known_shape(o, f, old)
+                    if whole is not None and whole[2] > 1.25 * ref:
+                        canvas = _paste_soft(whole[0], whole[1], (h, w))
+                        d = _align(canvas, vis, np.ones((h, w), bool), radius=max(3, min(whole[0].shape) // 4))
+                        tmpl, pos, ref = whole[0], (whole[1][0] + d[0], whole[1][1] + d[1]), whole[2]
             else:
                 # an empty mask prompt: the object is absent here; keep what is known of its
                 # shape so that it can be found again later
@@ -621,7 +709,7 @@ class ClassicEngine(Engine):
         bg = self._ring_hist(fr, vis if vis.any() else (None if tmpl is None else _paste(tmpl >= 0.5, pos, vis.shape)))
         return _Track(vis=vis, tmpl=tmpl, pos=pos, vel=vel, vel_known=known, hidden=hidden, ref_area=ref,
                       fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref,
-                      anchor_score=score)
+                      anchor_score=self._prompt_score(fr, vis) if keyframe else score)
 
     def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray, better_than: float | None = None
                   ) -> tuple[float, float] | None:
@@ -669,6 +757,94 @@ class ClassicEngine(Engine):
             return _smooth_hist(fr.global_hist)
         return _smooth_hist(_hist(fr.bins, ring))
 
+    def _known_shape(self, o: _Object, f: int, old: _Track | None
+                     ) -> tuple[np.ndarray, tuple[float, float], float] | None:
+        """``(template, position, area)`` of ``o``'s amodal shape near frame ``f``: the running
+        track's, or that of a cached state on a neighbouring frame; None when unknown."""
+        if old is not None and old.tmpl is not None:
+            return old.tmpl, old.pos, old.ref_area
+        for g in (f - 1, f + 1, f):
+            sn = o.cache.get(g)
+            if sn is not None and sn.tmpl is not None:
+                return _unrle(sn.tmpl).astype(np.float32), sn.pos, sn.ref_area
+        return None
+
+    def _match_shift(self, prev: _Frame, cur: _Frame, vis: np.ndarray, guess: tuple[float, float],
+                     radius: int | None = None) -> tuple[float, float] | None:
+        """The object's displacement from ``prev`` to ``cur``: where its pixels on ``prev``
+        (``vis`` and a pixel around it, for the contrast of its outline) best match ``cur``
+        (masked sum of squared differences, within ``radius`` of ``guess``, sub-pixel).
+        None when the best match lies on the search window's limit."""
+        h, w = vis.shape
+        bb = _bbox(vis)
+        if bb is None:
+            return None
+        pad = 2
+        x0, y0, x1, y1 = max(0, bb[0] - pad), max(0, bb[1] - pad), min(w, bb[2] + pad), min(h, bb[3] + pad)
+        m = _dilate(vis[y0:y1, x0:x1], 1).astype(np.float32)
+        tmpl = prev.gray[y0:y1, x0:x1].astype(np.float32)
+        gx, gy = int(round(guess[0])), int(round(guess[1]))
+        r = int(radius or self.MATCH_RADIUS)
+        # the search window, cut by the frame (an object at the border cannot move past it)
+        sx0, sy0 = max(0, x0 + gx - r), max(0, y0 + gy - r)
+        sx1, sy1 = min(w, x1 + gx + r), min(h, y1 + gy + r)
+        if sx1 - sx0 < x1 - x0 + 2 or sy1 - sy0 < y1 - y0 + 2:
+            return None
+        area = cur.gray[sy0:sy1, sx0:sx1].astype(np.float32)
+        res = cv2.matchTemplate(area, tmpl, cv2.TM_SQDIFF, mask=m)
+        iy, ix = np.unravel_index(int(np.argmin(res)), res.shape)
+        # a best match on the search limit (not the frame's edge) may lie farther: no answer
+        if (ix == 0 and sx0 > 0) or (iy == 0 and sy0 > 0) or \
+                (ix == res.shape[1] - 1 and sx1 < w) or (iy == res.shape[0] - 1 and sy1 < h):
+            return None
+
+        def sub(a, b, c):
+            den = a - 2 * b + c
+            return 0.0 if den <= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+
+        dx = sx0 + ix - x0 + (sub(res[iy, ix - 1], res[iy, ix], res[iy, ix + 1]) if 0 < ix < res.shape[1] - 1 else 0.0)
+        dy = sy0 + iy - y0 + (sub(res[iy - 1, ix], res[iy, ix], res[iy + 1, ix]) if 0 < iy < res.shape[0] - 1 else 0.0)
+        return float(dx), float(dy)
+
+    def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
+                     step: tuple[float, float], others: list[np.ndarray | None]) -> None:
+        """Subtract from ``score`` (in place) where a pixel near the object moves like its
+        surroundings rather than like the object: where the object's own motion (``step``)
+        differs from the background's around it (camera motion), a pixel whose flow is the
+        background's is unlikely to be the object (the trail of uncovered background a
+        warped mask drags along). Only a penalty: flow bleeds a few pixels past an object's
+        outline, so moving like the object is no evidence of being it. Weighted by the flow's
+        reliability."""
+        h, w = score.shape
+        m = W > 0.5
+        bb = _bbox(m)
+        if bb is None:
+            return
+        a = float(np.count_nonzero(m))
+        r = max(4, int(0.3 * np.sqrt(a)))
+        x0, y0 = max(0, bb[0] - 2 * r), max(0, bb[1] - 2 * r)
+        x1, y1 = min(w, bb[2] + 2 * r), min(h, bb[3] + 2 * r)
+        mc = m[y0:y1, x0:x1]
+        ring = _ring(mc, 3, r) & (rel[y0:y1, x0:x1] > 0.5)
+        for o in others:
+            if o is not None:
+                ring &= ~(o[y0:y1, x0:x1] > 0.5)
+        if np.count_nonzero(ring) < 20:
+            return
+        fc = flow[y0:y1, x0:x1]
+        fb = np.median(fc[ring], axis=0)
+        fo = np.float32([-step[0], -step[1]])
+        sep2 = float(((fo - fb) ** 2).sum())
+        if sep2 < self.MOTION_MIN_SEP ** 2:
+            return  # the object moves with its surroundings: motion says nothing
+        # |f - fb|^2 - |f - fo|^2 = 2 f.(fo - fb) + |fb|^2 - |fo|^2 (linear in the flow)
+        a = 2.0 * (fo - fb)
+        c = float((fb ** 2).sum() - (fo ** 2).sum())
+        diff = cv2.addWeighted(fc[..., 0], float(a[0]), fc[..., 1], float(a[1]), c)
+        mt = np.clip(diff / sep2, -1.0, 0.0)  # flow bleeds past edges: only a penalty
+        conf = min(1.0, np.sqrt(sep2) / (2.0 * self.MOTION_MIN_SEP))
+        score[y0:y1, x0:x1] += (self.W_MOTION * conf) * mt * rel[y0:y1, x0:x1]
+
     def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
         o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
                                vel=(t.vel[0] * sign, t.vel[1] * sign), hidden=t.hidden, ref_area=t.ref_area,
@@ -686,8 +862,9 @@ class ClassicEngine(Engine):
         # boundaries) the warped masks are not trusted and appearance decides
         fwd = self._dis.calc(prev.gray, cur.gray, None)
         back = cv2.remap(fwd, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        err = np.sqrt(((back + flow) ** 2).sum(axis=-1))
-        mag = np.sqrt((flow ** 2).sum(axis=-1))
+        bf = back + flow
+        err = cv2.magnitude(bf[..., 0], bf[..., 1])
+        mag = cv2.magnitude(flow[..., 0], flow[..., 1])
         rel = np.exp(-((err / (0.75 + 0.1 * mag)) ** 2)).astype(np.float32)
         rel = cv2.GaussianBlur(rel, (0, 0), 1.0)
         ids = sorted(tracks)
@@ -711,17 +888,33 @@ class ClassicEngine(Engine):
             # only while most of it is visible: the motion model must not learn the
             # occluder's motion). Hidden objects coast at their last velocity.
             step = t.vel
+            measured = False
             if W is not None and np.count_nonzero(t.vis) >= 0.4 * t.ref_area:
                 core = _erode(W > 0.5, 3) & (rel > 0.5)
                 for k2 in ids:
                     if k2 != k and warped[k2] is not None:
                         core &= ~_dilate(warped[k2] > 0.5, 5)
                 n = np.count_nonzero(core)
-                if n >= max(12, 0.15 * t.ref_area):
+                vb = _bbox(t.vis)
+                at_edge = vb is not None and (vb[0] == 0 or vb[1] == 0 or vb[2] == w or vb[3] == h)
+                if t.refound and not t.vel_known and at_edge:
+                    # just found again at the frame's border, speed unknown: the flow has
+                    # little to go on there; match the object's pixels, searching widely
+                    found = self._match_shift(prev, cur, t.vis, t.vel, 2 * self.MATCH_RADIUS)
+                    if found is not None:
+                        step, measured = found, True
+                if not measured and n >= max(12, 0.15 * t.ref_area):
                     d = flow[core]
                     if n > 4000:
                         d = d[:: n // 4000]
                     step = (-float(np.median(d[:, 0])), -float(np.median(d[:, 1])))
+                    measured = True
+                elif not measured:
+                    # too thin (or too covered) for an interior the flow can be read in: match
+                    # the object's own pixels of the previous frame on this one instead
+                    found = self._match_shift(prev, cur, t.vis, t.vel)
+                    if found is not None:
+                        step, measured = found, True
             if t.tmpl is not None and t.hidden > 0:
                 tmpl_area = float(np.count_nonzero(t.tmpl >= 0.5)) or 1.0
                 inside = float(np.count_nonzero(_paste(t.tmpl >= 0.5, t.pos, (h, w)))) / tmpl_area
@@ -740,7 +933,7 @@ class ClassicEngine(Engine):
                         t.pos, step = found, (0.0, 0.0)
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
-                        t.realign = True
+                        t.realign = t.refound = True
             elif t.tmpl is not None and (np.count_nonzero(t.vis) < 0.6 * max(t.ref_area, 0.8 * t.anchor_area)
                                          or t.score < self.LOST_SCORE * t.anchor_score):
                 # seen, but much smaller than it should be or much less like itself, clear of
@@ -753,13 +946,20 @@ class ClassicEngine(Engine):
                 for k2 in ids:
                     if k2 != k and warped[k2] is not None:
                         exclude |= warped[k2] > 0.5
-                if inside >= 0.5 and not (_dilate(t.vis, 4) & exclude).any():
+                # (an object half out of the frame is smaller as it should be; unless it
+                # also looks much less like itself: then what is left at the border is not it)
+                lost = t.score < self.LOST_SCORE * t.anchor_score
+                if (inside >= 0.5 or lost) and not (_dilate(t.vis, 4) & exclude).any():
+                    # compared with where the motion measured on this frame puts it
+                    here = t.pos
+                    t.pos = (here[0] + step[0], here[1] + step[1])
                     found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
+                    t.pos = here
                     if found is not None:
                         t.pos, step = found, (0.0, 0.0)
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
-                        t.realign = True
+                        t.realign = t.refound = True
                         warped[k] = W = None
             steps[k] = step
             if t.tmpl is not None:
@@ -774,39 +974,58 @@ class ClassicEngine(Engine):
                 A = None
             shapes[k] = A
             t.lut = _log_ratio(t.fg, t.bg, self.LR_CLIP)
-            L = cv2.blur(t.lut[cur.bins], (5, 5))
+            L = t.lut[cur.bins]
             # where the flow is not trusted, the warped mask gives way to the shape prediction
             Wb = cv2.GaussianBlur(W, (0, 0), 1.0) if W is not None else np.zeros((h, w), np.float32)
             Af = A if A is not None else np.zeros((h, w), np.float32)
             Wt = rel * Wb + (1.0 - rel) * Af
             prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
             scores[j] = L + prior
-        label = np.argmax(scores, axis=0)
+            if measured and warped[k] is not None:
+                self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
+        # the best-scoring object per pixel (0: background); one pass per object over
+        # contiguous planes (an argmax across the planes is several times slower)
+        label = np.zeros((h, w), np.int32)
+        best = scores[0].copy()
+        for j in range(1, len(ids) + 1):
+            better = scores[j] > best
+            label[better] = j
+            np.maximum(best, scores[j], out=best)
         owned = label > 0
         new_vis: dict[int, np.ndarray] = {}
         for j, k in enumerate(ids, start=1):
             t = tracks[k]
             R = label == j
             if R.any():
-                R = cv2.medianBlur(R.astype(np.uint8), 5) > 0
-                R &= (label == j) | ~owned
+                # a median filter drops speckles; parts the warped mask carries over (thin
+                # tubes, limbs a couple of pixels wide) are not speckles and stay
+                Rm = cv2.medianBlur(R.astype(np.uint8), 5) > 0
+                if warped[k] is not None:
+                    Rm |= R & (warped[k] > 0.5)
+                R = Rm & ((label == j) | ~owned)
                 # keep the parts that the warp or the template support
                 support = np.zeros((h, w), bool)
                 if warped[k] is not None:
                     support |= warped[k] > 0.5
                 if shapes[k] is not None:
                     support |= shapes[k] > 0.5
-                n, lab, stats, _ = cv2.connectedComponentsWithStats(R.astype(np.uint8), connectivity=8)
-                keep = []
-                min_area = max(8, 0.01 * t.ref_area)
-                for c in range(1, n):
-                    if stats[c, cv2.CC_STAT_AREA] < min_area:
-                        continue
-                    x0, y0 = stats[c, cv2.CC_STAT_LEFT], stats[c, cv2.CC_STAT_TOP]
-                    x1, y1 = x0 + stats[c, cv2.CC_STAT_WIDTH], y0 + stats[c, cv2.CC_STAT_HEIGHT]
-                    if (support[y0:y1, x0:x1] & (lab[y0:y1, x0:x1] == c)).any():
-                        keep.append(c)
-                R = np.isin(lab, keep) if keep else np.zeros((h, w), bool)
+                rb = _bbox(R)
+                if rb is not None:
+                    bx0, by0, bx1, by1 = rb  # components found in the mask's box only (faster)
+                    Rc, Sc = R[by0:by1, bx0:bx1], support[by0:by1, bx0:bx1]
+                    n, lab, stats, _ = cv2.connectedComponentsWithStats(Rc.astype(np.uint8), connectivity=8)
+                    keep = []
+                    min_area = max(8, 0.01 * t.ref_area)
+                    for c in range(1, n):
+                        if stats[c, cv2.CC_STAT_AREA] < min_area:
+                            continue
+                        x0, y0 = stats[c, cv2.CC_STAT_LEFT], stats[c, cv2.CC_STAT_TOP]
+                        x1, y1 = x0 + stats[c, cv2.CC_STAT_WIDTH], y0 + stats[c, cv2.CC_STAT_HEIGHT]
+                        if (Sc[y0:y1, x0:x1] & (lab[y0:y1, x0:x1] == c)).any():
+                            keep.append(c)
+                    R = np.zeros((h, w), bool)
+                    if keep:
+                        R[by0:by1, bx0:bx1] = np.isin(lab, keep)
                 if R.any():
                     R = _fill_holes(R, allowed=~owned | (label == j), max_hole=self.MAX_HOLE)
             new_vis[k] = R
@@ -864,6 +1083,7 @@ class ClassicEngine(Engine):
                     t.vel = (0.5 * mv[0] + 0.5 * t.vel[0], 0.5 * mv[1] + 0.5 * t.vel[1])
                 else:
                     t.vel, t.vel_known = mv, True
+                t.refound = False
             near = _dilate(R, 2)
             bb = _bbox(R)
             at_border = bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h
