@@ -373,6 +373,8 @@ def _edge_ratio(grad: np.ndarray, m: np.ndarray) -> float:
         return 0.0
     line = m & ~_erode(m, 1)
     around = _dilate(m, 6) & ~_erode(m, 6)
+    if not line.any() or not around.any():  # a mask over the whole frame has no outline
+        return 0.0
     return float(grad[line].mean() / (grad[around].mean() + 1e-3))
 
 
