@@ -25,6 +25,9 @@ from sam2studio.engines.base import ObjectMask
 from sam2studio.engines.classic import ClassicEngine
 from sam2studio.errors import PromptError
 
+# its module fixtures are built once: its tests share one xdist worker
+pytestmark = pytest.mark.xdist_group("classic_engine")
+
 
 @pytest.fixture(scope="module")
 def clip():

@@ -24,6 +24,9 @@ from sam2studio.engines.classic_click import MAX_DEFAULT_SHARE
 from sam2studio.engines.classic_util import _bins, _Frame
 from sam2studio.errors import PromptError
 
+# its module fixtures are built once: its tests share one xdist worker
+pytestmark = pytest.mark.xdist_group("classic_semireal")
+
 ROOT = Path(__file__).resolve().parents[1]
 CUTOUTS = ROOT / "tests" / "data" / "cutouts"
 SAMPLE = ROOT / "resources" / "sample" / "cups.mp4"

@@ -35,6 +35,9 @@ from sam2studio.export.cut import export_cut, plan_cut, spans_json_path
 from sam2studio.export.effects import Background, Blur, CutOut, Grade, MotionBlur, Overlay, Pixelate
 from sam2studio.export.render import export_video
 
+# its module fixtures are built once: its tests share one xdist worker
+pytestmark = pytest.mark.xdist_group("export_video")
+
 CUPS = SAMPLE
 
 MEAN_TOL = 4.0

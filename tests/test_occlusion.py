@@ -15,6 +15,9 @@ from sam2studio.core.synthetic import appearance_change_clip, exit_reenter_clip,
 from sam2studio.export.report import build_report, validate_report
 from sam2studio.session import Session
 
+# its module fixtures are built once: its tests share one xdist worker
+pytestmark = pytest.mark.xdist_group("occlusion")
+
 
 @pytest.fixture(scope="module")
 def exit_clip():
