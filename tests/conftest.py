@@ -61,13 +61,28 @@ def pytest_itemcollected(item):
         item.add_marker(pytest.mark.xdist_group("gui"))
 
 
+#: test files holding the slowest tests (tens of seconds each on 2 cores), slowest first
+LONGEST_FIRST = ("test_readme.py", "test_sam2_memory.py", "test_batch.py", "test_sam2_fast.py", "test_cli.py",
+                 "test_sam2_engine.py", "test_examples.py")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """pytest-xdist (3.8) groups ``xdist_group`` tests by writing ``item._nodeid``, which pytest
+    """Under pytest-xdist, order the tests longest first, and give grouped tests their group:
+    pytest-xdist (3.8) groups ``xdist_group`` tests by writing ``item._nodeid``, which pytest
     9.2 no longer reads, so the groups silently do nothing; give the node ids their group suffix
     as xdist means to (on versions where xdist's own change works, it is there already)."""
     if not getattr(config.option, "loadgroup", False):
         return
+    # longest first (the GUI group, then the files of the slowest tests), so that no long test
+    # starts last while the other worker sits idle
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def order(item) -> int:
+        path = Path(str(item.fspath)).resolve()
+        return -1 if _GUI_TESTS in path.parents else rank.get(path.name, len(rank))
+
+    items.sort(key=order)
     for item in items:
         names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
                         for m in item.iter_markers("xdist_group")})
