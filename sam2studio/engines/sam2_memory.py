@@ -53,19 +53,30 @@ def _spill_dir(parent: str | None, prefix: str) -> Path:
 
 
 # ---- lossless tensor (de)serialisation ----------------------------------------------------
+def _memory_order(t) -> tuple[int, ...]:
+    """The dimensions of ``t`` from outermost to innermost in memory, when ``t`` is dense in
+    that order (channels-last features are); the plain order otherwise."""
+    order = tuple(sorted(range(t.dim()), key=lambda d: (-t.stride(d), d)))
+    return order if t.permute(order).is_contiguous() else tuple(range(t.dim()))
+
+
 def _pack_tensors(tensors: dict) -> bytes:
-    """Tensors (any dtype, bfloat16 included) → bytes, bit-exact."""
+    """Tensors (any dtype, bfloat16 included) → bytes, bit-exact, memory layout included: a
+    channels-last tensor comes back channels-last, as the kernels that read it (which pick
+    their algorithm, and so their rounding, by layout) saw it first."""
     import torch
 
     header, chunks = [], []
     for key, t in tensors.items():
         if t is None:
-            header.append((key, None, None, None))
+            header.append((key, None, None, None, None))
             continue
-        t = t.detach().to("cpu").contiguous()
-        raw = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
+        t = t.detach().to("cpu")
+        order = _memory_order(t)
+        dense = t.permute(order).contiguous()
+        raw = dense.view(torch.int16) if t.dtype == torch.bfloat16 else dense
         data = raw.numpy().tobytes()
-        header.append((key, str(t.dtype).replace("torch.", ""), tuple(t.shape), len(data)))
+        header.append((key, str(t.dtype).replace("torch.", ""), tuple(t.shape), len(data), order))
         chunks.append(data)
     buf = io.BytesIO()
     head = repr(header).encode()
@@ -85,7 +96,7 @@ def _unpack_tensors(blob: bytes, device) -> dict:
     header = ast.literal_eval(blob[4:4 + n].decode())
     pos = 4 + n
     out = {}
-    for key, dtype, shape, size in header:
+    for key, dtype, shape, size, order in header:
         if dtype is None:
             out[key] = None
             continue
@@ -95,7 +106,8 @@ def _unpack_tensors(blob: bytes, device) -> dict:
             t = torch.frombuffer(data, dtype=torch.int16).view(torch.bfloat16)
         else:
             t = torch.frombuffer(data, dtype=getattr(torch, dtype))
-        out[key] = t.reshape(shape).to(device)
+        inverse = sorted(range(len(order)), key=order.__getitem__)
+        out[key] = t.reshape([shape[d] for d in order]).permute(inverse).to(device)
     return out
 
 
