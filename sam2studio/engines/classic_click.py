@@ -261,6 +261,13 @@ def comoving_region(cur: _Frame, other: _Frame, flow, pos) -> np.ndarray | None:
     return region if region.any() else None
 
 
+def _pixel_box(box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``box`` (x0, y0, x1, y1) rounded to whole pixels and cut to a frame of ``shape``."""
+    h, w = shape
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
 def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.0) -> tuple[np.ndarray, float]:
     """GrabCut inside ``box`` (probably foreground) with the positive clicks as sure
     foreground; returns the connected part at the clicks and how much of the box's inner
@@ -268,8 +275,7 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.
     that many box sides around the box is only *probably* background, so the mask may grow
     past a box smaller than the object (the touch figure is then 0)."""
     h, w = fr.bins.shape
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    x0, y0, x1, y1 = _pixel_box(box, (h, w))
     out = np.zeros((h, w), bool)
     if x1 - x0 < 3 or y1 - y0 < 3:
         return out, 0.0
@@ -328,8 +334,7 @@ def thin_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
     thin object (a bicycle's tubes and wheels) that GrabCut's smoothness term rounds off
     into a blob or drops."""
     h, w = fr.bins.shape
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    x0, y0, x1, y1 = _pixel_box(box, (h, w))
     inside = np.zeros((h, w), bool)
     if x1 - x0 < 3 or y1 - y0 < 3:
         return inside
@@ -350,8 +355,7 @@ def ridge_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
     one-pixel gaps and connected to the clicks: the tubes, spokes and tyres of a bicycle,
     whose colours say little (dark metal on shadowed grass) but whose lines stand out."""
     h, w = fr.bins.shape
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    x0, y0, x1, y1 = _pixel_box(box, (h, w))
     out = np.zeros((h, w), bool)
     if x1 - x0 < 5 or y1 - y0 < 5:
         return out
