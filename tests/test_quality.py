@@ -268,3 +268,15 @@ def test_a_mask_following_a_child_jumping_in_front_of_striped_wallpaper_is_not_f
         assert s.masks.frames(1) == list(range(60))
         flags = assess(s.masks, 60, video=s.video)
     assert [d["frame"] for d in flags[1] if "not_following" in d["reasons"]] == []
+
+
+def test_a_zero_slip_threshold_still_flags_a_mask_left_in_place():
+    """The per-frame cap on slip is a share of the threshold; at 0 nothing is capped away."""
+    from sam2studio.core.synthetic import crossing_clip
+
+    clip = crossing_clip(num_frames=12)
+    left = MaskStore(clip.height, clip.width)
+    for f in range(12):
+        left.set(f, 1, clip.gt[1][0])
+    flags = assess(left, 12, video=clip.video(), thresholds=QualityThresholds(max_slip=0))
+    assert any("not_following" in d["reasons"] for d in flags[1])

@@ -367,9 +367,9 @@ def iter_measurements(masks: MaskStore, num_frames: int, *, video=None, objects:
                                   else (0.0, 0.0))
                         # one frame adds at most half the threshold: a mask left behind slips
                         # frame after frame, a single misreading (motion blur) flags nothing
-                        step = math.hypot(dx, dy)
-                        if step > SLIP_STEP_CAP * th.max_slip:
-                            dx, dy = dx * SLIP_STEP_CAP * th.max_slip / step, dy * SLIP_STEP_CAP * th.max_slip / step
+                        cap, step = SLIP_STEP_CAP * th.max_slip, math.hypot(dx, dy)
+                        if 0 < cap < step:  # (max_slip 0 flags any slip: nothing to cap)
+                            dx, dy = dx * cap / step, dy * cap / step
                         st.slip = (SLIP_DECAY * st.slip[0] + dx, SLIP_DECAY * st.slip[1] + dy)
                         rec["slip_px"] = _r(math.hypot(*st.slip), 2)
                 hist = colour_histogram(rgb, mask, bbox)
