@@ -9,7 +9,6 @@ loopback HTTP server that trickles bytes."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 from lock_holder import Holder
 from fs_faults import tmpfs
+from loopback import LoopbackServer
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,39 +91,28 @@ def png(path: Path, arr: np.ndarray) -> Path:
     return path
 
 
-class Trickle:
+class Trickle(LoopbackServer):
     """Sends response headers for 1 MB, then 100 bytes, then nothing."""
+
+    path = "/models"
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        outer = self
+        self.start()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def get(self, request) -> None:
+        request.send_response(200)
+        request.send_header("Content-Length", str(1 << 20))
+        request.end_headers()
+        try:
+            request.wfile.write(b"\0" * 100)
+            request.wfile.flush()
+        except OSError:
+            return
+        self.done.wait(60)
 
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(1 << 20))
-                self.end_headers()
-                try:
-                    self.wfile.write(b"\0" * 100)
-                    self.wfile.flush()
-                except OSError:
-                    return
-                outer.done.wait(60)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/models"
-
-    def close(self) -> None:
+    def unblock(self) -> None:
         self.done.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @dataclass

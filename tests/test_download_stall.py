@@ -6,12 +6,12 @@ $SAM2STUDIO_DOWNLOAD_STALL so the test takes seconds, not minutes."""
 
 from __future__ import annotations
 
-import http.server
 import threading
 import time
 
 import pytest
 
+from loopback import LoopbackServer
 from sam2studio.engines import models
 from sam2studio.errors import UserError
 
@@ -19,60 +19,46 @@ TINY = "sam2.1-tiny"
 SIZE = 200_000
 
 
-class Trickle:
+class Trickle(LoopbackServer):
     """Serves SIZE bytes: ``burst`` at once, then ``step`` bytes every ``every`` seconds (or
     nothing when ``every`` is None). Honours Range requests. Records each request's Range header."""
+
+    path = "/sam2.1_hiera_tiny.pt"
 
     def __init__(self, burst: int, every: float | None, size: int = SIZE, step: int = 1) -> None:
         self.data = (bytes(range(256)) * (size // 256 + 1))[:size]
         self.burst, self.every, self.step = burst, every, step
         self.ranges: list[str | None] = []
         self.stop = threading.Event()
-        outer = self
+        self.start()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def get(self, request) -> None:
+        rng = request.headers.get("Range")
+        self.ranges.append(rng)
+        start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+        body = self.data[start:]
+        request.send_response(206 if rng else 200)
+        if rng:
+            n = len(self.data)
+            request.send_header("Content-Range", f"bytes {start}-{n - 1}/{n}")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        try:
+            if rng or self.burst >= len(body):  # a resume: all of it at once
+                request.wfile.write(body)
+                return
+            request.wfile.write(body[:self.burst])
+            request.wfile.flush()
+            for i in range(self.burst, len(body), self.step):
+                if self.stop.wait(self.every if self.every is not None else 3600):
+                    return
+                request.wfile.write(body[i:i + self.step])
+                request.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                rng = self.headers.get("Range")
-                outer.ranges.append(rng)
-                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-                body = outer.data[start:]
-                self.send_response(206 if rng else 200)
-                if rng:
-                    n = len(outer.data)
-                    self.send_header("Content-Range", f"bytes {start}-{n - 1}/{n}")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    if rng or outer.burst >= len(body):  # a resume: all of it at once
-                        self.wfile.write(body)
-                        return
-                    self.wfile.write(body[:outer.burst])
-                    self.wfile.flush()
-                    for i in range(outer.burst, len(body), outer.step):
-                        if outer.stop.wait(outer.every if outer.every is not None else 3600):
-                            return
-                        self.wfile.write(body[i:i + outer.step])
-                        self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/sam2.1_hiera_tiny.pt"
-
-    def close(self) -> None:
+    def unblock(self) -> None:
         self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import io
 import threading
 import time
@@ -10,14 +9,18 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
+from loopback import LoopbackServer
+
 from .helpers import open_clip, settle
 
 TINY = "sam2.1-tiny"
 
 
-class _Server:
+class _Server(LoopbackServer):
     """Serves one payload at any path; ``drip`` sends it slowly (64 KiB every 20 ms);
     ``stall_after`` sends that many bytes and then nothing more."""
+
+    path = "/models"
 
     def __init__(self, payload: bytes, drip: bool = False, stall_after: int | None = None) -> None:
         self.payload = payload
@@ -25,51 +28,33 @@ class _Server:
         self.stall_after = stall_after
         self.release = threading.Event()
         self.requests = 0
-        outer = self
+        self.start()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
+    def get(self, request) -> None:
+        self.requests += 1
+        data = self.payload
+        request.send_response(200)
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        step = 64 * 1024 if self.drip else 4 * 1024 * 1024
+        if self.stall_after is not None:
+            try:
+                request.wfile.write(data[:self.stall_after])
+                request.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
                 pass
+            self.release.wait(60)
+            return
+        try:
+            for i in range(0, len(data), step):
+                request.wfile.write(data[i:i + step])
+                if self.drip:
+                    time.sleep(0.02)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
-            def do_GET(self):
-                outer.requests += 1
-                data = outer.payload
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                step = 64 * 1024 if outer.drip else 4 * 1024 * 1024
-                if outer.stall_after is not None:
-                    try:
-                        self.wfile.write(data[:outer.stall_after])
-                        self.wfile.flush()
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
-                    outer.release.wait(60)
-                    return
-                try:
-                    for i in range(0, len(data), step):
-                        self.wfile.write(data[i:i + step])
-                        if outer.drip:
-                            time.sleep(0.02)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/models"
-
-    def close(self) -> None:
+    def unblock(self) -> None:
         self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture
