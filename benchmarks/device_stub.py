@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fast_mode import commit  # the benchmark beside this one
 
 SOURCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "videos" / "bedroom.mp4"
 
@@ -300,14 +300,6 @@ def measure(video_path: Path, latency_ms: float, objects: int, frames: int, time
         row["overlay_export_fps"] = len(video) / (time.perf_counter() - t2)
     session.close()
     return row
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent).stdout.strip()
-    except OSError:
-        return "?"
 
 
 def main() -> None:
