@@ -32,10 +32,19 @@ class CachedWorker(QObject):
     """A worker thread with an LRU of ``capacity`` results keyed by job; see the module docstring.
 
     Subclasses implement :meth:`_has_work`, :meth:`_take` (both called with the lock held),
-    :meth:`_produce` (on the worker thread, without the lock) and :meth:`_deliver` (UI thread).
+    :meth:`_produce` (on the worker thread, without the lock) and :meth:`_deliver` (UI thread);
+    a subclass without one of them is refused where it is defined (Qt's metaclass rules out
+    ``abc.ABC`` here).
     """
 
     _ready = Signal(int, object, object)  # generation, key, result (queued to the UI thread)
+    _HOOKS = ("_has_work", "_take", "_produce", "_deliver")
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [h for h in CachedWorker._HOOKS if getattr(cls, h) is getattr(CachedWorker, h)]
+        if missing:
+            raise TypeError(f"{cls.__name__} must implement {', '.join(missing)} (see CachedWorker)")
 
     def __init__(self, capacity: int, thread_name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -51,16 +60,13 @@ class CachedWorker(QObject):
     # ---- subclass hooks ------------------------------------------------------------------
     def _has_work(self) -> bool:
         """Whether a job is waiting (lock held)."""
-        raise NotImplementedError
 
     def _take(self) -> tuple[object, bool] | None:
         """The next job as ``(key, deliver)``, or None to skip (lock held). Results of jobs
         taken with ``deliver`` False are only cached."""
-        raise NotImplementedError
 
     def _produce(self, gen: int, key, deliver: bool):
         """The result for ``key`` (worker thread, no lock), or :data:`SKIP`."""
-        raise NotImplementedError
 
     def _stored(self, key, deliver: bool) -> None:
         """Called with the lock held after a delivered result was stored (e.g. to plan what to
@@ -68,7 +74,6 @@ class CachedWorker(QObject):
 
     def _deliver(self, key, result) -> None:
         """Hand a result to the UI (UI thread), e.g. by emitting a signal."""
-        raise NotImplementedError
 
     def _thread_exit(self) -> None:
         """Release what the worker thread holds (worker thread, as it ends)."""

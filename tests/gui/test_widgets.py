@@ -187,3 +187,12 @@ def test_a_classic_click_that_runs_into_the_background_gets_a_hint(make_window, 
     settle(qtbot, win)
     assert win.session.mask(0, 1)[450, 650]
     assert "ran into the background" not in win.status_text()
+
+
+def test_a_background_worker_missing_a_hook_is_refused_where_it_is_defined():
+    from sam2studio.gui.cached_worker import CachedWorker
+
+    with pytest.raises(TypeError, match="Partial must implement _has_work, _produce, _deliver"):
+        class Partial(CachedWorker):
+            def _take(self):
+                return None
