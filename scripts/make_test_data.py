@@ -1,7 +1,7 @@
 """How the files in tests/data were made (kept for the record; the tests only read the files).
 
 Run from the repository root with the project's test material beside it (../shared/data, which a
-clone does not have): ``python tests/data/make_data.py``. Frames and masks are cut to half size
+clone does not have): ``python scripts/make_test_data.py``. Frames and masks are cut to half size
 (428x240, masks resized with nearest neighbour, so they stay palette PNGs of the same objects);
 dog.mp4 is the first 48 frames of 01_dog.mp4 at 640x360 with its audio, re-encoded with several
 key frames and B-frames and the index at the front, so seeking and truncation are tested on it;
@@ -18,7 +18,7 @@ import av
 from PIL import Image
 
 SRC = Path("../shared/data")
-DST = Path(__file__).resolve().parent
+DST = Path(__file__).resolve().parents[1] / "tests" / "data"
 SIZE = (428, 240)
 
 
