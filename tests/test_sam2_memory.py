@@ -117,7 +117,8 @@ def check_engine(engine, frames, plan: list[tuple], expected: list[dict]) -> Non
 def test_masks_identical_to_reference_with_a_tiny_budget_spilling_to_disk(clip, tmp_path):
     """A budget so small that every output and image feature past the read window goes
     through the disk, on 36 frames (the backward run from frame 18 is longer than the read
-    window too). The default budget's exactness is test_sam2_engine's. (With the features'
+    window too). The default budget's exactness is test_sam2_engine's; the spilling code is
+the same at every image size (a run at 256 on 20 frames agreed too, at twice the cost). (With the features'
     channels-last layout lost on the way back from the disk, object 2's internal outputs
     drifted from the reference's from its second frame on, and one mask differed.)"""
     frames = clip.frames[:36]
@@ -126,19 +127,7 @@ def test_masks_identical_to_reference_with_a_tiny_budget_spilling_to_disk(clip, 
     engine.spill._store.ram_bytes = 0  # every spilled output goes through the disk
     check_engine(engine, frames, plan, reference_results(frames, SIZE, plan))
     assert engine.spill.spilled > 0 and engine.spill.disk_entries > 0 and engine.spill.restored > 0
-
-
-def test_masks_identical_to_reference_at_image_size_256_spilling_to_disk(clip, tmp_path):
-    """At image size 256 a shorter clip (still longer than the read window of 15 frames) and
-    the run and correction of one object: outputs are spilled to disk and restored for the
-    re-run, bit for bit. Objects added later and backward runs are checked at 128 above, where
-    they cost a quarter as much; the spilling code is the same at every image size."""
-    frames = clip.frames[:20]
-    plan = steps(len(frames), full=False)
-    engine = Sam2Engine(random_predictor(256), memory_budget_mb=12, spill_dir=tmp_path)
-    engine.spill._store.ram_bytes = 0
-    check_engine(engine, frames, plan, reference_results(frames, 256, plan))
-    assert engine.spill.spilled > 0 and engine.spill.disk_entries > 0 and engine.spill.restored > 0
+    assert engine.features.disk_hits > 0  # image features read back from the disk too
 
 
 def test_a_correction_rerun_reuses_cached_image_features(clip):
