@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from . import classic_click
+from . import classic_click, classic_refine
 from .base import Direction, Engine, FrameResult, ObjectMask
 from .classic_util import (
     _align,
@@ -108,6 +108,13 @@ from .classic_util import (
     _smooth_hist,
     _unrle,
 )
+
+
+def _same_rle(a: dict | None, b: dict | None) -> bool:
+    """Whether two RLE masks (or Nones) are the same mask."""
+    if a is None or b is None:
+        return a is None and b is None
+    return a is b or bool(np.array_equal(_unrle(a), _unrle(b)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -380,28 +387,23 @@ class ClassicEngine(Engine):
             pos = [(x * sx, y * sy) for (x, y), lb in zip(pts, lab) if lb == 1] if pts is not None else []
             neg = [(x * sx, y * sy) for (x, y), lb in zip(pts, lab) if lb == 0] if pts is not None else []
             sbox = None if bx is None else (bx[0] * sx, bx[1] * sy, bx[2] * sx, bx[3] * sy)
-            # a click on a frame that already has a propagated mask edits that mask
+            # a click on a frame that already has a mask (a mask prompt, a propagated mask)
+            # edits that mask: it is the origin the clicks there start from
             old = o.keyframes.get(frame)
             base = None
             if old is not None:
-                # clicks refine a mask prompt there, or the mask the first click there edited
                 base = old.small if (old.points is None and old.box is None) else old.base
             elif frame in o.cache:
                 base = o.cache[frame].vis
             others, claimed = self._other_masks_small(frame, obj, claim=pos)
             o.candidates.pop(frame, None)
             live = getattr(self.video, "kind", "") == "stream"
-            if base is None and sbox is None and pos and not live:
-                # a fresh click: several candidates, the most likely first (not on a live
-                # stream: there a click must be answered within a frame or two, nobody picks
-                # among candidates, and the frames ahead do not exist yet)
-                cands = classic_click.click_candidates(fr, pos, neg, others, self._moving(frame, pos),
-                                                       [self._small_mask(frame, k) for k in claimed])
+            if sbox is None and pts is not None and not live:
+                # clicks one after the other: a fresh click offers candidates, each further
+                # click edits the mask in use (the default, or a candidate picked with Tab)
+                small, cands = self._click_chain(o, frame, fr, pos, neg, pts, lab, base, old, others, claimed)
                 if cands:
-                    o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
-                    small = cands[0].mask
-                else:
-                    small = classic_click.segment(fr, pos, neg, None, None, others)
+                    o.candidates[frame] = cands
             else:
                 small = classic_click.segment(fr, pos, neg, sbox, None if base is None else _unrle(base), others)
                 if sbox is None and pos and small.mean() > classic_click.MAX_DEFAULT_SHARE:
@@ -416,6 +418,52 @@ class ClassicEngine(Engine):
             self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)
             self._give_up(frame, fr, claimed, small)
             return self._frame_result(frame)
+
+    def _click_chain(self, o, frame, fr, pos, neg, pts, lab, base, old, others, claimed):
+        """``obj``'s mask on ``frame`` after its clicks there, one click after the other, and
+        the candidates of the last click ``[(rle, score, kind), ...]``. The first positive
+        click on a frame without a mask gets :func:`.classic_click.click_candidates`; every
+        later click (and every click on a mask there: ``base``) edits the mask before it
+        (:func:`.classic_refine.refine`). When the clicks extend the previous prompt there
+        (``old``) by one, the mask in use (a candidate picked with Tab included) is edited;
+        otherwise the clicks are replayed from ``base``."""
+        h, w = fr.bins.shape
+        pts_l = [tuple(p) for p in np.asarray(pts, float).tolist()]
+        lab_l = [int(v) for v in np.asarray(lab).tolist()]
+        sx, sy = self._small[0] / self.video.width, self._small[1] / self.video.height
+        small_pts = [(x * sx, y * sy) for x, y in pts_l]
+        start, state = 0, None if base is None else _unrle(base)
+        if state is not None and not state.any():
+            state = None
+        if (old is not None and old.points is not None and old.box is None and len(old.points) == len(pts_l) - 1
+                and np.allclose(np.asarray(old.points, float).reshape(-1, 2), np.asarray(pts_l[:-1]).reshape(-1, 2))
+                and [int(v) for v in old.labels] == lab_l[:-1] and _same_rle(old.base, base)):
+            start, state = len(pts_l) - 1, _unrle(old.small)
+            if not state.any() and not any(lab_l[:-1]):
+                state = None
+        cands: list[tuple[dict, float, str]] = []
+        for i in range(start, len(pts_l)):
+            p_i = [q for q, lb in zip(small_pts[:i + 1], lab_l[:i + 1]) if lb == 1]
+            n_i = [q for q, lb in zip(small_pts[:i + 1], lab_l[:i + 1]) if lb == 0]
+            if state is None:
+                if lab_l[i] != 1:
+                    continue
+                got = classic_click.click_candidates(fr, p_i, n_i, others, self._moving(frame, p_i),
+                                                     [self._small_mask(frame, k) for k in claimed])
+                if not got:
+                    state = classic_click.segment(fr, p_i, n_i, None, None, others)
+                    cands = []
+                    continue
+                state = got[0].mask
+                cands = [(_rle(c.mask), c.score, c.kind) for c in got]
+            else:
+                got = classic_refine.refine(fr, state, p_i, n_i, small_pts[i], lab_l[i] == 1, others)
+                state = got[0].mask
+                # an edit offers its alternatives (none when the click changed nothing)
+                cands = [(_rle(c.mask), c.score, c.kind) for c in got] if len(got) > 1 else []
+        if state is None:
+            state = np.zeros((h, w), bool)
+        return state, cands
 
     def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
         """The candidate masks offered for ``obj``'s latest click prompt on ``frame``, the
@@ -456,7 +504,7 @@ class ClassicEngine(Engine):
             small = _unrle(cands[int(k)][0])
             full = self._to_full(small)
             kf.mask, kf.small, kf.hist = _rle(full), _rle(small), _hist(fr.bins, small)
-            kf.base, kf.score = _rle(small), self._prompt_score(fr, small)
+            kf.score = self._prompt_score(fr, small)
             o.cache.pop(frame, None)
             return self._frame_result(frame)
 

@@ -1,0 +1,253 @@
+"""Corrective clicks for the classic engine: a click on a frame where the object already has a
+mask edits that mask locally.
+
+The current mask is the prior. A positive click outside it adds *the part around the click*:
+the click's own candidates (:func:`.classic_click.click_candidates` for that click alone, the
+negative clicks still background), and GrabCut started from the current mask and allowed to
+grow only near the click, each united with the mask; the union that stands out best from its
+surroundings, without growing far beyond the clicks' scale, is the default and the others are
+offered as candidates. A negative click inside the mask removes the part around it: the
+candidates of the negative click (with the positive clicks as *its* negatives), cut to the
+connected piece of the mask under the click, and GrabCut with the click as background; the
+rest keeps the parts under the positive clicks. A positive click inside the mask, or a
+negative one outside it, keeps the mask (the click is remembered for later edits). Nothing
+far from the clicks changes, and the same click gives the same result whichever mask (the
+default or a candidate picked with Tab) it edits.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from . import classic_click
+from .classic_click import Candidate
+from .classic_util import _bbox, _component_at, _dilate, _disk, _erode, _fill_holes, _Frame, _hist, _objectness, _ring, _smooth_hist
+
+#: a positive click's added part is expected within this many times the area of the disc
+#: around the click that reaches the mask (a user clicks in the middle of a missed part)
+GROW_LIMIT = 5.0
+#: a negative click's removed part is expected within this many times the area of the disc
+#: around the click that reaches the mask's outline, and within this share of the mask
+REMOVE_LIMIT = 2.0
+REMOVE_SHARE = 0.3
+#: how an added part is ranked: weights of the part's own candidate score (its agreement
+#: with the click's other candidates), how much the union stands out from its surroundings,
+#: how much of the click's neighbourhood it covers, and the penalty for growing past
+#: GROW_LIMIT (chosen on benchmarks/classic_clicks.py, real and semi-real objects)
+ADD_WEIGHTS = (1.0, 0.5, 2.0, 0.3)
+#: the same for a removed part: its candidate score, its cover of the click's neighbourhood,
+#: the penalties for removing more than REMOVE_SHARE of the mask and past REMOVE_LIMIT
+REMOVE_WEIGHTS = (0.5, 1.0, 0.5, 0.5)
+MAX_CANDIDATES = 4
+
+
+def _at(m: np.ndarray, p) -> bool:
+    h, w = m.shape
+    return bool(m[min(h - 1, max(0, int(p[1]))), min(w - 1, max(0, int(p[0])))])
+
+
+def _keep_clicked(m: np.ndarray, prev: np.ndarray, pos) -> np.ndarray:
+    """The components of ``m`` under a positive click, and those that hold a large part of
+    ``prev`` (a mask of several pieces -- two people as one object -- keeps its pieces)."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return m
+    keep = set()
+    for p in pos:
+        h, w = m.shape
+        v = lab[min(h - 1, int(p[1])), min(w - 1, int(p[0]))]
+        if v:
+            keep.add(int(v))
+    area = max(1, np.count_nonzero(prev))
+    for i in range(1, n):
+        if np.count_nonzero((lab == i) & prev) >= 0.15 * area:
+            keep.add(i)
+    if not keep:
+        return m
+    return np.isin(lab, list(keep))
+
+
+def _prior_grabcut(fr: _Frame, prev: np.ndarray, pos, neg, zone: np.ndarray) -> np.ndarray:
+    """GrabCut started from ``prev`` (probably foreground; its interior and the positive
+    clicks sure foreground), allowed to change only inside ``zone`` (probably background
+    there), sure background elsewhere; negative clicks sure background."""
+    h, w = prev.shape
+    sure_fg = _erode(prev, max(2, int(0.12 * np.sqrt(max(1, np.count_nonzero(prev))))))
+    for x, y in pos:
+        sure_fg |= _disk((h, w), x, y, 2)
+    sure_bg = np.zeros((h, w), bool)
+    for x, y in neg:
+        sure_bg |= _disk((h, w), x, y, 3)
+    return _grabcut(fr, prev, zone, sure_fg & ~sure_bg, sure_bg)
+
+
+def _grabcut(fr: _Frame, prob_fg: np.ndarray, zone: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray) -> np.ndarray:
+    """GrabCut on a crop around ``prob_fg | zone`` (at most :data:`.classic_click._GC_SIDE`
+    x 1.4 pixels long, scaled back): ``prob_fg`` probably foreground, the rest of ``zone``
+    probably background, everything else sure background; ``sure_fg`` / ``sure_bg`` override."""
+    h, w = prob_fg.shape
+    out = prob_fg.copy()
+    bb = _bbox(zone | prob_fg)
+    if bb is None:
+        return out
+    m = max(6, int(0.15 * max(bb[2] - bb[0], bb[3] - bb[1])))
+    x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(w, bb[2] + m), min(h, bb[3] + m)
+    s = min(1.0, 1.4 * classic_click._GC_SIDE / max(x1 - x0, y1 - y0))
+    cw, ch = max(4, int(round((x1 - x0) * s))), max(4, int(round((y1 - y0) * s)))
+
+    def small(a: np.ndarray) -> np.ndarray:
+        a = np.ascontiguousarray(a[y0:y1, x0:x1])
+        if s == 1.0:
+            return a
+        return cv2.resize(a.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
+
+    gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
+    gm[small(zone)] = cv2.GC_PR_BGD
+    gm[small(prob_fg)] = cv2.GC_PR_FGD
+    gm[small(sure_fg)] = cv2.GC_FGD
+    gm[small(sure_bg)] = cv2.GC_BGD
+    fg = (gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)
+    if np.count_nonzero(fg) < 10 or np.count_nonzero(~fg) < 10:
+        return out
+    img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
+    if s != 1.0:
+        img = cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(classic_click.GRABCUT_SEED)  # the same click, the same mask
+    try:
+        cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return out
+    res = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
+    if s != 1.0:
+        res = cv2.resize(res, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    out = np.zeros((h, w), bool)
+    out[y0:y1, x0:x1] = res >= 0.5
+    return out
+
+
+def _scale(prev: np.ndarray, p) -> float:
+    """Pixels the clicks' scale allows: the larger of the mask's area and a disc whose radius
+    is the click's distance from the mask."""
+    h, w = prev.shape
+    d = cv2.distanceTransform((~prev).astype(np.uint8), cv2.DIST_L2, 3)
+    r = float(d[min(h - 1, int(p[1])), min(w - 1, int(p[0]))])
+    return max(float(np.count_nonzero(prev)), np.pi * r * r, 200.0)
+
+
+def add_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) -> list[Candidate]:
+    """Candidates for ``prev`` after a positive ``click`` outside it (``pos`` holds every
+    positive click, ``click`` among them), the default first."""
+    h, w = prev.shape
+    forbid = others & ~_disk((h, w), click[0], click[1], 3)
+    parts = [(c.mask, c.score, c.kind) for c in classic_click.click_candidates(fr, [click], neg, forbid)]
+    scale = _scale(prev, click)
+    r = int(max(6, 0.5 * np.sqrt(scale)))
+    zone = (_dilate(prev, max(3, r // 3)) | _disk((h, w), click[0], click[1], r)) & ~forbid
+    g = _prior_grabcut(fr, prev, pos, neg, zone)
+    parts.append((g & ~prev, 0.5, "grown from the mask"))
+    out = []
+    for m, s, kind in parts:
+        add = _component_at(m & ~prev & ~forbid, [click])
+        if not add.any():
+            continue
+        u = _fill_holes(_keep_clicked(prev | add, prev, pos))
+        grow = np.count_nonzero(add) / scale
+        touch = np.count_nonzero(_dilate(add, 2) & prev) / max(1.0, np.sqrt(np.count_nonzero(add)))
+        f = {"share": float(u.mean()), "grow": grow, "contrast": _objectness(fr, u), "part": s,
+             "part_contrast": _part_contrast(fr, add, prev), "touch": touch,
+             "added": float(np.count_nonzero(add)), "prev": float(np.count_nonzero(prev)),
+             "cover": _cover(add, click, prev, False), "grow_r": np.count_nonzero(add) / _disc_area(prev, click, False)}
+        score = (ADD_WEIGHTS[0] * s + ADD_WEIGHTS[1] * f["contrast"] + ADD_WEIGHTS[2] * f["cover"]
+                 - ADD_WEIGHTS[3] * max(0.0, f["grow_r"] - GROW_LIMIT))
+        out.append(Candidate(u, float(score), f"added: {kind}", f))
+    return _ranked(out, prev)
+
+
+def remove_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) -> list[Candidate]:
+    """Candidates for ``prev`` after a negative ``click`` inside it, the default first."""
+    h, w = prev.shape
+    keep = np.zeros((h, w), bool)
+    for x, y in pos:
+        keep |= _disk((h, w), x, y, 3)
+    parts = [(c.mask, c.score, c.kind) for c in classic_click.click_candidates(fr, [click], list(pos), others)]
+    area = max(1, np.count_nonzero(prev))
+    zone = _dilate(prev, 3) & ~others
+    g = _prior_grabcut(fr, prev, pos, neg, zone)
+    parts.append((prev & ~g, 0.5, "cut by GrabCut"))
+    region = classic_click.grow(fr, click[0], click[1], keep)
+    parts.append((region, 0.3, "colour region"))
+    out = []
+    for m, s, kind in parts:
+        cut = _component_at(m & prev & ~keep, [click])
+        if not cut.any():
+            continue
+        rest = prev & ~cut
+        if pos:
+            rest = _keep_clicked(rest, rest, pos)
+        if not rest.any():
+            continue
+        gone = 1.0 - np.count_nonzero(rest) / area
+        f = {"share": float(rest.mean()), "removed": gone, "contrast": _objectness(fr, rest), "part": s,
+             "part_contrast": _part_contrast(fr, prev & ~rest, rest), "prev": float(area),
+             "cover": _cover(prev & ~rest, click, prev, True),
+             "grow_r": np.count_nonzero(prev & ~rest) / _disc_area(prev, click, True)}
+        score = (REMOVE_WEIGHTS[0] * s + REMOVE_WEIGHTS[1] * f["cover"]
+                 - REMOVE_WEIGHTS[2] * max(0.0, gone - REMOVE_SHARE) - REMOVE_WEIGHTS[3] * max(0.0, f["grow_r"] - REMOVE_LIMIT))
+        out.append(Candidate(rest, float(score), f"removed: {kind}", f))
+    return _ranked(out, prev)
+
+
+def _depth(prev: np.ndarray, click, inside: bool) -> float:
+    """The click's distance from ``prev``'s outline (from inside it when ``inside``)."""
+    h, w = prev.shape
+    m = prev if inside else ~prev
+    d = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    return float(d[min(h - 1, int(click[1])), min(w - 1, int(click[0]))])
+
+
+def _disc_area(prev: np.ndarray, click, inside: bool) -> float:
+    return max(20.0, np.pi * _depth(prev, click, inside) ** 2)
+
+
+def _cover(change: np.ndarray, click, prev: np.ndarray, inside: bool) -> float:
+    """Share of a disc around the click (half its distance from the outline) that ``change`` covers."""
+    r = max(2, int(0.5 * _depth(prev, click, inside)))
+    d = _disk(change.shape, click[0], click[1], r)
+    return float(np.count_nonzero(change & d)) / max(1, np.count_nonzero(d))
+
+
+def _part_contrast(fr: _Frame, part: np.ndarray, exclude: np.ndarray) -> float:
+    """How much ``part`` stands out from a band around it outside ``exclude`` (1 - the
+    Bhattacharyya coefficient of their colour histograms)."""
+    a = np.count_nonzero(part)
+    ring = _ring(part, 2, max(6.0, 0.35 * np.sqrt(max(1, a)))) & ~exclude
+    if a == 0 or not ring.any():
+        return 0.0
+    p = _smooth_hist(_hist(fr.bins, part))
+    q = _smooth_hist(_hist(fr.bins, ring))
+    return 1.0 - float(np.sum(np.sqrt(p * q)))
+
+
+def _ranked(cands: list[Candidate], prev: np.ndarray) -> list[Candidate]:
+    cands.sort(key=lambda c: -c.score)
+    kept: list[Candidate] = []
+    for c in cands:
+        if all(classic_click._iou(c.mask, k.mask) <= 0.95 for k in kept):
+            kept.append(c)
+    return kept[:MAX_CANDIDATES]
+
+
+def refine(fr: _Frame, prev: np.ndarray, pos, neg, click, positive: bool, others: np.ndarray) -> list[Candidate]:
+    """Candidates for the object's mask ``prev`` (internal resolution) after one more click
+    (``click``, in ``pos`` or ``neg`` already), the default first; ``others`` are the other
+    objects' pixels (never added). A click that needs no change gives ``prev`` alone."""
+    prev = prev & ~others if positive else prev
+    if positive and not _at(prev, click):
+        cands = add_part(fr, prev, pos, neg, click, others)
+    elif not positive and _at(prev, click):
+        cands = remove_part(fr, prev, pos, neg, click, others)
+    else:
+        cands = []
+    return cands or [Candidate(prev.copy(), 0.0, "unchanged", {})]
