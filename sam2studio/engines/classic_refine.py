@@ -25,20 +25,24 @@ from .classic_click import Candidate
 from .classic_util import _bbox, _component_at, _dilate, _disk, _erode, _fill_holes, _Frame, _hist, _objectness, _ring, _smooth_hist
 
 #: a positive click's added part is expected within this many times the area of the disc
-#: around the click that reaches the mask (a user clicks in the middle of a missed part)
-GROW_LIMIT = 5.0
+#: around the click that reaches the mask (a user clicks in the middle of a missed part),
+#: and to make the bounding box of the mask no more than this many times longer (diagonal)
+#: than that of the mask and the disc
+GROW_LIMIT = 2.0
+EXTENT_LIMIT = 1.3
 #: a negative click's removed part is expected within this many times the area of the disc
 #: around the click that reaches the mask's outline, and within this share of the mask
 REMOVE_LIMIT = 2.0
 REMOVE_SHARE = 0.3
 #: how an added part is ranked: weights of the part's own candidate score (its agreement
-#: with the click's other candidates), how much the union stands out from its surroundings,
-#: how much of the click's neighbourhood it covers, and the penalty for growing past
-#: GROW_LIMIT (chosen on benchmarks/classic_clicks.py, real and semi-real objects)
-ADD_WEIGHTS = (1.0, 0.5, 2.0, 0.3)
-#: the same for a removed part: its candidate score, its cover of the click's neighbourhood,
-#: the penalties for removing more than REMOVE_SHARE of the mask and past REMOVE_LIMIT
-REMOVE_WEIGHTS = (0.5, 1.0, 0.5, 0.5)
+#: with the click's other candidates), of how much of the click's neighbourhood it covers,
+#: and of the penalties for growing past GROW_LIMIT and EXTENT_LIMIT (chosen on
+#: benchmarks/classic_clicks.py, real and semi-real objects together)
+ADD_WEIGHTS = (1.0, 2.0, 0.3, 2.0)
+#: the same for a removed part: how much the rest stands out from its surroundings, the
+#: part's cover of the click's neighbourhood, the penalties for removing more than
+#: REMOVE_SHARE of the mask and past REMOVE_LIMIT
+REMOVE_WEIGHTS = (0.5, 1.0, 2.0, 2.0)
 MAX_CANDIDATES = 4
 
 
@@ -147,6 +151,9 @@ def add_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) 
     zone = (_dilate(prev, max(3, r // 3)) | _disk((h, w), click[0], click[1], r)) & ~forbid
     g = _prior_grabcut(fr, prev, pos, neg, zone)
     parts.append((g & ~prev, 0.5, "grown from the mask"))
+    dist = cv2.distanceTransform(np.pad(~prev, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    depth = max(3.0, float(dist[min(h - 1, int(click[1])), min(w - 1, int(click[0]))]))
+    ref = _diag(prev | _disk((h, w), click[0], click[1], int(depth)))
     out = []
     for m, s, kind in parts:
         add = _component_at(m & ~prev & ~forbid, [click])
@@ -158,9 +165,11 @@ def add_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) 
         f = {"share": float(u.mean()), "grow": grow, "contrast": _objectness(fr, u), "part": s,
              "part_contrast": _part_contrast(fr, add, prev), "touch": touch,
              "added": float(np.count_nonzero(add)), "prev": float(np.count_nonzero(prev)),
+             "extent": _diag(prev | add) / ref, "offset": _offset(add, click),
+             "reach": float(np.percentile(dist[add], 95)) / depth if add.any() else 0.0,
              "cover": _cover(add, click, prev, False), "grow_r": np.count_nonzero(add) / _disc_area(prev, click, False)}
-        score = (ADD_WEIGHTS[0] * s + ADD_WEIGHTS[1] * f["contrast"] + ADD_WEIGHTS[2] * f["cover"]
-                 - ADD_WEIGHTS[3] * max(0.0, f["grow_r"] - GROW_LIMIT))
+        score = (ADD_WEIGHTS[0] * s + ADD_WEIGHTS[1] * f["cover"] - ADD_WEIGHTS[2] * max(0.0, f["grow_r"] - GROW_LIMIT)
+                 - ADD_WEIGHTS[3] * max(0.0, f["extent"] - EXTENT_LIMIT))
         out.append(Candidate(u, float(score), f"added: {kind}", f))
     return _ranked(out, prev)
 
@@ -193,10 +202,25 @@ def remove_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarra
              "part_contrast": _part_contrast(fr, prev & ~rest, rest), "prev": float(area),
              "cover": _cover(prev & ~rest, click, prev, True),
              "grow_r": np.count_nonzero(prev & ~rest) / _disc_area(prev, click, True)}
-        score = (REMOVE_WEIGHTS[0] * s + REMOVE_WEIGHTS[1] * f["cover"]
+        score = (REMOVE_WEIGHTS[0] * f["contrast"] + REMOVE_WEIGHTS[1] * f["cover"]
                  - REMOVE_WEIGHTS[2] * max(0.0, gone - REMOVE_SHARE) - REMOVE_WEIGHTS[3] * max(0.0, f["grow_r"] - REMOVE_LIMIT))
         out.append(Candidate(rest, float(score), f"removed: {kind}", f))
     return _ranked(out, prev)
+
+
+def _offset(part: np.ndarray, click) -> float:
+    """How far ``part``'s centroid lies from the click, in radii of a disc of its area (0: the
+    part is centred on the click)."""
+    ys, xs = np.nonzero(part)
+    if not len(xs):
+        return 0.0
+    return float(np.hypot(xs.mean() - click[0], ys.mean() - click[1]) / np.sqrt(len(xs) / np.pi))
+
+
+def _diag(m: np.ndarray) -> float:
+    """Length of the diagonal of ``m``'s bounding box."""
+    bb = _bbox(m)
+    return 1.0 if bb is None else float(np.hypot(bb[2] - bb[0], bb[3] - bb[1]))
 
 
 def _depth(prev: np.ndarray, click, inside: bool) -> float:
@@ -248,6 +272,12 @@ def refine(fr: _Frame, prev: np.ndarray, pos, neg, click, positive: bool, others
         cands = add_part(fr, prev, pos, neg, click, others)
     elif not positive and _at(prev, click):
         cands = remove_part(fr, prev, pos, neg, click, others)
+    elif positive and prev.mean() > classic_click.MAX_DEFAULT_SHARE:
+        # a click on a mask that covers most of the frame (a propagated mask that spilled
+        # over the background) means the object is around the click: the part of the mask
+        # around the clicks first, the whole mask as the alternative
+        cut = classic_click.clip_to_clicks(prev, pos)
+        cands = [Candidate(cut, 0.0, "clipped", {}), Candidate(prev.copy(), 0.0, "whole region", {})] if cut.any() else []
     else:
         cands = []
     return cands or [Candidate(prev.copy(), 0.0, "unchanged", {})]
