@@ -425,42 +425,60 @@ class ClassicEngine(Engine):
         click on a frame without a mask gets :func:`.classic_click.click_candidates`; every
         later click (and every click on a mask there: ``base``) edits the mask before it
         (:func:`.classic_refine.refine`). When the clicks extend the previous prompt there
-        (``old``) by one, the mask in use (a candidate picked with Tab included) is edited;
-        otherwise the clicks are replayed from ``base``."""
+        (``old``) by one, the mask in use (a candidate picked with Tab included) is edited.
+        Otherwise the steps already made for the same first clicks (kept per object and
+        frame: an undone click, a replayed project) are reused and the rest replayed."""
         h, w = fr.bins.shape
-        pts_l = [tuple(p) for p in np.asarray(pts, float).tolist()]
+        pts_l = [tuple(p) for p in np.asarray(pts, float).reshape(-1, 2).tolist()]
         lab_l = [int(v) for v in np.asarray(lab).tolist()]
         sx, sy = self._small[0] / self.video.width, self._small[1] / self.video.height
         small_pts = [(x * sx, y * sy) for x, y in pts_l]
-        start, state = 0, None if base is None else _unrle(base)
-        if state is not None and not state.any():
-            state = None
+        chains = self.__dict__.setdefault("_chains", {})
+        sig = (id(self.video), hash(fr.rgb[::7, ::7].tobytes()))
+        ch = chains.get((o.id, frame))
+        if (ch is None or ch["sig"] != sig or not _same_rle(ch["base"], base)
+                or not np.array_equal(ch["others"], others)):
+            ch = {"sig": sig, "base": base, "others": others.copy(), "steps": []}
+            chains[(o.id, frame)] = ch
+        steps = ch["steps"]
+        j = 0
+        while j < min(len(steps), len(pts_l)) and (steps[j]["pts"], steps[j]["labs"]) == (pts_l[:j + 1], lab_l[:j + 1]):
+            j += 1
+        del steps[j:]
+        if j == len(pts_l) and j > 0:  # these clicks were made before: their default again
+            steps[-1]["mask"] = steps[-1]["cands"][0][0] if steps[-1]["cands"] else steps[-1]["default"]
+            return _unrle(steps[-1]["mask"]), steps[-1]["cands"]
+        state = None if base is None else _unrle(base)
+        if j > 0:
+            state = _unrle(steps[j - 1]["mask"])
         if (old is not None and old.points is not None and old.box is None and len(old.points) == len(pts_l) - 1
                 and np.allclose(np.asarray(old.points, float).reshape(-1, 2), np.asarray(pts_l[:-1]).reshape(-1, 2))
                 and [int(v) for v in old.labels] == lab_l[:-1] and _same_rle(old.base, base)):
-            start, state = len(pts_l) - 1, _unrle(old.small)
-            if not state.any() and not any(lab_l[:-1]):
-                state = None
+            del steps[len(pts_l) - 1:]
+            j, state = len(pts_l) - 1, _unrle(old.small)
+        if state is not None and not state.any() and not any(lab_l[:j]):
+            state = None
         cands: list[tuple[dict, float, str]] = []
-        for i in range(start, len(pts_l)):
+        for i in range(j, len(pts_l)):
             p_i = [q for q, lb in zip(small_pts[:i + 1], lab_l[:i + 1]) if lb == 1]
             n_i = [q for q, lb in zip(small_pts[:i + 1], lab_l[:i + 1]) if lb == 0]
-            if state is None:
-                if lab_l[i] != 1:
-                    continue
+            if state is None and lab_l[i] != 1:
+                cands = []
+            elif state is None:
                 got = classic_click.click_candidates(fr, p_i, n_i, others, self._moving(frame, p_i),
                                                      [self._small_mask(frame, k) for k in claimed])
-                if not got:
-                    state = classic_click.segment(fr, p_i, n_i, None, None, others)
-                    cands = []
-                    continue
-                state = got[0].mask
-                cands = [(_rle(c.mask), c.score, c.kind) for c in got]
+                if got:
+                    state = got[0].mask
+                    cands = [(_rle(c.mask), c.score, c.kind) for c in got]
+                else:
+                    state, cands = classic_click.segment(fr, p_i, n_i, None, None, others), []
             else:
                 got = classic_refine.refine(fr, state, p_i, n_i, small_pts[i], lab_l[i] == 1, others)
                 state = got[0].mask
                 # an edit offers its alternatives (none when the click changed nothing)
                 cands = [(_rle(c.mask), c.score, c.kind) for c in got] if len(got) > 1 else []
+            now = _rle(state if state is not None else np.zeros((h, w), bool))
+            steps.append({"pts": pts_l[:i + 1], "labs": lab_l[:i + 1], "cands": cands, "default": now, "mask": now})
         if state is None:
             state = np.zeros((h, w), bool)
         return state, cands
@@ -505,6 +523,9 @@ class ClassicEngine(Engine):
             full = self._to_full(small)
             kf.mask, kf.small, kf.hist = _rle(full), _rle(small), _hist(fr.bins, small)
             kf.score = self._prompt_score(fr, small)
+            ch = self.__dict__.get("_chains", {}).get((obj, frame))
+            if ch and kf.points is not None and len(ch["steps"]) == len(kf.points):
+                ch["steps"][-1]["mask"] = cands[int(k)][0]  # later clicks edit the mask picked
             o.cache.pop(frame, None)
             return self._frame_result(frame)
 

@@ -1,18 +1,28 @@
 """Corrective clicks for the classic engine: a click on a frame where the object already has a
-mask edits that mask locally.
+mask edits that mask locally (see :meth:`.classic.ClassicEngine.add_prompt`).
 
-The current mask is the prior. A positive click outside it adds *the part around the click*:
-the click's own candidates (:func:`.classic_click.click_candidates` for that click alone, the
-negative clicks still background), and GrabCut started from the current mask and allowed to
-grow only near the click, each united with the mask; the union that stands out best from its
-surroundings, without growing far beyond the clicks' scale, is the default and the others are
-offered as candidates. A negative click inside the mask removes the part around it: the
-candidates of the negative click (with the positive clicks as *its* negatives), cut to the
-connected piece of the mask under the click, and GrabCut with the click as background; the
-rest keeps the parts under the positive clicks. A positive click inside the mask, or a
-negative one outside it, keeps the mask (the click is remembered for later edits). Nothing
-far from the clicks changes, and the same click gives the same result whichever mask (the
-default or a candidate picked with Tab) it edits.
+The current mask is the prior, and nothing far from the click changes.
+
+* A positive click outside the mask adds *the part around the click*: the click's own
+  candidates (:func:`.classic_click.click_candidates` for that click alone, the negative
+  clicks still background) and GrabCut started from the mask and allowed to grow only near
+  the click, each cut to its connected piece at the click and united with the mask. They are
+  ranked by the part's own candidate score (its agreement with the click's other
+  candidates), by how much of the click's neighbourhood it covers (a user clicks in the
+  middle of a missed part), less penalties for a part much larger than the disc around the
+  click that reaches the mask, or one that stretches the mask's extent far past the click.
+* A negative click inside the mask removes the part around it: the candidates of the
+  negative click (with the positive clicks as *its* negatives), GrabCut started from the mask
+  with the click as background, and the colour region grown from the click, each cut to the
+  connected piece of the mask under the click. They are ranked by how much the rest stands
+  out from its surroundings and how much of the click's neighbourhood goes, less penalties
+  for removing much of the mask or much more than the disc around the click.
+* A positive click inside a mask that covers most of the frame cuts it around the clicks
+  (the whole mask offered as the alternative); any other click inside (positive) or outside
+  (negative) the mask keeps it (the click still counts for later edits).
+
+The best is the default, the next ones are offered as candidates. The same click does the
+same thing whichever mask it edits: the default, or a candidate picked with Tab.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import numpy as np
 
 from . import classic_click
 from .classic_click import Candidate
-from .classic_util import _bbox, _component_at, _dilate, _disk, _erode, _fill_holes, _Frame, _hist, _objectness, _ring, _smooth_hist
+from .classic_util import _bbox, _component_at, _dilate, _disk, _erode, _fill_holes, _Frame, _objectness
 
 #: a positive click's added part is expected within this many times the area of the disc
 #: around the click that reaches the mask (a user clicks in the middle of a missed part),
@@ -154,24 +164,19 @@ def add_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) 
     dist = cv2.distanceTransform(np.pad(~prev, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
     depth = max(3.0, float(dist[min(h - 1, int(click[1])), min(w - 1, int(click[0]))]))
     ref = _diag(prev | _disk((h, w), click[0], click[1], int(depth)))
+    disc = _disc_area(prev, click, False)
     out = []
     for m, s, kind in parts:
         add = _component_at(m & ~prev & ~forbid, [click])
         if not add.any():
             continue
-        u = _fill_holes(_keep_clicked(prev | add, prev, pos))
-        grow = np.count_nonzero(add) / scale
-        touch = np.count_nonzero(_dilate(add, 2) & prev) / max(1.0, np.sqrt(np.count_nonzero(add)))
-        f = {"share": float(u.mean()), "grow": grow, "contrast": _objectness(fr, u), "part": s,
-             "part_contrast": _part_contrast(fr, add, prev), "touch": touch,
-             "added": float(np.count_nonzero(add)), "prev": float(np.count_nonzero(prev)),
-             "extent": _diag(prev | add) / ref, "offset": _offset(add, click),
-             "reach": float(np.percentile(dist[add], 95)) / depth if add.any() else 0.0,
-             "cover": _cover(add, click, prev, False), "grow_r": np.count_nonzero(add) / _disc_area(prev, click, False)}
+        u = prev | _fill_holes(prev | add)
+        f = {"share": float(u.mean()), "part": s, "extent": _diag(u) / ref,
+             "cover": _cover(add, click, prev, False), "grow_r": np.count_nonzero(add) / disc}
         score = (ADD_WEIGHTS[0] * s + ADD_WEIGHTS[1] * f["cover"] - ADD_WEIGHTS[2] * max(0.0, f["grow_r"] - GROW_LIMIT)
                  - ADD_WEIGHTS[3] * max(0.0, f["extent"] - EXTENT_LIMIT))
         out.append(Candidate(u, float(score), f"added: {kind}", f))
-    return _ranked(out, prev)
+    return _ranked(out)
 
 
 def remove_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) -> list[Candidate]:
@@ -199,22 +204,13 @@ def remove_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarra
             continue
         gone = 1.0 - np.count_nonzero(rest) / area
         f = {"share": float(rest.mean()), "removed": gone, "contrast": _objectness(fr, rest), "part": s,
-             "part_contrast": _part_contrast(fr, prev & ~rest, rest), "prev": float(area),
              "cover": _cover(prev & ~rest, click, prev, True),
              "grow_r": np.count_nonzero(prev & ~rest) / _disc_area(prev, click, True)}
         score = (REMOVE_WEIGHTS[0] * f["contrast"] + REMOVE_WEIGHTS[1] * f["cover"]
-                 - REMOVE_WEIGHTS[2] * max(0.0, gone - REMOVE_SHARE) - REMOVE_WEIGHTS[3] * max(0.0, f["grow_r"] - REMOVE_LIMIT))
+                 - REMOVE_WEIGHTS[2] * max(0.0, gone - REMOVE_SHARE)
+                 - REMOVE_WEIGHTS[3] * max(0.0, f["grow_r"] - REMOVE_LIMIT))
         out.append(Candidate(rest, float(score), f"removed: {kind}", f))
-    return _ranked(out, prev)
-
-
-def _offset(part: np.ndarray, click) -> float:
-    """How far ``part``'s centroid lies from the click, in radii of a disc of its area (0: the
-    part is centred on the click)."""
-    ys, xs = np.nonzero(part)
-    if not len(xs):
-        return 0.0
-    return float(np.hypot(xs.mean() - click[0], ys.mean() - click[1]) / np.sqrt(len(xs) / np.pi))
+    return _ranked(out)
 
 
 def _diag(m: np.ndarray) -> float:
@@ -242,19 +238,8 @@ def _cover(change: np.ndarray, click, prev: np.ndarray, inside: bool) -> float:
     return float(np.count_nonzero(change & d)) / max(1, np.count_nonzero(d))
 
 
-def _part_contrast(fr: _Frame, part: np.ndarray, exclude: np.ndarray) -> float:
-    """How much ``part`` stands out from a band around it outside ``exclude`` (1 - the
-    Bhattacharyya coefficient of their colour histograms)."""
-    a = np.count_nonzero(part)
-    ring = _ring(part, 2, max(6.0, 0.35 * np.sqrt(max(1, a)))) & ~exclude
-    if a == 0 or not ring.any():
-        return 0.0
-    p = _smooth_hist(_hist(fr.bins, part))
-    q = _smooth_hist(_hist(fr.bins, ring))
-    return 1.0 - float(np.sum(np.sqrt(p * q)))
-
-
-def _ranked(cands: list[Candidate], prev: np.ndarray) -> list[Candidate]:
+def _ranked(cands: list[Candidate]) -> list[Candidate]:
+    """``cands`` best first, near-duplicates (IoU > 0.95) of a better one dropped."""
     cands.sort(key=lambda c: -c.score)
     kept: list[Candidate] = []
     for c in cands:
@@ -277,7 +262,9 @@ def refine(fr: _Frame, prev: np.ndarray, pos, neg, click, positive: bool, others
         # over the background) means the object is around the click: the part of the mask
         # around the clicks first, the whole mask as the alternative
         cut = classic_click.clip_to_clicks(prev, pos)
-        cands = [Candidate(cut, 0.0, "clipped", {}), Candidate(prev.copy(), 0.0, "whole region", {})] if cut.any() else []
+        cands = [Candidate(cut, 0.0, "clipped", {}), Candidate(prev.copy(), 0.0, "whole region", {})]
+        if not cut.any():
+            cands = []
     else:
         cands = []
     return cands or [Candidate(prev.copy(), 0.0, "unchanged", {})]
