@@ -510,16 +510,22 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         c.features["agree"] = float(iou[i, sel].mean()) if sel.any() else 0.0
         c.score = candidate_score(c.features, c.features["touch"])
     # near-duplicates: the group keeps its best score and the mask of the one made first
-    # (the consensus only smooths the others' outlines)
+    # (the consensus only smooths the others' outlines); an alternative made only to be
+    # offered stays only when it is like none of the others (and lends them no score)
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     kept: list[int] = []
     for i in order:
+        if i >= voters:
+            continue
         dup = [k for k, j in enumerate(kept) if iou[i, j] > 0.9]
         if not dup:
             kept.append(i)
         elif i < kept[dup[0]]:
             cands[i].score = cands[kept[dup[0]]].score
             kept[dup[0]] = i
+    for i in range(voters, len(cands)):
+        if all(iou[i, j] <= 0.9 for j in kept):
+            kept.append(i)
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
