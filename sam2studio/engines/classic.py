@@ -26,8 +26,8 @@ scaled back to the video's size):
   is cut out. Further clicks, and a click on a frame where the object already has a mask (a
   propagated one, a mask prompt), edit the mask in use, the default or a candidate picked
   (:mod:`.classic_refine`): a positive click adds the part around it, a negative one removes
-  the part of the mask around it, and nothing far from the click changes. GrabCut's random start is seeded: the same click gives the
-  same masks.
+  the part of the mask around it, and nothing far from the click changes. GrabCut's random
+  start is seeded: the same click gives the same masks.
 * **Propagation.** Dense DIS optical flow between consecutive frames (both ways) warps
   every object's previous mask onto the new frame; where the two flows disagree
   (disocclusions, motion boundaries) the warp is not trusted. Each object keeps an appearance
@@ -116,7 +116,7 @@ def _same_rle(a: dict | None, b: dict | None) -> bool:
     """Whether two RLE masks (or Nones) are the same mask."""
     if a is None or b is None:
         return a is None and b is None
-    return a is b or bool(np.array_equal(_unrle(a), _unrle(b)))
+    return a is b or (list(a["size"]) == list(b["size"]) and a["counts"] == b["counts"])  # RLE is canonical
 
 
 # ---------------------------------------------------------------------------------------
@@ -439,9 +439,10 @@ class ClassicEngine(Engine):
         chains = self.__dict__.setdefault("_chains", {})
         sig = (id(self.video), hash(fr.rgb[::7, ::7].tobytes()))
         ch = chains.get((o.id, frame))
+        others_rle = _rle(others)
         if (ch is None or ch["sig"] != sig or not _same_rle(ch["base"], base)
-                or not np.array_equal(ch["others"], others)):
-            ch = {"sig": sig, "base": base, "others": others.copy(), "steps": []}
+                or not _same_rle(ch["others"], others_rle)):
+            ch = {"sig": sig, "base": base, "others": others_rle, "steps": []}
             chains[(o.id, frame)] = ch
         steps = ch["steps"]
         j = 0
