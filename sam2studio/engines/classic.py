@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from . import classic_click
+from . import classic_click, classic_thin
 from .base import Direction, Engine, FrameResult, ObjectMask
 from .classic_util import (
     _align,
@@ -158,6 +158,9 @@ class _Track:
     refound: bool = False  # re-detected, its speed not measured again yet
     anchor_area: float = 0.0  # visible area on the prompt (or restart) frame
     anchor_score: float = 0.0  # score there
+    # how consistently each pixel around the object moved like its surroundings rather than
+    # like the object on the frames so far (0..1, a running mean that moves with the object)
+    stray: np.ndarray | None = None
 
 
 @dataclass
@@ -202,6 +205,8 @@ class ClassicEngine(Engine):
     GROW_LIMIT = 1.3  # visible area / the prompt's above which a mask is held to its template
     LOST_SCORE = 0.65  # score / the prompt's score under which a mask may have been left behind
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
+    W_STRAY = 3.0  # moving like the surroundings on the earlier frames (persistent motion evidence)
+    STRAY_RATE = 0.35  # how fast that evidence follows each frame's
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -396,7 +401,8 @@ class ClassicEngine(Engine):
                 # stream: there a click must be answered within a frame or two, nobody picks
                 # among candidates, and the frames ahead do not exist yet)
                 cands = classic_click.click_candidates(fr, pos, neg, others, self._moving(frame, pos),
-                                                       [self._small_mask(frame, k) for k in claimed])
+                                                       [self._small_mask(frame, k) for k in claimed],
+                                                       evidence=self._motion_evidence(frame, pos))
                 if cands:
                     o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
                     small = cands[0].mask
@@ -476,6 +482,23 @@ class ClassicEngine(Engine):
             return None
         try:
             return classic_click.comoving_region(self._frame(frame), self._frame(other), self._dis, pos)
+        except (cv2.error, IndexError):
+            return None
+
+    def _motion_evidence(self, frame: int, pos) -> np.ndarray | None:
+        """Per pixel of ``frame``, how much better the clicks' motion explains it than the
+        camera's (:func:`.classic_thin.motion_evidence`), against the frames before and after
+        it (two after, or two before, at the ends of the video); None for a single image or
+        a still point."""
+        n = len(self.video)
+        near = [g for g in (frame - 1, frame + 1) if 0 <= g < n]
+        if len(near) == 1:
+            near += [g for g in (frame - 2, frame + 2) if 0 <= g < n]
+        if not near:
+            return None
+        try:
+            fr = self._frame(frame)
+            return classic_thin.motion_evidence(fr, [self._frame(g) for g in near], self._dis, pos)
         except (cv2.error, IndexError):
             return None
 
@@ -807,19 +830,20 @@ class ClassicEngine(Engine):
         return float(dx), float(dy)
 
     def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
-                     step: tuple[float, float], others: list[np.ndarray | None]) -> None:
+                     step: tuple[float, float], others: list[np.ndarray | None]) -> np.ndarray | None:
         """Subtract from ``score`` (in place) where a pixel near the object moves like its
         surroundings rather than like the object: where the object's own motion (``step``)
         differs from the background's around it (camera motion), a pixel whose flow is the
         background's is unlikely to be the object (the trail of uncovered background a
         warped mask drags along). Only a penalty: flow bleeds a few pixels past an object's
         outline, so moving like the object is no evidence of being it. Weighted by the flow's
-        reliability."""
+        reliability. Returns the penalty's strength per pixel (0..1, the whole frame), or None
+        where motion said nothing."""
         h, w = score.shape
         m = W > 0.5
         bb = _bbox(m)
         if bb is None:
-            return
+            return None
         a = float(np.count_nonzero(m))
         r = max(4, int(0.3 * np.sqrt(a)))
         x0, y0 = max(0, bb[0] - 2 * r), max(0, bb[1] - 2 * r)
@@ -830,20 +854,23 @@ class ClassicEngine(Engine):
             if o is not None:
                 ring &= ~(o[y0:y1, x0:x1] > 0.5)
         if np.count_nonzero(ring) < 20:
-            return
+            return None
         fc = flow[y0:y1, x0:x1]
         fb = np.median(fc[ring], axis=0)
         fo = np.float32([-step[0], -step[1]])
         sep2 = float(((fo - fb) ** 2).sum())
         if sep2 < self.MOTION_MIN_SEP ** 2:
-            return  # the object moves with its surroundings: motion says nothing
+            return None  # the object moves with its surroundings: motion says nothing
         # |f - fb|^2 - |f - fo|^2 = 2 f.(fo - fb) + |fb|^2 - |fo|^2 (linear in the flow)
         a = 2.0 * (fo - fb)
         c = float((fb ** 2).sum() - (fo ** 2).sum())
         diff = cv2.addWeighted(fc[..., 0], float(a[0]), fc[..., 1], float(a[1]), c)
         mt = np.clip(diff / sep2, -1.0, 0.0)  # flow bleeds past edges: only a penalty
         conf = min(1.0, np.sqrt(sep2) / (2.0 * self.MOTION_MIN_SEP))
-        score[y0:y1, x0:x1] += (self.W_MOTION * conf) * mt * rel[y0:y1, x0:x1]
+        pen = np.zeros((h, w), np.float32)
+        pen[y0:y1, x0:x1] = (-conf) * mt * rel[y0:y1, x0:x1]
+        score[y0:y1, x0:x1] -= self.W_MOTION * pen[y0:y1, x0:x1]
+        return pen
 
     def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
         o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
@@ -981,8 +1008,23 @@ class ClassicEngine(Engine):
             Wt = rel * Wb + (1.0 - rel) * Af
             prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
             scores[j] = L + prior
+            pen = None
             if measured and warped[k] is not None:
-                self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
+                pen = self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
+            # a part that moved like the surroundings on the earlier frames too is the
+            # background it was mistaken with (a patch the click took, a trail), not a part
+            # of the object that briefly lost its flow: the evidence builds up over frames,
+            # moving with the object
+            hist = None
+            if t.stray is not None and t.hidden == 0:
+                sm = np.float32([[1, 0, step[0]], [0, 1, step[1]]])
+                hist = cv2.warpAffine(t.stray, sm, (w, h), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                scores[j] -= self.W_STRAY * hist
+            if pen is not None:
+                t.stray = self.STRAY_RATE * pen + ((1.0 - self.STRAY_RATE) * hist if hist is not None else 0.0)
+            else:
+                t.stray = None if hist is None else (1.0 - self.STRAY_RATE) * hist
         # the best-scoring object per pixel (0: background); one pass per object over
         # contiguous planes (an argmax across the planes is several times slower)
         label = np.zeros((h, w), np.int32)

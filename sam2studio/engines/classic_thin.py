@@ -1,0 +1,92 @@
+"""Thin structures for the classic engine's click: a bicycle's tubes, wheels and crank.
+
+A click on a thin object (tubes two or three pixels wide at the internal resolution, dark on
+a dark textured ground) gets little from colour regions and GrabCut: the smoothness term
+rounds the tubes off into a blob or drops them. Two cues still hold there:
+
+* **lines**: the object's tubes and tyres are thin lines lighter or darker than what is
+  around them (:func:`.classic_click.ridge_region`), and its colours are much more common in
+  a box around the click than around that box (:func:`.classic_click.thin_region`);
+* **motion**: a moving object's pixels are explained by its own motion and not by the
+  camera's (:func:`motion_evidence`). The test is per pixel (how well each pixel of the
+  clicked frame matches a neighbouring frame warped by either motion), not through dense
+  flow, which smooths a tube two pixels wide into its background.
+
+:func:`moving_lines` keeps the lines and object colours that move with the click.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .classic_util import _component_at, _dilate, _disk, _Frame
+
+#: pixels within this share of the frame's longest side of the click give the object's motion
+MOTION_RADIUS = 0.06
+#: relative motion (internal pixels) under which the click is taken not to move
+MIN_SPEED = 1.0
+#: evidence (summed absolute RGB difference, 0..765) a pixel needs to count as moving with
+#: the click: the background's motion must explain it this much worse than the object's
+MOTION_EVIDENCE = 10.0
+
+
+def motion_evidence(cur: _Frame, others: Sequence[_Frame], flow, pos) -> np.ndarray | None:
+    """How much better the clicked object's motion explains each pixel of ``cur`` than the
+    camera's does, over the frames ``others`` (neighbours, ideally one on each side).
+
+    Per neighbour: the camera's motion is a homography fitted (RANSAC) to dense flow; the
+    object's is that plus the median relative motion of the moving pixels around the clicks
+    ``pos``. Each pixel's evidence is ``|cur - neighbour warped by the camera| - |cur -
+    neighbour warped by the object|`` (RGB, lightly smoothed). A pixel where the object was on
+    the neighbour but is not on ``cur`` (its ghost) also scores on that neighbour; ghosts lie
+    on different sides for different neighbours, so the evidence is the *minimum* over them.
+    None when the clicks do not move against the background on any neighbour."""
+    h, w = cur.gray.shape
+    if not pos or not others:
+        return None
+    ys, xs = np.mgrid[4:h:8, 4:w:8]
+    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid = np.stack([gx, gy], -1)
+    near = np.zeros((h, w), bool)
+    r = max(3, int(MOTION_RADIUS * max(h, w)))
+    for x, y in pos:
+        near |= _disk((h, w), x, y, r)
+    img = cur.rgb.astype(np.float32)
+    ev = None
+    for oth in others:
+        fl = flow.calc(cur.gray, oth.gray, None)  # cur(x) ~ oth(x + fl(x))
+        hm, _ = cv2.findHomography(src, src + fl[ys.ravel(), xs.ravel()], cv2.RANSAC, 1.0)
+        if hm is None:
+            continue
+        cam = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(h, w, 2)
+        rel = (fl - (cam - grid))[near]
+        moving = rel[np.linalg.norm(rel, axis=1) > MIN_SPEED]
+        if len(moving) < 10:
+            continue
+        v = np.median(moving, axis=0).astype(np.float32)
+        wb = cv2.remap(oth.rgb, cam, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        wo = cv2.remap(oth.rgb, cam + v, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        eb = cv2.blur(np.abs(img - wb.astype(np.float32)).sum(-1), (3, 3))
+        eo = cv2.blur(np.abs(img - wo.astype(np.float32)).sum(-1), (3, 3))
+        e = eb - eo
+        ev = e if ev is None else np.minimum(ev, e)
+    return ev
+
+
+def moving_lines(lines: np.ndarray, colours: np.ndarray, evidence: np.ndarray, pos,
+                 forbid: np.ndarray) -> np.ndarray:
+    """The thin lines and object colours of a box around the click (``lines``, ``colours``:
+    the masks of :func:`.classic_click.ridge_region` and :func:`.classic_click.thin_region`)
+    that move with the click (``evidence`` above
+    :data:`MOTION_EVIDENCE`, one pixel of slack for the blur of the test), connected to the
+    clicks: the grass's shadow lines do not move with a bicycle, its tubes do."""
+    h, w = lines.shape
+    moving = _dilate(evidence > MOTION_EVIDENCE, 1)
+    m = (lines | colours) & moving & ~forbid
+    for x, y in pos:
+        m |= _disk((h, w), x, y, 2)
+    return _component_at(m, pos)
