@@ -439,7 +439,7 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     that would swallow nearly all of one of them ranks lower (a click on a rider is not meant
     to take the whole bicycle it rides, when the bicycle's mask ran over the rider).
     ``evidence``: how much better the click's motion than the camera's explains each pixel
-    (:func:`.classic_thin.motion_evidence`); with it, the thin lines and colours that move
+    (:func:`.classic_thin.motion_evidence`); with it, the thin lines that move
     with the click are a candidate too (:func:`.classic_thin.moving_lines`).
     """
     h, w = fr.bins.shape
@@ -475,9 +475,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         for box, name in _boxes(pos, (h, w), RIDGE_EXTENTS):
             raw.append((ridge_region(fr, pos, forbid, box), f"lines {name}", 0.0))
         if evidence is not None:
-            # the lines and object colours of the widest boxes that move with the click
-            raw.append((classic_thin.moving_lines(raw[-1][0], raw[-1 - len(RIDGE_EXTENTS)][0], evidence, pos, forbid),
-                        MOVING_LINES, 0.0))
+            # the lines of the widest box that move with the click
+            raw.append((classic_thin.moving_lines(raw[-1][0], evidence, pos, forbid), MOVING_LINES, 0.0))
     raw = [r for r in raw if r[0].any()]
     cands: list[Candidate] = []
     for m, kind, touch in raw:
