@@ -477,6 +477,7 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         if evidence is not None:
             # the lines of the widest box that move with the click
             raw.append((classic_thin.moving_lines(raw[-1][0], evidence, pos, forbid), MOVING_LINES, 0.0))
+            raw.append((classic_thin.moving_region(evidence, pos, forbid), "region moving with the click", 0.0))
     raw = [r for r in raw if r[0].any()]
     cands: list[Candidate] = []
     for m, kind, touch in raw:

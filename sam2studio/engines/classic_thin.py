@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .classic_util import _component_at, _dilate, _disk, _Frame
+from .classic_util import _component_at, _dilate, _disk, _fill_holes, _Frame
 
 #: pixels within this share of the frame's longest side of the click give the object's motion
 MOTION_RADIUS = 0.06
@@ -118,3 +118,17 @@ def moving_lines(lines: np.ndarray, evidence: np.ndarray, pos, forbid: np.ndarra
     for x, y in pos:
         m |= _disk((h, w), x, y, 2)
     return _component_at(_dilate(m, 1), pos) & m
+
+
+def moving_region(evidence: np.ndarray, pos, forbid: np.ndarray) -> np.ndarray:
+    """The region that moves with the clicks (``evidence`` above :data:`MOTION_EVIDENCE`),
+    closed over one-pixel gaps and holes filled, connected to the clicks, less ``forbid``
+    (the other objects' masks: a rider clicked after the bicycle it rides moves with it, and
+    is what of the moving region the bicycle's mask left)."""
+    h, w = evidence.shape
+    m = evidence > MOTION_EVIDENCE
+    m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    m &= ~forbid
+    for x, y in pos:
+        m |= _disk((h, w), x, y, 2)
+    return _fill_holes(_component_at(m, pos), allowed=~forbid)
