@@ -18,7 +18,7 @@ import pytest
 from sam2studio.core import composite_clips as cc
 from sam2studio.core.synthetic import interior_point, iou
 from sam2studio.core.video import ArrayVideo, FileVideo
-from sam2studio.engines import classic_click
+from sam2studio.engines import classic_click, classic_thin
 from sam2studio.engines.classic import ClassicEngine
 from sam2studio.engines.classic_click import MAX_DEFAULT_SHARE
 from sam2studio.engines.classic_util import _bins, _Frame
@@ -232,6 +232,38 @@ def test_thin_lines_candidate_follows_a_wire_frame_object():
     best = max(by_kind, key=by_kind.get)
     assert best.startswith("lines"), by_kind
 
+
+def test_lines_moving_with_the_click_leave_the_grounds_still_lines():
+    # the wire bicycle rides left over a ground with dark lines of its own (shadows, twigs)
+    # while the camera pans right: the ground's lines that touch the bicycle's are thin lines
+    # too, but only the bicycle's move with the click (a per-pixel motion test, which keeps
+    # tubes two pixels wide that dense flow smooths away)
+    h, w = 240, 427
+    rng = np.random.default_rng(7)
+    ground = _textured(h, w + 40, 5, scales=(32, 96), amp=20.0)
+    for _ in range(60):
+        x, y = int(rng.integers(0, w + 40)), int(rng.integers(0, h))
+        a = rng.uniform(0, np.pi)
+        cv2.line(ground, (x, y), (int(x + 30 * np.cos(a)), int(y + 30 * np.sin(a))), (45, 55, 40), 2)
+    obj = _wire_bicycle(h, w)
+    frames, gts = [], []
+    for t in range(3):
+        img = np.ascontiguousarray(ground[:, 2 * t:2 * t + w])  # the camera pans 2 px a frame
+        m = np.roll(obj, -4 * t, axis=1)  # the bicycle rides 4 px a frame the other way
+        img[m == 1] = (60, 40, 40)
+        img[m == 2] = (40, 70, 50)
+        frames.append(_Frame(rgb=img, gray=cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), bins=_bins(img)))
+        gts.append(m > 0)
+    pos, none, gt = [(201.0, 150.0)], np.zeros((h, w), bool), gts[1]
+    ev = classic_thin.motion_evidence(frames[1], [frames[0], frames[2]], ClassicEngine._make_flow(), pos)
+    lines = classic_click.ridge_region(frames[1], pos, none, (95.0, 45.0, 315.0, 205.0))
+    moving = classic_thin.moving_lines(lines, ev, pos, none)
+    fp_lines, fp_moving = np.count_nonzero(lines & ~gt), np.count_nonzero(moving & ~gt)
+    print(f"\nlines IoU {iou(lines, gt):.3f} ({fp_lines} px off the bicycle), "
+          f"moving lines {iou(moving, gt):.3f} ({fp_moving})")
+    assert fp_moving <= 0.3 * fp_lines
+    assert np.count_nonzero(moving & gt) >= 0.7 * np.count_nonzero(lines & gt)
+    assert iou(moving, gt) >= iou(lines, gt) + 0.05
 
 def test_soft_box_finds_an_object_larger_than_its_box():
     # a large textured object; a box around the click half its size: with the object's own

@@ -112,9 +112,12 @@ def moving_lines(lines: np.ndarray, evidence: np.ndarray, pos, forbid: np.ndarra
     :data:`MOTION_EVIDENCE`, within two pixels: the test is blurred over 3x3 pixels, and a
     real bicycle's wheels turn and blur), connected to the clicks across gaps of up to two
     pixels (a tube's line breaks where it crosses a lighter patch): the grass's shadow lines
-    do not move with a bicycle, its tubes do."""
+    do not move with a bicycle, its tubes do. Lines the motion cannot judge (along the motion)
+    are kept where they are not contradicted."""
     h, w = lines.shape
-    m = lines & _dilate(evidence > MOTION_EVIDENCE, 2) & ~forbid
+    # a line along the motion looks the same wherever it moves (the aperture problem): one
+    # that the motion does not contradict is kept when it joins lines that move
+    m = lines & (_dilate(evidence > MOTION_EVIDENCE, 2) | (evidence > -MOTION_EVIDENCE)) & ~forbid
     for x, y in pos:
         m |= _disk((h, w), x, y, 2)
     return _component_at(_dilate(m, 1), pos) & m
