@@ -238,10 +238,10 @@ def test_lines_moving_with_the_click_leave_the_grounds_still_lines():
     # while the camera pans right: the ground's lines that touch the bicycle's are thin lines
     # too, but only the bicycle's move with the click (a per-pixel motion test, which keeps
     # tubes two pixels wide that dense flow smooths away)
-    h, w = 240, 427
+    h, w = 300, 640  # the test is made within a fifth of 640 px of the click
     rng = np.random.default_rng(7)
     ground = _textured(h, w + 40, 5, scales=(32, 96), amp=20.0)
-    for _ in range(60):
+    for _ in range(120):
         x, y = int(rng.integers(0, w + 40)), int(rng.integers(0, h))
         a = rng.uniform(0, np.pi)
         cv2.line(ground, (x, y), (int(x + 30 * np.cos(a)), int(y + 30 * np.sin(a))), (45, 55, 40), 2)
@@ -261,9 +261,9 @@ def test_lines_moving_with_the_click_leave_the_grounds_still_lines():
     fp_lines, fp_moving = np.count_nonzero(lines & ~gt), np.count_nonzero(moving & ~gt)
     print(f"\nlines IoU {iou(lines, gt):.3f} ({fp_lines} px off the bicycle), "
           f"moving lines {iou(moving, gt):.3f} ({fp_moving})")
-    assert fp_moving <= 0.3 * fp_lines
+    assert fp_moving <= 0.4 * fp_lines
     assert np.count_nonzero(moving & gt) >= 0.7 * np.count_nonzero(lines & gt)
-    assert iou(moving, gt) >= iou(lines, gt) + 0.05
+    assert iou(moving, gt) >= iou(lines, gt) + 0.08
 
 def test_soft_box_finds_an_object_larger_than_its_box():
     # a large textured object; a box around the click half its size: with the object's own
@@ -371,8 +371,10 @@ def test_crossing_clip_j(clips, tracked):
 def test_entering_object_is_empty_before_it_enters_and_tracked_after(clips, tracked):
     s = cc.score_tracking(clips["entering"], tracked["entering"], 1)
     print(f"\nentering J {s.j:.3f}, absent empty {s.absent_empty}/{s.absent}")
-    assert s.j >= 0.78
-    assert s.absent_empty >= s.absent - 1
+    assert s.j >= 0.83
+    # a patch of background its click took stays behind when it leaves: the motion evidence
+    # of the earlier frames drops it, and the frames before it enters are all empty
+    assert s.absent_empty == s.absent
 
 
 def test_object_leaving_the_frame_is_empty_while_out(clips, tracked):

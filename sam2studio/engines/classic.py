@@ -14,8 +14,10 @@ scaled back to the video's size):
   GrabCut in boxes of a few extents around the click, "hard" (outside is background) and
   "soft" (a band around the box is only probably background, so the mask may grow past a
   box smaller than the object); thin structures (colours unlike the box's surroundings,
-  and thin dark or light lines, for a bicycle's tubes and wheels); and the consensus of the
-  GrabCut candidates. They are ranked by how much each agrees with the others (mean IoU),
+  and thin dark or light lines, for a bicycle's tubes and wheels); the lines, and the region,
+  that move with the click (:mod:`.classic_thin`: each pixel tested against the neighbouring
+  frames warped by the click's motion and by the camera's, which keeps tubes two pixels wide
+  that dense flow smooths away); and the consensus of the GrabCut candidates. They are ranked by how much each agrees with the others (mean IoU),
   with a bonus for the motion-seeded one; the default is the best, and never covers more
   than 40% of the frame (larger candidates are only alternatives). A click on another
   object's mask avoids candidates that swallow that object whole, and the object it took
@@ -35,7 +37,9 @@ scaled back to the video's size):
   warped mask + agreement with the template moved by the object's motion, less a *motion
   penalty* where a pixel's flow is that of the object's surroundings rather than the
   object's own: the background a moving object uncovers must not stay in its mask as a
-  trail); **the objects compete**: each pixel goes to the best-scoring object, or to the
+  trail; that evidence persists over the frames, moving with the object, so a part that keeps
+  moving like the surroundings, such as a patch of background the click took, is dropped);
+  **the objects compete**: each pixel goes to the best-scoring object, or to the
   background if none scores above zero. An object being covered therefore shrinks instead
   of stealing its occluder's pixels. An object too thin for its interior's flow to be read
   (tubes a pixel or two wide), or found again at the frame's border, gets its motion by

@@ -28,6 +28,9 @@ from .classic_util import _component_at, _dilate, _disk, _fill_holes, _Frame
 MOTION_RADIUS = 0.06
 #: relative motion (internal pixels) under which the click is taken not to move
 MIN_SPEED = 1.0
+#: half-width of the window around the clicks where the motion test is made (share of the
+#: frame's longest side; a click's candidates lie within 0.11 of it)
+WINDOW = 0.2
 #: evidence (summed absolute RGB difference, 0..765) a pixel needs to count as moving with
 #: the click: the background's motion must explain it this much worse than the object's
 MOTION_EVIDENCE = 10.0
@@ -35,40 +38,49 @@ MOTION_EVIDENCE = 10.0
 
 def motion_evidence(cur: _Frame, others: Sequence[_Frame], flow, pos) -> np.ndarray | None:
     """How much better the clicked object's motion explains each pixel of ``cur`` than the
-    camera's does, over the frames ``others`` (neighbours, ideally one on each side).
+    camera's does, over the frames ``others`` (neighbours, ideally one on each side), in a
+    window around the clicks ``pos`` (half-width :data:`WINDOW` of the frame's longest side;
+    outside it the evidence is -255, "not moving with the click").
 
     Per neighbour: the camera's motion is a homography fitted (RANSAC) to dense flow; the
-    object's is that plus the median relative motion of the moving pixels around the clicks
-    ``pos``. Each pixel's evidence is ``|cur - neighbour warped by the camera| - |cur -
-    neighbour warped by the object|`` (RGB, lightly smoothed). A pixel where the object was on
-    the neighbour but is not on ``cur`` (its ghost) also scores on that neighbour; ghosts lie
-    on different sides for different neighbours, so the evidence is the *minimum* over them.
-    None when the clicks do not move against the background on any neighbour."""
+    object's is that plus one of the modes of the relative flow around the clicks (the one
+    that explains most of the pixels closest to them, :func:`_motions`). Each pixel's evidence
+    is ``|cur - neighbour warped by the camera| - |cur - neighbour warped by the object|``
+    (RGB, lightly smoothed). A pixel where the object was on the neighbour but is not on
+    ``cur`` (its ghost) also scores on that neighbour; ghosts lie on different sides for
+    different neighbours, so the evidence is the *minimum* over them. None when the clicks do
+    not move against the background on any neighbour."""
     h, w = cur.gray.shape
     if not pos or not others:
         return None
     ys, xs = np.mgrid[4:h:8, 4:w:8]
     src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    L = max(h, w)
+    half = int(WINDOW * L)
+    x0 = max(0, int(min(p[0] for p in pos)) - half)
+    y0 = max(0, int(min(p[1] for p in pos)) - half)
+    x1 = min(w, int(max(p[0] for p in pos)) + half + 1)
+    y1 = min(h, int(max(p[1] for p in pos)) + half + 1)
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
     grid = np.stack([gx, gy], -1)
-    near = np.zeros((h, w), bool)
-    r = max(3, int(MOTION_RADIUS * max(h, w)))
-    for x, y in pos:
-        near |= _disk((h, w), x, y, r)
-    img = cur.rgb.astype(np.float32)
+    wshape = (y1 - y0, x1 - x0)
+    r = max(3, int(MOTION_RADIUS * L))
+    near = np.zeros(wshape, bool)
     # where a motion is judged: close around the clicks (the clicked object's own pixels
     # should be most of what moves there)
-    core = np.zeros((h, w), bool)
+    core = np.zeros(wshape, bool)
     for x, y in pos:
-        core |= _disk((h, w), x, y, max(2, r // 2))
+        near |= _disk(wshape, x - x0, y - y0, r)
+        core |= _disk(wshape, x - x0, y - y0, max(2, r // 2))
+    img = cur.rgb[y0:y1, x0:x1].astype(np.float32)
     ev = None
     for oth in others:
         fl = flow.calc(cur.gray, oth.gray, None)  # cur(x) ~ oth(x + fl(x))
         hm, _ = cv2.findHomography(src, src + fl[ys.ravel(), xs.ravel()], cv2.RANSAC, 1.0)
         if hm is None:
             continue
-        cam = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(h, w, 2)
-        rel = (fl - (cam - grid))[near]
+        cam = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(wshape + (2,))
+        rel = (fl[y0:y1, x0:x1] - (cam - grid))[near]
         wb = cv2.remap(oth.rgb, cam, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         eb = cv2.blur(np.abs(img - wb.astype(np.float32)).sum(-1), (3, 3))
         best, best_score = None, 0.0
@@ -80,7 +92,11 @@ def motion_evidence(cur: _Frame, others: Sequence[_Frame], flow, pos) -> np.ndar
                 best, best_score = e, score
         if best is not None:
             ev = best if ev is None else np.minimum(ev, best)
-    return ev
+    if ev is None:
+        return None
+    out = np.full((h, w), -255.0, np.float32)
+    out[y0:y1, x0:x1] = ev
+    return out
 
 
 def _motions(rel: np.ndarray, k: int = 4) -> list[np.ndarray]:
