@@ -28,6 +28,8 @@ from sam2studio.cli import main
 from sam2studio.export.encode import transcode_clip
 
 REPO = Path(__file__).resolve().parent.parent
+# one xdist worker builds the module's clips and reference masks once for every test here
+pytestmark = pytest.mark.xdist_group("batch")
 QUALITY = ";quality"  # the quality report, one of the exports asked for
 FRAMES = 24
 # the prompts of the three clips (640x360: the sample clip cut at half size, the dog clip as it is)

@@ -117,7 +117,8 @@ def check_engine(engine, frames, plan: list[tuple], expected: list[dict]) -> Non
 def test_masks_identical_to_reference_with_a_tiny_budget_spilling_to_disk(clip, tmp_path):
     """A budget so small that every output and image feature past the read window goes
     through the disk, on 36 frames (the backward run from frame 18 is longer than the read
-    window too). The default budget's exactness is test_sam2_engine's. (With the features'
+    window too). The default budget's exactness is test_sam2_engine's; the spilling code is
+the same at every image size (a run at 256 on 20 frames agreed too, at twice the cost). (With the features'
     channels-last layout lost on the way back from the disk, object 2's internal outputs
     drifted from the reference's from its second frame on, and one mask differed.)"""
     frames = clip.frames[:36]
@@ -126,19 +127,7 @@ def test_masks_identical_to_reference_with_a_tiny_budget_spilling_to_disk(clip, 
     engine.spill._store.ram_bytes = 0  # every spilled output goes through the disk
     check_engine(engine, frames, plan, reference_results(frames, SIZE, plan))
     assert engine.spill.spilled > 0 and engine.spill.disk_entries > 0 and engine.spill.restored > 0
-
-
-def test_masks_identical_to_reference_at_image_size_256_spilling_to_disk(clip, tmp_path):
-    """At image size 256 a shorter clip (still longer than the read window of 15 frames) and
-    the run and correction of one object: outputs are spilled to disk and restored for the
-    re-run, bit for bit. Objects added later and backward runs are checked at 128 above, where
-    they cost a quarter as much; the spilling code is the same at every image size."""
-    frames = clip.frames[:20]
-    plan = steps(len(frames), full=False)
-    engine = Sam2Engine(random_predictor(256), memory_budget_mb=12, spill_dir=tmp_path)
-    engine.spill._store.ram_bytes = 0
-    check_engine(engine, frames, plan, reference_results(frames, 256, plan))
-    assert engine.spill.spilled > 0 and engine.spill.disk_entries > 0 and engine.spill.restored > 0
+    assert engine.features.disk_hits > 0  # image features read back from the disk too
 
 
 def test_a_correction_rerun_reuses_cached_image_features(clip):
@@ -207,24 +196,27 @@ def test_a_full_disk_while_spilling_is_a_clear_error_and_keeps_the_masks(clip, t
 
 
 RSS_SCRIPT = """
-import resource, sys
+import os, sys
 from sam2studio.core.synthetic import SceneVideo, long_scene
 from sam2studio.engines.sam2_engine import Sam2Engine, build_predictor
 early, n = int(sys.argv[1]), int(sys.argv[2])
-engine = Sam2Engine(build_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu", image_size=256, seed=0),
+engine = Sam2Engine(build_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu", image_size=128, seed=0),
                     memory_budget_mb=16)
 engine.open(SceneVideo(long_scene(n, 160, 120)))
 engine.add_prompt(0, 1, points=[(40, 60)], labels=[1])
 for f, _ in engine.propagate(0, "forward"):
     if f in (early, n - 1):  # past the read window (15 frames), and the last frame
         held = sum(len(s["output_dict_per_obj"][0]["non_cond_frame_outputs"]) for s in engine._states.values())
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, held)
+        resident = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        print(resident / 2**20, held)
 """
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads resident memory from /proc (Linux)")
 def test_resident_memory_does_not_grow_with_video_length():
-    """One run of 90 frames at image size 256: the process's peak RSS and the outputs kept
-    in the predictor's state at frame 30 (well past the read window) and at the end."""
+    """One run of 90 frames at image size 128: the process's resident memory (now, not its
+    peak, which the model's build sets) and the outputs kept in the predictor's state at
+    frame 30 (well past the read window) and at the end."""
     import subprocess
     import sys
 
@@ -234,9 +226,10 @@ def test_resident_memory_does_not_grow_with_video_length():
                                                       (ln.split() for ln in out.stdout.split("\n") if ln)]
     # the outputs kept in the predictor's state stay at the read window, however long the video
     assert held_early == held_late <= 16
-    # and the peak RSS stays flat over the last 60 frames (a leak of one preprocessed frame per
-    # frame alone would add ~47 MB here, of one frame's image features ~60 MB)
-    assert rss_late - rss_early < 25, (rss_early, rss_late)
+    # and the resident memory stays flat over the last 60 frames: +1-4 MB in runs that keep
+    # nothing; keeping one preprocessed frame per frame added 12-13 MB, one frame's image
+    # features 25 MB
+    assert rss_late - rss_early < 7, (rss_early, rss_late)
 
 
 def test_spill_files_go_to_the_user_cache_not_the_temp_dir_and_a_crash_leaves_none(tmp_path, monkeypatch):
