@@ -114,6 +114,28 @@ from .classic_util import (
 )
 
 
+def _fill_holes_seen(m: np.ndarray, allowed: np.ndarray, max_hole: float, prev: np.ndarray | None,
+                     small: float = 0.05) -> np.ndarray:
+    """Fill the holes of a propagated mask ``m`` (only where ``allowed``): those up to
+    ``small`` of its area (speckles the scoring left), and those up to ``max_hole`` that the
+    object mostly covered on the previous frame (``prev``: its warped mask); a larger hole
+    that was open on the previous frame too is the open space of a thin object (a wheel's
+    inside, the gap between a rider's legs), whatever its size against the mask."""
+    filled = _fill_holes(m, allowed=allowed, max_hole=max_hole)
+    holes = filled & ~m
+    if not holes.any():
+        return filled
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    area = max(1, np.count_nonzero(m))
+    cover = np.bincount(lab.ravel(), weights=(prev if prev is not None else np.zeros(m.shape, np.float32)).ravel(),
+                        minlength=n)
+    keep_open = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] > small * area
+                 and cover[i] < 0.5 * stats[i, cv2.CC_STAT_AREA]]
+    if keep_open:
+        filled &= ~np.isin(lab, keep_open)
+    return filled
+
+
 # ---------------------------------------------------------------------------------------
 # state
 # ---------------------------------------------------------------------------------------
@@ -205,7 +227,9 @@ class ClassicEngine(Engine):
     SHAPE_RATE = 0.25  # how fast the amodal template follows the visible mask
     REDETECT_AFTER = 15  # hidden frames after which the whole frame is searched
     REDETECT_SIMILARITY = 0.8  # colour-histogram similarity a re-detection needs
-    MAX_HOLE = 0.5  # holes up to this share of the mask's area are filled (a wheel's inside is larger)
+    MAX_HOLE = 0.5  # holes up to this share of the mask's area may be filled (a wheel's inside is larger)
+    SMALL_HOLE = 0.05  # holes up to this share are always filled (speckles); larger ones only
+    # where the object covered them on the previous frame
     GROW_LIMIT = 1.3  # visible area / the prompt's above which a mask is held to its template
     LOST_SCORE = 0.65  # score / the prompt's score under which a mask may have been left behind
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
@@ -1073,7 +1097,7 @@ class ClassicEngine(Engine):
                     if keep:
                         R[by0:by1, bx0:bx1] = np.isin(lab, keep)
                 if R.any():
-                    R = _fill_holes(R, allowed=~owned | (label == j), max_hole=self.MAX_HOLE)
+                    R = _fill_holes_seen(R, ~owned | (label == j), self.MAX_HOLE, warped[k], self.SMALL_HOLE)
             new_vis[k] = R
         for k in ids:
             t = tracks[k]
