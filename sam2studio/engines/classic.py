@@ -17,8 +17,9 @@ scaled back to the video's size):
   and thin dark or light lines, for a bicycle's tubes and wheels); the lines, and the region,
   that move with the click (:mod:`.classic_thin`: each pixel tested against the neighbouring
   frames warped by the click's motion and by the camera's, which keeps tubes two pixels wide
-  that dense flow smooths away); and the consensus of the GrabCut candidates. They are ranked by how much each agrees with the others (mean IoU),
-  with a bonus for the motion-seeded one; the default is the best, and never covers more
+  that dense flow smooths away); and the consensus of the GrabCut candidates. They are
+  ranked by how much each agrees with the others (mean IoU), with a bonus for the
+  motion-seeded one; the default is the best, and never covers more
   than 40% of the frame (larger candidates are only alternatives). A click on another
   object's mask avoids candidates that swallow that object whole, and the object it took
   pixels from falls back to a candidate of its own click that is left whole.
