@@ -291,6 +291,28 @@ def test_a_wheels_open_inside_stays_open_when_propagated():
     assert iou(last, gts[5]) >= 0.9
     assert np.count_nonzero(last & (inside > 0)) <= 0.1 * np.count_nonzero(inside)
 
+def test_a_default_that_is_a_piece_of_the_moving_lines_gives_way_to_them():
+    # a click on a bicycle's crank: the default is the blob around the crank (GrabCut rounds
+    # the tubes off), the lines moving with the click are the tubes through it; a solid
+    # object's default is not a piece of its lines and stays first
+    h, w = 120, 200
+    tubes = np.zeros((h, w), np.uint8)
+    for p, q in (((40, 80), (100, 80)), ((100, 80), (160, 40)), ((40, 80), (70, 30)), ((70, 30), (160, 40))):
+        cv2.line(tubes, p, q, 1, 2)
+    blob = np.zeros((h, w), np.uint8)
+    cv2.circle(blob, (100, 80), 6, 1, -1)  # the crank, where the tubes meet
+    tubes |= blob
+
+    def cands(default):
+        return [classic_click.Candidate(default > 0, 1.0, "moving with the click"),
+                classic_click.Candidate(np.ones((h, w), bool), 0.5, "colour region"),
+                classic_click.Candidate(tubes > 0, 0.3, classic_click.MOVING_LINES)]
+
+    assert classic_thin.prefer_thin(cands(blob))[0].kind == classic_click.MOVING_LINES
+    solid = np.zeros((h, w), np.uint8)
+    cv2.rectangle(solid, (60, 30), (150, 90), 1, -1)  # the lines lie inside it, thinner, but
+    assert classic_thin.prefer_thin(cands(solid))[0].kind == "moving with the click"  # it is no piece of them
+
 
 def test_soft_box_finds_an_object_larger_than_its_box():
     # a large textured object; a box around the click half its size: with the object's own

@@ -432,6 +432,7 @@ class ClassicEngine(Engine):
                 cands = classic_click.click_candidates(fr, pos, neg, others, self._moving(frame, pos),
                                                        [self._small_mask(frame, k) for k in claimed],
                                                        evidence=self._motion_evidence(frame, pos))
+                cands = classic_thin.prefer_thin(cands)
                 if cands:
                     o.candidates[frame] = [(_rle(c.mask), c.score, c.kind) for c in cands]
                     small = cands[0].mask

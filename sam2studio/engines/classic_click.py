@@ -52,7 +52,7 @@ _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
 _SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
-MOVING_LINES = "lines moving with the click"
+MOVING_LINES = classic_thin.MOVING_LINES
 #: candidates covering less of the frame than this, or fewer pixels than
 #: :data:`MIN_PIXELS` (three times the disc GrabCut is told is the click), are the click's
 #: disc, not an object
