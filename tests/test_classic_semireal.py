@@ -550,3 +550,40 @@ def test_a_click_editing_a_huge_mask_is_cut_around_the_click_with_the_whole_offe
     cands = eng.candidates(1, 1)
     assert len(cands) == 2 and np.array_equal(cands[0].mask, res[1].mask)
     assert cands[1].mask.mean() > MAX_DEFAULT_SHARE
+
+
+def test_fine_box_candidates_are_offered_but_never_the_default(monkeypatch):
+    # figures with a pale jacket and dark trousers on thin legs, on textured backgrounds:
+    # GrabCut on the finer crops is offered among the candidates, after the default, and
+    # leaves the default (what tracking starts from) as it was without them
+    h, w = 480, 854
+    figures = []
+    for seed in (3, 4):
+        for leg, bottom in ((6, 250),):
+            img = _textured(h, w, seed)
+            right = 450
+            cv2.rectangle(img, (400, 150), (right, bottom), (235, 230, 225), -1)  # jacket
+            cv2.circle(img, ((400 + right) // 2, 130), 18, (180, 130, 100), -1)  # head
+            for x in (405, right - 5 - leg):
+                cv2.rectangle(img, (x, bottom), (x + leg, 380), (60, 50, 45), -1)  # legs
+            figures.append((img, ((400 + right) / 2, 200.0)))
+
+    def click(img, pt):
+        eng = ClassicEngine()
+        eng.open(ArrayVideo([img] * 3))
+        res = eng.add_prompt(1, 1, points=[pt], labels=[1])
+        return res[1].mask, eng.candidates(1, 1), eng.candidate_kinds(1, 1)
+
+    results = [click(img, pt) for img, pt in figures]
+    offered = 0
+    for default, cands, kinds in results:
+        fine = [i for i, k in enumerate(kinds) if k.startswith("fine box")]
+        assert 0 not in fine and np.array_equal(cands[0].mask, default)
+        assert all(not np.array_equal(cands[i].mask, cands[j].mask) for i in range(len(cands)) for j in range(i))
+        offered += bool(fine)
+    assert offered >= 1
+    monkeypatch.setattr(classic_click, "FINE_EXTENTS", ())
+    for (img, pt), (default, cands, kinds) in zip(figures, results):
+        default_without, cands_without, _ = click(img, pt)
+        assert np.array_equal(default, default_without)
+        assert len(cands_without) == len(cands) - sum(k.startswith("fine box") for k in kinds)

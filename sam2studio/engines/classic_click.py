@@ -49,6 +49,12 @@ CONSENSUS_VOTES: tuple[float, ...] = (0.3, 0.5)
 #: still offered, after it)
 MAX_DEFAULT_SHARE = 0.4
 _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
+#: extents of the "fine" boxes: GrabCut again in the same hard boxes on crops up to
+#: :data:`FINE_SIDE` pixels (arms, legs and a person's two-coloured clothes survive there
+#: where the coarse crop rounds them off); offered as alternatives only, never the default
+#: and not counted in the agreement (see :func:`click_candidates`)
+FINE_EXTENTS: tuple[tuple[float, float], ...] = BOX_EXTENTS[:2]
+FINE_SIDE = 300
 _SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
@@ -270,12 +276,14 @@ def _pixel_box(box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
-def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.0) -> tuple[np.ndarray, float]:
+def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.0,
+                 side: int | None = None) -> tuple[np.ndarray, float]:
     """GrabCut inside ``box`` (probably foreground) with the positive clicks as sure
     foreground; returns the connected part at the clicks and how much of the box's inner
     sides it covers (0: well inside the box, 1: a whole side). With ``band`` > 0 a band of
     that many box sides around the box is only *probably* background, so the mask may grow
-    past a box smaller than the object (the touch figure is then 0)."""
+    past a box smaller than the object (the touch figure is then 0). The crop runs at a
+    reduced size, its longest side ``side`` (default :data:`_GC_SIDE`) pixels at most."""
     h, w = fr.bins.shape
     x0, y0, x1, y1 = _pixel_box(box, (h, w))
     out = np.zeros((h, w), bool)
@@ -284,7 +292,7 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.
     mb = int(band * max(x1 - x0, y1 - y0))
     m = mb + max(6, int(0.3 * max(x1 - x0, y1 - y0)))
     cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
-    s = min(1.0, _GC_SIDE / max(cx1 - cx0, cy1 - cy0))
+    s = min(1.0, (side or _GC_SIDE) / max(cx1 - cx0, cy1 - cy0))
     cw, ch = max(4, int(round((cx1 - cx0) * s))), max(4, int(round((cy1 - cy0) * s)))
     img = cv2.resize(np.ascontiguousarray(fr.rgb[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
     gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
@@ -432,7 +440,12 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     (:data:`SOFT_EXTENTS`: the mask may grow past the box); thin structures in boxes
     (:func:`thin_region`, :data:`THIN_EXTENTS`); and the consensus of the GrabCut candidates
     (pixels that at least :data:`CONSENSUS_VOTES` of them chose). Near-duplicates are dropped;
-    they are ranked by :func:`candidate_score`, the best first (the default). The default
+    they are ranked by :func:`candidate_score`, the best first (the default). GrabCut again
+    in the smaller hard boxes on a finer crop (:data:`FINE_EXTENTS`, :data:`FINE_SIDE`) adds
+    alternatives that are offered, ranked among the others, but are never the default and
+    do not count in the others' agreement (a finer crop keeps a person's legs or arms that
+    the coarse one drops, but its outline is no steadier: as voters and possible defaults
+    they lowered the semi-real first clicks' default from 0.74 to 0.72). The default
     never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does
     not; when none does, it is the best one cut to a box around the clicks. ``claimed`` are
     the masks of other objects under the clicks (the click takes their pixels): a candidate
@@ -479,17 +492,26 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             raw.append((classic_thin.moving_lines(raw[-1][0], evidence, pos, forbid), MOVING_LINES, 0.0))
             raw.append((classic_thin.moving_region(evidence, pos, forbid), "region moving with the click", 0.0))
     raw = [r for r in raw if r[0].any()]
+    voters = len(raw)  # the candidates after these are offered only
+    if pos:
+        for box, name in _boxes(pos, (h, w), FINE_EXTENTS):
+            x0, y0, x1, y1 = _pixel_box(box, (h, w))
+            if 1.6 * max(x1 - x0, y1 - y0) <= _GC_SIDE:  # (box + margins) the coarse crop was not reduced
+                continue
+            m, touch = _box_grabcut(fr, pos, neg, forbid, box, side=FINE_SIDE)
+            if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
+                raw.append((m, f"fine box {name}", touch))
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
-             "touch": touch, "moving": float(kind == MOVING),
+             "touch": touch, "moving": float(kind == MOVING), "offered": float(len(cands) >= voters),
              "swallows": max([np.count_nonzero(m & c) / max(1, np.count_nonzero(c)) for c in claimed] + [0.0])}
         cands.append(Candidate(m, 0.0, kind, f))
     # agreement over every candidate made, before near-duplicates go: an outline that several
     # methods found counts for each of them
     iou = _pairwise_iou([c.mask for c in cands])
     ok = np.array([MIN_SHARE <= c.features["share"] <= MAX_DEFAULT_SHARE and c.features["pixels"] >= MIN_PIXELS
-                   and c.features["swallows"] <= 0.8
+                   and c.features["swallows"] <= 0.8 and not c.features["offered"]
                    for c in cands])
     for i, c in enumerate(cands):
         sel = ok.copy()
@@ -497,22 +519,31 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         c.features["agree"] = float(iou[i, sel].mean()) if sel.any() else 0.0
         c.score = candidate_score(c.features, c.features["touch"])
     # near-duplicates: the group keeps its best score and the mask of the one made first
-    # (the consensus only smooths the others' outlines)
+    # (the consensus only smooths the others' outlines); an alternative made only to be
+    # offered stays only when it is like none of the others (and lends them no score)
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     kept: list[int] = []
     for i in order:
+        if i >= voters:
+            continue
         dup = [k for k, j in enumerate(kept) if iou[i, j] > 0.9]
         if not dup:
             kept.append(i)
         elif i < kept[dup[0]]:
             cands[i].score = cands[kept[dup[0]]].score
             kept[dup[0]] = i
+    for i in range(voters, len(cands)):
+        if all(iou[i, j] <= 0.9 for j in kept):
+            kept.append(i)
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
     cands.sort(key=lambda c: -c.score)
+    first = next((i for i, c in enumerate(cands) if not c.features["offered"]), 0)
+    cands.insert(0, cands.pop(first))  # an alternative made only to be offered is never the default
     if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
-        small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE]
+        small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE
+                 and not c.features["offered"]]
         if small:
             cands.insert(0, cands.pop(small[0]))
         else:  # every candidate ran into the background: offer it cut to a box around the clicks
