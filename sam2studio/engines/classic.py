@@ -19,7 +19,8 @@ scaled back to the video's size):
   frames warped by the click's motion and by the camera's, which keeps tubes two pixels wide
   that dense flow smooths away); and the consensus of the GrabCut candidates. They are
   ranked by how much each agrees with the others (mean IoU), with a bonus for the
-  motion-seeded one; the default is the best, and never covers more
+  motion-seeded one; the default is the best (unless it is only a thick piece of the lines
+  moving with the click: then those lines), and never covers more
   than 40% of the frame (larger candidates are only alternatives). A click on another
   object's mask avoids candidates that swallow that object whole, and the object it took
   pixels from falls back to a candidate of its own click that is left whole.
