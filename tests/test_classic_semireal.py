@@ -18,7 +18,7 @@ import pytest
 from sam2studio.core import composite_clips as cc
 from sam2studio.core.synthetic import interior_point, iou
 from sam2studio.core.video import ArrayVideo, FileVideo
-from sam2studio.engines import classic_click
+from sam2studio.engines import classic_click, classic_thin
 from sam2studio.engines.classic import ClassicEngine
 from sam2studio.engines.classic_click import MAX_DEFAULT_SHARE
 from sam2studio.engines.classic_util import _bins, _Frame
@@ -233,6 +233,87 @@ def test_thin_lines_candidate_follows_a_wire_frame_object():
     assert best.startswith("lines"), by_kind
 
 
+def test_lines_moving_with_the_click_leave_the_grounds_still_lines():
+    # the wire bicycle rides left over a ground with dark lines of its own (shadows, twigs)
+    # while the camera pans right: the ground's lines that touch the bicycle's are thin lines
+    # too, but only the bicycle's move with the click (a per-pixel motion test, which keeps
+    # tubes two pixels wide that dense flow smooths away)
+    h, w = 300, 640  # the test is made within a fifth of 640 px of the click
+    rng = np.random.default_rng(7)
+    ground = _textured(h, w + 40, 5, scales=(32, 96), amp=20.0)
+    for _ in range(120):
+        x, y = int(rng.integers(0, w + 40)), int(rng.integers(0, h))
+        a = rng.uniform(0, np.pi)
+        cv2.line(ground, (x, y), (int(x + 30 * np.cos(a)), int(y + 30 * np.sin(a))), (45, 55, 40), 2)
+    obj = _wire_bicycle(h, w)
+    frames, gts = [], []
+    for t in range(3):
+        img = np.ascontiguousarray(ground[:, 2 * t:2 * t + w])  # the camera pans 2 px a frame
+        m = np.roll(obj, -4 * t, axis=1)  # the bicycle rides 4 px a frame the other way
+        img[m == 1] = (60, 40, 40)
+        img[m == 2] = (40, 70, 50)
+        frames.append(_Frame(rgb=img, gray=cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), bins=_bins(img)))
+        gts.append(m > 0)
+    pos, none, gt = [(201.0, 150.0)], np.zeros((h, w), bool), gts[1]
+    ev = classic_thin.motion_evidence(frames[1], [frames[0], frames[2]], ClassicEngine._make_flow(), pos)
+    lines = classic_click.ridge_region(frames[1], pos, none, (95.0, 45.0, 315.0, 205.0))
+    moving = classic_thin.moving_lines(lines, ev, pos, none)
+    fp_lines, fp_moving = np.count_nonzero(lines & ~gt), np.count_nonzero(moving & ~gt)
+    print(f"\nlines IoU {iou(lines, gt):.3f} ({fp_lines} px off the bicycle), "
+          f"moving lines {iou(moving, gt):.3f} ({fp_moving})")
+    assert fp_moving <= 0.4 * fp_lines
+    assert np.count_nonzero(moving & gt) >= 0.7 * np.count_nonzero(lines & gt)
+    assert iou(moving, gt) >= iou(lines, gt) + 0.08
+
+
+def test_a_wheels_open_inside_stays_open_when_propagated():
+    # a wheel (a ring 3 px wide) fixed to a solid block, riding over a textured ground: the
+    # inside of the wheel is under a third of the mask's area, but it was open on the prompt and
+    # stays open (a hole is filled only where the object covered it on the frame before)
+    h, w = 180, 320
+    ground = _textured(h, w + 60, 11, scales=(8, 32), amp=25.0)
+    frames, gts = [], []
+    for t in range(6):
+        img = np.ascontiguousarray(ground[:, t:t + w])  # the camera pans 1 px a frame
+        obj = np.zeros((h, w), np.uint8)
+        cx = 120 + 3 * t
+        cv2.circle(obj, (cx, 100), 26, 1, 3)
+        cv2.rectangle(obj, (cx + 24, 40), (cx + 80, 150), 1, -1)
+        img[obj > 0] = (70, 40, 45)
+        frames.append(img)
+        gts.append(obj > 0)
+    inside = np.zeros((h, w), np.uint8)
+    cv2.circle(inside, (120 + 3 * 5, 100), 20, 1, -1)
+    eng = ClassicEngine()
+    eng.open(ArrayVideo(frames))
+    eng.add_mask(0, 1, gts[0])
+    last = dict(eng.propagate(0, "forward"))[5][1].mask
+    assert iou(last, gts[5]) >= 0.9
+    assert np.count_nonzero(last & (inside > 0)) <= 0.1 * np.count_nonzero(inside)
+
+def test_a_default_that_is_a_piece_of_the_moving_lines_gives_way_to_them():
+    # a click on a bicycle's crank: the default is the blob around the crank (GrabCut rounds
+    # the tubes off), the lines moving with the click are the tubes through it; a solid
+    # object's default is not a piece of its lines and stays first
+    h, w = 120, 200
+    tubes = np.zeros((h, w), np.uint8)
+    for p, q in (((40, 80), (100, 80)), ((100, 80), (160, 40)), ((40, 80), (70, 30)), ((70, 30), (160, 40))):
+        cv2.line(tubes, p, q, 1, 2)
+    blob = np.zeros((h, w), np.uint8)
+    cv2.circle(blob, (100, 80), 6, 1, -1)  # the crank, where the tubes meet
+    tubes |= blob
+
+    def cands(default):
+        return [classic_click.Candidate(default > 0, 1.0, "moving with the click"),
+                classic_click.Candidate(np.ones((h, w), bool), 0.5, "colour region"),
+                classic_click.Candidate(tubes > 0, 0.3, classic_click.MOVING_LINES)]
+
+    assert classic_thin.prefer_thin(cands(blob))[0].kind == classic_click.MOVING_LINES
+    solid = np.zeros((h, w), np.uint8)
+    cv2.rectangle(solid, (60, 30), (150, 90), 1, -1)  # the lines lie inside it, thinner, but
+    assert classic_thin.prefer_thin(cands(solid))[0].kind == "moving with the click"  # it is no piece of them
+
+
 def test_soft_box_finds_an_object_larger_than_its_box():
     # a large textured object; a box around the click half its size: with the object's own
     # colours outside the box taken as background, the hard box cuts the object at the box or
@@ -339,8 +420,10 @@ def test_crossing_clip_j(clips, tracked):
 def test_entering_object_is_empty_before_it_enters_and_tracked_after(clips, tracked):
     s = cc.score_tracking(clips["entering"], tracked["entering"], 1)
     print(f"\nentering J {s.j:.3f}, absent empty {s.absent_empty}/{s.absent}")
-    assert s.j >= 0.78
-    assert s.absent_empty >= s.absent - 1
+    assert s.j >= 0.83
+    # a patch of background its click took stays behind when it leaves: the motion evidence
+    # of the earlier frames drops it, and the frames before it enters are all empty
+    assert s.absent_empty == s.absent
 
 
 def test_object_leaving_the_frame_is_empty_while_out(clips, tracked):

@@ -14,9 +14,13 @@ scaled back to the video's size):
   GrabCut in boxes of a few extents around the click, "hard" (outside is background) and
   "soft" (a band around the box is only probably background, so the mask may grow past a
   box smaller than the object); thin structures (colours unlike the box's surroundings,
-  and thin dark or light lines, for a bicycle's tubes and wheels); and the consensus of the
-  GrabCut candidates. They are ranked by how much each agrees with the others (mean IoU),
-  with a bonus for the motion-seeded one; the default is the best, and never covers more
+  and thin dark or light lines, for a bicycle's tubes and wheels); the lines, and the region,
+  that move with the click (:mod:`.classic_thin`: each pixel tested against the neighbouring
+  frames warped by the click's motion and by the camera's, which keeps tubes two pixels wide
+  that dense flow smooths away); and the consensus of the GrabCut candidates. They are
+  ranked by how much each agrees with the others (mean IoU), with a bonus for the
+  motion-seeded one; the default is the best (unless it is only a thick piece of the lines
+  moving with the click: then those lines), and never covers more
   than 40% of the frame (larger candidates are only alternatives). A click on another
   object's mask avoids candidates that swallow that object whole, and the object it took
   pixels from falls back to a candidate of its own click that is left whole.
@@ -37,7 +41,9 @@ scaled back to the video's size):
   warped mask + agreement with the template moved by the object's motion, less a *motion
   penalty* where a pixel's flow is that of the object's surroundings rather than the
   object's own: the background a moving object uncovers must not stay in its mask as a
-  trail); **the objects compete**: each pixel goes to the best-scoring object, or to the
+  trail; that evidence persists over the frames, moving with the object, so a part that keeps
+  moving like the surroundings, such as a patch of background the click took, is dropped);
+  **the objects compete**: each pixel goes to the best-scoring object, or to the
   background if none scores above zero. An object being covered therefore shrinks instead
   of stealing its occluder's pixels. An object too thin for its interior's flow to be read
   (tubes a pixel or two wide), or found again at the frame's border, gets its motion by
@@ -89,7 +95,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from . import classic_click, classic_refine
+from . import classic_click, classic_refine, classic_thin
 from .base import Direction, Engine, FrameResult, ObjectMask
 from .classic_util import (
     _align,
@@ -110,6 +116,28 @@ from .classic_util import (
     _smooth_hist,
     _unrle,
 )
+
+
+def _fill_holes_seen(m: np.ndarray, allowed: np.ndarray, max_hole: float, prev: np.ndarray | None,
+                     small: float = 0.05) -> np.ndarray:
+    """Fill the holes of a propagated mask ``m`` (only where ``allowed``): those up to
+    ``small`` of its area (speckles the scoring left), and those up to ``max_hole`` that the
+    object mostly covered on the previous frame (``prev``: its warped mask); a larger hole
+    that was open on the previous frame too is the open space of a thin object (a wheel's
+    inside, the gap between a rider's legs), whatever its size against the mask."""
+    filled = _fill_holes(m, allowed=allowed, max_hole=max_hole)
+    holes = filled & ~m
+    if not holes.any():
+        return filled
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    area = max(1, np.count_nonzero(m))
+    cover = np.bincount(lab.ravel(), weights=(prev if prev is not None else np.zeros(m.shape, np.float32)).ravel(),
+                        minlength=n)
+    keep_open = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] > small * area
+                 and cover[i] < 0.5 * stats[i, cv2.CC_STAT_AREA]]
+    if keep_open:
+        filled &= ~np.isin(lab, keep_open)
+    return filled
 
 
 def _same_rle(a: dict | None, b: dict | None) -> bool:
@@ -167,6 +195,9 @@ class _Track:
     refound: bool = False  # re-detected, its speed not measured again yet
     anchor_area: float = 0.0  # visible area on the prompt (or restart) frame
     anchor_score: float = 0.0  # score there
+    # how consistently each pixel around the object moved like its surroundings rather than
+    # like the object on the frames so far (0..1, a running mean that moves with the object)
+    stray: np.ndarray | None = None
 
 
 @dataclass
@@ -207,10 +238,14 @@ class ClassicEngine(Engine):
     SHAPE_RATE = 0.25  # how fast the amodal template follows the visible mask
     REDETECT_AFTER = 15  # hidden frames after which the whole frame is searched
     REDETECT_SIMILARITY = 0.8  # colour-histogram similarity a re-detection needs
-    MAX_HOLE = 0.5  # holes up to this share of the mask's area are filled (a wheel's inside is larger)
+    MAX_HOLE = 0.5  # holes up to this share of the mask's area may be filled (a wheel's inside is larger)
+    SMALL_HOLE = 0.05  # holes up to this share are always filled (speckles); larger ones only
+    # where the object covered them on the previous frame
     GROW_LIMIT = 1.3  # visible area / the prompt's above which a mask is held to its template
     LOST_SCORE = 0.65  # score / the prompt's score under which a mask may have been left behind
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
+    W_STRAY = 3.0  # moving like the surroundings on the earlier frames (persistent motion evidence)
+    STRAY_RATE = 0.35  # how fast that evidence follows each frame's
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -469,8 +504,11 @@ class ClassicEngine(Engine):
             if state is None and lab_l[i] != 1:
                 cands = []
             elif state is None:
+                # a fresh click: several candidates, the most likely first
                 got = classic_click.click_candidates(fr, p_i, n_i, others, self._moving(frame, p_i),
-                                                     [self._small_mask(frame, k) for k in claimed])
+                                                     [self._small_mask(frame, k) for k in claimed],
+                                                     evidence=self._motion_evidence(frame, p_i))
+                got = classic_thin.prefer_thin(got)
                 if got:
                     state = got[0].mask
                     cands = [(_rle(c.mask), c.score, c.kind) for c in got]
@@ -549,6 +587,23 @@ class ClassicEngine(Engine):
             return None
         try:
             return classic_click.comoving_region(self._frame(frame), self._frame(other), self._dis, pos)
+        except (cv2.error, IndexError):
+            return None
+
+    def _motion_evidence(self, frame: int, pos) -> np.ndarray | None:
+        """Per pixel of ``frame``, how much better the clicks' motion explains it than the
+        camera's (:func:`.classic_thin.motion_evidence`), against the frames before and after
+        it (two after, or two before, at the ends of the video); None for a single image or
+        a still point."""
+        n = len(self.video)
+        near = [g for g in (frame - 1, frame + 1) if 0 <= g < n]
+        if len(near) == 1:
+            near += [g for g in (frame - 2, frame + 2) if 0 <= g < n]
+        if not near:
+            return None
+        try:
+            fr = self._frame(frame)
+            return classic_thin.motion_evidence(fr, [self._frame(g) for g in near], self._dis, pos)
         except (cv2.error, IndexError):
             return None
 
@@ -880,19 +935,20 @@ class ClassicEngine(Engine):
         return float(dx), float(dy)
 
     def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
-                     step: tuple[float, float], others: list[np.ndarray | None]) -> None:
+                     step: tuple[float, float], others: list[np.ndarray | None]) -> np.ndarray | None:
         """Subtract from ``score`` (in place) where a pixel near the object moves like its
         surroundings rather than like the object: where the object's own motion (``step``)
         differs from the background's around it (camera motion), a pixel whose flow is the
         background's is unlikely to be the object (the trail of uncovered background a
         warped mask drags along). Only a penalty: flow bleeds a few pixels past an object's
         outline, so moving like the object is no evidence of being it. Weighted by the flow's
-        reliability."""
+        reliability. Returns the penalty's strength per pixel (0..1, the whole frame), or None
+        where motion said nothing."""
         h, w = score.shape
         m = W > 0.5
         bb = _bbox(m)
         if bb is None:
-            return
+            return None
         a = float(np.count_nonzero(m))
         r = max(4, int(0.3 * np.sqrt(a)))
         x0, y0 = max(0, bb[0] - 2 * r), max(0, bb[1] - 2 * r)
@@ -903,20 +959,23 @@ class ClassicEngine(Engine):
             if o is not None:
                 ring &= ~(o[y0:y1, x0:x1] > 0.5)
         if np.count_nonzero(ring) < 20:
-            return
+            return None
         fc = flow[y0:y1, x0:x1]
         fb = np.median(fc[ring], axis=0)
         fo = np.float32([-step[0], -step[1]])
         sep2 = float(((fo - fb) ** 2).sum())
         if sep2 < self.MOTION_MIN_SEP ** 2:
-            return  # the object moves with its surroundings: motion says nothing
+            return None  # the object moves with its surroundings: motion says nothing
         # |f - fb|^2 - |f - fo|^2 = 2 f.(fo - fb) + |fb|^2 - |fo|^2 (linear in the flow)
         a = 2.0 * (fo - fb)
         c = float((fb ** 2).sum() - (fo ** 2).sum())
         diff = cv2.addWeighted(fc[..., 0], float(a[0]), fc[..., 1], float(a[1]), c)
         mt = np.clip(diff / sep2, -1.0, 0.0)  # flow bleeds past edges: only a penalty
         conf = min(1.0, np.sqrt(sep2) / (2.0 * self.MOTION_MIN_SEP))
-        score[y0:y1, x0:x1] += (self.W_MOTION * conf) * mt * rel[y0:y1, x0:x1]
+        pen = np.zeros((h, w), np.float32)
+        pen[y0:y1, x0:x1] = (-conf) * mt * rel[y0:y1, x0:x1]
+        score[y0:y1, x0:x1] -= self.W_MOTION * pen[y0:y1, x0:x1]
+        return pen
 
     def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
         o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
@@ -1054,8 +1113,23 @@ class ClassicEngine(Engine):
             Wt = rel * Wb + (1.0 - rel) * Af
             prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
             scores[j] = L + prior
+            pen = None
             if measured and warped[k] is not None:
-                self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
+                pen = self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
+            # a part that moved like the surroundings on the earlier frames too is the
+            # background it was mistaken with (a patch the click took, a trail), not a part
+            # of the object that briefly lost its flow: the evidence builds up over frames,
+            # moving with the object
+            hist = None
+            if t.stray is not None and t.hidden == 0:
+                sm = np.float32([[1, 0, step[0]], [0, 1, step[1]]])
+                hist = cv2.warpAffine(t.stray, sm, (w, h), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                scores[j] -= self.W_STRAY * hist
+            if pen is not None:
+                t.stray = self.STRAY_RATE * pen + ((1.0 - self.STRAY_RATE) * hist if hist is not None else 0.0)
+            else:
+                t.stray = None if hist is None else (1.0 - self.STRAY_RATE) * hist
         # the best-scoring object per pixel (0: background); one pass per object over
         # contiguous planes (an argmax across the planes is several times slower)
         label = np.zeros((h, w), np.int32)
@@ -1100,7 +1174,7 @@ class ClassicEngine(Engine):
                     if keep:
                         R[by0:by1, bx0:bx1] = np.isin(lab, keep)
                 if R.any():
-                    R = _fill_holes(R, allowed=~owned | (label == j), max_hole=self.MAX_HOLE)
+                    R = _fill_holes_seen(R, ~owned | (label == j), self.MAX_HOLE, warped[k], self.SMALL_HOLE)
             new_vis[k] = R
         for k in ids:
             t = tracks[k]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from . import classic_thin
 from .classic_util import (
     _bbox,
     _component_at,
@@ -57,6 +58,7 @@ FINE_SIDE = 300
 _SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
+MOVING_LINES = classic_thin.MOVING_LINES
 #: candidates covering less of the frame than this, or fewer pixels than
 #: :data:`MIN_PIXELS` (three times the disc GrabCut is told is the click), are the click's
 #: disc, not an object
@@ -429,7 +431,7 @@ def _boxes(pos, shape: tuple[int, int], extents) -> list[tuple[tuple[float, floa
 
 
 def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None,
-                     claimed: Sequence[np.ndarray] = ()) -> list[Candidate]:
+                     claimed: Sequence[np.ndarray] = (), evidence: np.ndarray | None = None) -> list[Candidate]:
     """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
     earlier mask for the object: the colour region grown from the clicks and refined by
     GrabCut (:func:`segment`); given the region ``moving`` with the clicks (see
@@ -449,6 +451,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     the masks of other objects under the clicks (the click takes their pixels): a candidate
     that would swallow nearly all of one of them ranks lower (a click on a rider is not meant
     to take the whole bicycle it rides, when the bicycle's mask ran over the rider).
+    ``evidence``: how much better the click's motion than the camera's explains each pixel
+    (:func:`.classic_thin.motion_evidence`); with it, the thin lines that move
+    with the click are a candidate too (:func:`.classic_thin.moving_lines`).
     """
     h, w = fr.bins.shape
     grad = cv2.magnitude(cv2.Sobel(fr.gray, cv2.CV_32F, 1, 0), cv2.Sobel(fr.gray, cv2.CV_32F, 0, 1))
@@ -482,6 +487,10 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             raw.append((thin_region(fr, pos, forbid, box), f"thin {name}", 0.0))
         for box, name in _boxes(pos, (h, w), RIDGE_EXTENTS):
             raw.append((ridge_region(fr, pos, forbid, box), f"lines {name}", 0.0))
+        if evidence is not None:
+            # the lines of the widest box that move with the click
+            raw.append((classic_thin.moving_lines(raw[-1][0], evidence, pos, forbid), MOVING_LINES, 0.0))
+            raw.append((classic_thin.moving_region(evidence, pos, forbid), "region moving with the click", 0.0))
     raw = [r for r in raw if r[0].any()]
     voters = len(raw)  # the candidates after these are offered only
     if pos:

@@ -1,0 +1,185 @@
+"""Thin structures for the classic engine's click: a bicycle's tubes, wheels and crank.
+
+A click on a thin object (tubes two or three pixels wide at the internal resolution, dark on
+a dark textured ground) gets little from colour regions and GrabCut: the smoothness term
+rounds the tubes off into a blob or drops them. Two cues still hold there:
+
+* **lines**: the object's tubes and tyres are thin lines lighter or darker than what is
+  around them (:func:`.classic_click.ridge_region`), and its colours are much more common in
+  a box around the click than around that box (:func:`.classic_click.thin_region`);
+* **motion**: a moving object's pixels are explained by its own motion and not by the
+  camera's (:func:`motion_evidence`). The test is per pixel (how well each pixel of the
+  clicked frame matches a neighbouring frame warped by either motion), not through dense
+  flow, which smooths a tube two pixels wide into its background.
+
+:func:`moving_lines` keeps the lines that move with the click.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .classic_util import _component_at, _dilate, _disk, _erode, _fill_holes, _Frame
+
+#: pixels within this share of the frame's longest side of the click give the object's motion
+MOTION_RADIUS = 0.06
+#: relative motion (internal pixels) under which the click is taken not to move
+MIN_SPEED = 1.0
+#: half-width of the window around the clicks where the motion test is made (share of the
+#: frame's longest side; a click's candidates lie within 0.11 of it)
+WINDOW = 0.2
+#: evidence (summed absolute RGB difference, 0..765) a pixel needs to count as moving with
+#: the click: the background's motion must explain it this much worse than the object's
+MOTION_EVIDENCE = 10.0
+#: the kind of the candidate made by :func:`moving_lines`
+MOVING_LINES = "lines moving with the click"
+#: a structure this much thinner than a click's default (mean widths) may be what it meant
+THINNER = 0.75
+
+
+def motion_evidence(cur: _Frame, others: Sequence[_Frame], flow, pos) -> np.ndarray | None:
+    """How much better the clicked object's motion explains each pixel of ``cur`` than the
+    camera's does, over the frames ``others`` (neighbours, ideally one on each side), in a
+    window around the clicks ``pos`` (half-width :data:`WINDOW` of the frame's longest side;
+    outside it the evidence is -255, "not moving with the click").
+
+    Per neighbour: the camera's motion is a homography fitted (RANSAC) to dense flow; the
+    object's is that plus one of the modes of the relative flow around the clicks (the one
+    that explains most of the pixels closest to them, :func:`_motions`). Each pixel's evidence
+    is ``|cur - neighbour warped by the camera| - |cur - neighbour warped by the object|``
+    (RGB, lightly smoothed). A pixel where the object was on the neighbour but is not on
+    ``cur`` (its ghost) also scores on that neighbour; ghosts lie on different sides for
+    different neighbours, so the evidence is the *minimum* over them. None when the clicks do
+    not move against the background on any neighbour."""
+    h, w = cur.gray.shape
+    if not pos or not others:
+        return None
+    ys, xs = np.mgrid[4:h:8, 4:w:8]
+    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    L = max(h, w)
+    half = int(WINDOW * L)
+    x0 = max(0, int(min(p[0] for p in pos)) - half)
+    y0 = max(0, int(min(p[1] for p in pos)) - half)
+    x1 = min(w, int(max(p[0] for p in pos)) + half + 1)
+    y1 = min(h, int(max(p[1] for p in pos)) + half + 1)
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    grid = np.stack([gx, gy], -1)
+    wshape = (y1 - y0, x1 - x0)
+    r = max(3, int(MOTION_RADIUS * L))
+    near = np.zeros(wshape, bool)
+    # where a motion is judged: close around the clicks (the clicked object's own pixels
+    # should be most of what moves there)
+    core = np.zeros(wshape, bool)
+    for x, y in pos:
+        near |= _disk(wshape, x - x0, y - y0, r)
+        core |= _disk(wshape, x - x0, y - y0, max(2, r // 2))
+    img = cur.rgb[y0:y1, x0:x1].astype(np.float32)
+    ev = None
+    for oth in others:
+        fl = flow.calc(cur.gray, oth.gray, None)  # cur(x) ~ oth(x + fl(x))
+        hm, _ = cv2.findHomography(src, src + fl[ys.ravel(), xs.ravel()], cv2.RANSAC, 1.0)
+        if hm is None:
+            continue
+        cam = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(wshape + (2,))
+        rel = (fl[y0:y1, x0:x1] - (cam - grid))[near]
+        wb = cv2.remap(oth.rgb, cam, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        eb = cv2.blur(np.abs(img - wb.astype(np.float32)).sum(-1), (3, 3))
+        best, best_score = None, 0.0
+        for v in _motions(rel):
+            wo = cv2.remap(oth.rgb, cam + v, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            e = eb - cv2.blur(np.abs(img - wo.astype(np.float32)).sum(-1), (3, 3))
+            score = float(np.maximum(e[core], 0.0).sum())
+            if score > best_score:
+                best, best_score = e, score
+        if best is not None:
+            ev = best if ev is None else np.minimum(ev, best)
+    if ev is None:
+        return None
+    out = np.full((h, w), -255.0, np.float32)
+    out[y0:y1, x0:x1] = ev
+    return out
+
+
+def _motions(rel: np.ndarray, k: int = 4) -> list[np.ndarray]:
+    """Candidate relative motions of the clicked object: the median of the moving vectors of
+    ``rel`` (relative flow around the click) and the ``k`` strongest modes of their histogram
+    (flow is smoothed across a thin object's outline, so the object's own motion may be a
+    minority around it: the grass behind a bicycle, moving with parallax, may outnumber it)."""
+    moving = rel[np.linalg.norm(rel, axis=1) > MIN_SPEED]
+    if len(moving) < 10:
+        return []
+    out = [np.median(moving, axis=0).astype(np.float32)]
+    R = 32
+    q = np.clip(np.round(moving).astype(int) + R, 0, 2 * R)
+    hist = np.zeros((2 * R + 1, 2 * R + 1), np.float32)
+    np.add.at(hist, (q[:, 1], q[:, 0]), 1.0)
+    hist = cv2.GaussianBlur(hist, (0, 0), 1.0)
+    peaks = (hist == cv2.dilate(hist, np.ones((5, 5), np.uint8))) & (hist > 0.05 * hist.max())
+    ys, xs = np.nonzero(peaks)
+    for i in np.argsort(-hist[ys, xs])[:k]:
+        v = np.float32([xs[i] - R, ys[i] - R])
+        if np.linalg.norm(v) > MIN_SPEED and all(np.linalg.norm(v - u) > 1.0 for u in out):
+            out.append(v)
+    return out
+
+
+def moving_lines(lines: np.ndarray, evidence: np.ndarray, pos, forbid: np.ndarray) -> np.ndarray:
+    """The thin lines of a box around the click (``lines``: the pixels of
+    :func:`.classic_click.ridge_region`) that move with the click (``evidence`` above
+    :data:`MOTION_EVIDENCE`, within two pixels: the test is blurred over 3x3 pixels, and a
+    real bicycle's wheels turn and blur), connected to the clicks across gaps of up to two
+    pixels (a tube's line breaks where it crosses a lighter patch): the grass's shadow lines
+    do not move with a bicycle, its tubes do. Lines the motion cannot judge (along the motion)
+    are kept where they are not contradicted."""
+    h, w = lines.shape
+    # a line along the motion looks the same wherever it moves (the aperture problem): one
+    # that the motion does not contradict is kept when it joins lines that move
+    m = lines & (_dilate(evidence > MOTION_EVIDENCE, 2) | (evidence > -MOTION_EVIDENCE)) & ~forbid
+    for x, y in pos:
+        m |= _disk((h, w), x, y, 2)
+    return _component_at(_dilate(m, 1), pos) & m
+
+
+def moving_region(evidence: np.ndarray, pos, forbid: np.ndarray) -> np.ndarray:
+    """The region that moves with the clicks (``evidence`` above :data:`MOTION_EVIDENCE`),
+    closed over one-pixel gaps and holes filled, connected to the clicks, less ``forbid``
+    (the other objects' masks: a rider clicked after the bicycle it rides moves with it, and
+    is what of the moving region the bicycle's mask left)."""
+    h, w = evidence.shape
+    m = evidence > MOTION_EVIDENCE
+    m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    m &= ~forbid
+    for x, y in pos:
+        m |= _disk((h, w), x, y, 2)
+    return _fill_holes(_component_at(m, pos), allowed=~forbid)
+
+
+def prefer_thin(cands: list) -> list:
+    """``cands`` (click candidates, the default first) with the lines moving with the click
+    (:data:`MOVING_LINES`) made the default when the default is only a piece of them: nine
+    tenths of the default lie on (or next to) those lines, which are at least twice as large
+    and thinner (mean width at most :data:`THINNER` of the default's). A
+    click on a bicycle's crank whose default is a blob around the crank and the foot on it
+    (GrabCut rounds the tubes off, and the region moving with the click has a bonus) meant
+    the bicycle, whose tubes move with it."""
+    idx = next((i for i, c in enumerate(cands) if c.kind == MOVING_LINES), None)
+    if idx is None or idx == 0:
+        return cands
+    lines, default = cands[idx].mask, cands[0].mask
+    a_lines, a_default = np.count_nonzero(lines), np.count_nonzero(default)
+    if a_default == 0 or a_lines < 2 * a_default:
+        return cands
+    if np.count_nonzero(default & _dilate(lines, 1)) < 0.9 * a_default:
+        return cands
+    if _width(lines) > THINNER * _width(default):
+        return cands
+    return [cands[idx]] + cands[:idx] + cands[idx + 1:]
+
+
+def _width(m: np.ndarray) -> float:
+    """Mean width of a mask in pixels (twice its area over its outline's pixels: about 3 for
+    lines three pixels wide)."""
+    return 2.0 * np.count_nonzero(m) / max(1, np.count_nonzero(m & ~_erode(m, 1)))
