@@ -527,9 +527,10 @@ class ClassicEngine(Engine):
 
     def candidates(self, frame: int, obj: int) -> list[ObjectMask]:
         """The candidate masks offered for ``obj``'s latest click prompt on ``frame``, the
-        engine's default first (the mask :meth:`add_prompt` returned); ``[]`` when there are
-        none (no click there, or a box, a mask or a click that edited an existing mask).
-        Scores rank the candidates (0..1)."""
+        engine's default first (the mask :meth:`add_prompt` returned); for a click that edited
+        the mask there, the other parts it could add or remove. ``[]`` when there are none (no
+        click there, a box, a mask, or an edit with no alternative). Scores rank the
+        candidates (0..1)."""
         with self._lock:
             o = self._objects.get(int(obj))
             if o is None or int(frame) not in o.candidates:
