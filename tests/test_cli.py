@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SAMPLE, data
+from conftest import data
 from sam2studio.cli import main
 from sam2studio.export.encode import transcode_clip
 
