@@ -237,7 +237,15 @@ class Session(SessionOutputs):
         points = list(old.points) if clicks else []
         labels = list(old.labels) if clicks else []
         box = old.box if clicks else None
-        mask = self.set_points(frame, obj, points + [(float(x), float(y))], labels + [int(bool(positive))], box=box)
+        chosen = []
+        if clicks and old.points:  # the candidate picked after each earlier click, for a replay
+            chosen = (list(old.chosen) + [0] * len(old.points))[:len(old.points) - 1] + [int(old.candidate)]
+        self._ensure_object(obj)
+        prompt = FramePrompt(points=[tuple(map(float, p)) for p in points] + [(float(x), float(y))],
+                             labels=[int(v) for v in labels] + [int(bool(positive))],
+                             box=None if box is None else tuple(map(float, box)),
+                             chosen=chosen if any(chosen) else [])
+        mask = self._apply(frame, obj, prompt)
         if candidate:
             mask = self.choose_candidate(frame, obj, candidate)
         return mask
@@ -358,6 +366,14 @@ class Session(SessionOutputs):
             return self.engine.add_absent(frame, obj)
         if prompt.mask_rle is not None:
             return self.engine.add_mask(frame, obj, prompt.mask)
+        if any(prompt.chosen) and len(prompt.chosen) < len(prompt.points):
+            # a candidate was picked after an earlier click, and later clicks edited it: the
+            # clicks again one by one, as they were made
+            for i, k in enumerate(prompt.chosen):
+                self.engine.add_prompt(frame, obj, points=prompt.points[:i + 1], labels=prompt.labels[:i + 1],
+                                       box=prompt.box)
+                if k and k < len(self.engine.candidates(frame, obj)):
+                    self.engine.choose_candidate(frame, obj, k)
         result = self.engine.add_prompt(frame, obj, points=prompt.points or None,
                                         labels=prompt.labels or None, box=prompt.box)
         if prompt.candidate:

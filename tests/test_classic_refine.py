@@ -134,3 +134,24 @@ def test_undoing_a_click_gives_back_the_mask_before_it_and_a_replay_the_same_mas
     res = eng.add_prompt(f, 1, points=r["points"], labels=r["labels"])
     assert np.array_equal(res[1].mask, r["masks"][-1])
     eng.close()
+
+
+def test_a_reopened_project_replays_a_tab_pick_made_before_later_clicks(runs, tmp_path):
+    # the candidate picked after the first click is stored with the prompt, so the reopened
+    # project's engine holds the mask the later clicks edited: the next click gives the same
+    # mask in the reopened project as it would have in the first session
+    from sam2studio.session import Session
+
+    r, f = runs["judo pair"]["tab"], runs["judo pair"]["frame"]
+    last = dict(x=r["points"][3][0], y=r["points"][3][1], positive=bool(r["labels"][3]))
+    with Session.open(ROOT / "tests" / "data" / "judo" / "frames", engine="classic") as s:
+        s.add_click(f, 1, *r["points"][0])
+        s.choose_candidate(f, 1, 1)
+        for (x, y), lb in zip(r["points"][1:3], r["labels"][1:3]):
+            live = s.add_click(f, 1, x, y, positive=bool(lb))
+        assert np.array_equal(live, r["masks"][2])
+        s.save(tmp_path / "p.s2s")
+        expected = s.add_click(f, 1, **last)
+    with Session.open(tmp_path / "p.s2s", engine="classic") as s:
+        assert s.prompt(f, 1).chosen == [1, 0]
+        assert np.array_equal(s.add_click(f, 1, **last), expected)

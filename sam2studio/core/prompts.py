@@ -27,8 +27,11 @@ from .masks import decode_rle, encode_rle
 class FramePrompt:
     """One object's prompt on one frame: clicks and a box, a mask, or an absence mark.
 
-    ``candidate`` picks one of the engine's candidate masks for a single click (0: the engine's
-    own choice); ``absent`` marks the object absent from this frame to ``absent_until``."""
+    ``candidate`` picks one of the engine's candidate masks for the last click (0: the
+    engine's own choice), ``chosen`` the one picked after each earlier click (empty when
+    every earlier click kept the engine's choice: a click edits the mask in use, so a
+    reopened project replays the clicks one by one with these); ``absent`` marks the object
+    absent from this frame to ``absent_until``."""
 
     points: list[tuple[float, float]] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
@@ -37,6 +40,7 @@ class FramePrompt:
     candidate: int = 0
     absent: bool = False
     absent_until: int | None = None
+    chosen: list[int] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -63,13 +67,15 @@ class FramePrompt:
 
     def copy(self) -> FramePrompt:
         return FramePrompt(list(self.points), list(self.labels), self.box, self.mask_rle, self.candidate,
-                           self.absent, self.absent_until)
+                           self.absent, self.absent_until, list(self.chosen))
 
     def to_json(self) -> dict:
         d = {"points": [list(map(float, p)) for p in self.points], "labels": [int(v) for v in self.labels],
              "box": None if self.box is None else [float(v) for v in self.box]}
         if self.candidate:
             d["candidate"] = int(self.candidate)
+        if any(self.chosen):
+            d["chosen"] = [int(v) for v in self.chosen]
         if self.absent:
             d["absent"] = True
             d["absent_until"] = self.absent_until
@@ -83,7 +89,8 @@ class FramePrompt:
         return cls(points=[tuple(p) for p in d.get("points", [])], labels=list(d.get("labels", [])),
                    box=None if box is None else tuple(box), mask_rle=mask_rle,
                    candidate=int(d.get("candidate", 0)), absent=bool(d.get("absent", False)),
-                   absent_until=None if until is None else int(until))
+                   absent_until=None if until is None else int(until),
+                   chosen=[int(v) for v in d.get("chosen", [])])
 
 
 class PromptStore:
