@@ -180,12 +180,22 @@ def segment(fr: _Frame, pos, neg, box, base: np.ndarray | None, others: np.ndarr
 
 def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
     """GrabCut around ``region`` (probably foreground) within ``allowed`` (probably
-    background elsewhere); clicks are sure foreground / background. Large crops run at a
-    reduced size (longest side :data:`_GC_SIDE` x 1.4) and are scaled back."""
-    h, w = region.shape
-    bb = _bbox(allowed | region)
+    background elsewhere); clicks are sure foreground / background (:func:`crop_grabcut`)."""
+    out = crop_grabcut(fr, region, allowed, pos=pos, neg=neg)
+    return region if out is None else out
+
+
+def crop_grabcut(fr: _Frame, prob_fg: np.ndarray, zone: np.ndarray, pos=(), neg=(),
+                 sure_fg: np.ndarray | None = None, sure_bg: np.ndarray | None = None) -> np.ndarray | None:
+    """GrabCut on a crop around ``prob_fg | zone``: ``prob_fg`` probably foreground, the rest
+    of ``zone`` probably background, everything else sure background; ``sure_fg`` /
+    ``sure_bg`` (masks) and the clicks ``pos`` / ``neg`` (small discs) override. Large crops
+    run at a reduced size (longest side :data:`_GC_SIDE` x 1.4) and are scaled back. None
+    when there is too little of either side for GrabCut to run."""
+    h, w = prob_fg.shape
+    bb = _bbox(zone | prob_fg)
     if bb is None:
-        return region
+        return None
     m = max(6, int(0.15 * max(bb[2] - bb[0], bb[3] - bb[1])))
     x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(w, bb[2] + m), min(h, bb[3] + m)
     s = min(1.0, 1.4 * _GC_SIDE / max(x1 - x0, y1 - y0))
@@ -198,16 +208,19 @@ def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
         return cv2.resize(a.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
 
     gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
-    gm[small(allowed)] = cv2.GC_PR_BGD
-    gm[small(region)] = cv2.GC_PR_FGD
+    gm[small(zone)] = cv2.GC_PR_BGD
+    gm[small(prob_fg)] = cv2.GC_PR_FGD
+    if sure_fg is not None:
+        gm[small(sure_fg)] = cv2.GC_FGD
     for x, y in pos:
         cv2.circle(gm, (int((x - x0) * s), int((y - y0) * s)), 2, int(cv2.GC_FGD), -1)
+    if sure_bg is not None:
+        gm[small(sure_bg)] = cv2.GC_BGD
     for x, y in neg:
         cv2.circle(gm, (int((x - x0) * s), int((y - y0) * s)), 2, int(cv2.GC_BGD), -1)
     fgc = np.count_nonzero((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD))
-    bgc = np.count_nonzero((gm == cv2.GC_BGD) | (gm == cv2.GC_PR_BGD))
-    if fgc < 10 or bgc < 10:
-        return region
+    if fgc < 10 or gm.size - fgc < 10:
+        return None
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
@@ -217,7 +230,7 @@ def grabcut(fr: _Frame, region, allowed, pos, neg, rect: bool) -> np.ndarray:
     try:
         cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
-        return region
+        return None
     fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
     if s != 1.0:
         fg = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)

@@ -97,48 +97,11 @@ def _prior_grabcut(fr: _Frame, prev: np.ndarray, pos, neg, zone: np.ndarray) -> 
 
 
 def _grabcut(fr: _Frame, prob_fg: np.ndarray, zone: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray) -> np.ndarray:
-    """GrabCut on a crop around ``prob_fg | zone`` (at most :data:`.classic_click._GC_SIDE`
-    x 1.4 pixels long, scaled back): ``prob_fg`` probably foreground, the rest of ``zone``
-    probably background, everything else sure background; ``sure_fg`` / ``sure_bg`` override."""
-    h, w = prob_fg.shape
-    out = prob_fg.copy()
-    bb = _bbox(zone | prob_fg)
-    if bb is None:
-        return out
-    m = max(6, int(0.15 * max(bb[2] - bb[0], bb[3] - bb[1])))
-    x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(w, bb[2] + m), min(h, bb[3] + m)
-    s = min(1.0, 1.4 * classic_click._GC_SIDE / max(x1 - x0, y1 - y0))
-    cw, ch = max(4, int(round((x1 - x0) * s))), max(4, int(round((y1 - y0) * s)))
-
-    def small(a: np.ndarray) -> np.ndarray:
-        a = np.ascontiguousarray(a[y0:y1, x0:x1])
-        if s == 1.0:
-            return a
-        return cv2.resize(a.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
-
-    gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
-    gm[small(zone)] = cv2.GC_PR_BGD
-    gm[small(prob_fg)] = cv2.GC_PR_FGD
-    gm[small(sure_fg)] = cv2.GC_FGD
-    gm[small(sure_bg)] = cv2.GC_BGD
-    fg = (gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)
-    if np.count_nonzero(fg) < 10 or np.count_nonzero(~fg) < 10:
-        return out
-    img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
-    if s != 1.0:
-        img = cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(classic_click.GRABCUT_SEED)  # the same click, the same mask
-    try:
-        cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
-        return out
-    res = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
-    if s != 1.0:
-        res = cv2.resize(res, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    out = np.zeros((h, w), bool)
-    out[y0:y1, x0:x1] = res >= 0.5
-    return out
+    """:func:`.classic_click.crop_grabcut` (``prob_fg`` probably foreground, the rest of
+    ``zone`` probably background, ``sure_fg`` / ``sure_bg`` sure); ``prob_fg`` itself where
+    GrabCut cannot run."""
+    out = classic_click.crop_grabcut(fr, prob_fg, zone, sure_fg=sure_fg, sure_bg=sure_bg)
+    return prob_fg.copy() if out is None else out
 
 
 def _scale(prev: np.ndarray, p) -> float:
