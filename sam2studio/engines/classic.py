@@ -207,6 +207,9 @@ class _Object:
     cache: OrderedDict[int, _Snapshot] = field(default_factory=OrderedDict)
     # candidate masks of the latest click prompt per frame: [(RLE internal res., score, kind)]
     candidates: dict[int, list[tuple[dict, float, str]]] = field(default_factory=dict)
+    # the clicks made one after the other per frame and the mask after each (see
+    # ClassicEngine._click_chain): an undone click or a replayed project reuses them
+    chains: dict[int, dict] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -471,14 +474,13 @@ class ClassicEngine(Engine):
         lab_l = [int(v) for v in np.asarray(lab).tolist()]
         sx, sy = self._small[0] / self.video.width, self._small[1] / self.video.height
         small_pts = [(x * sx, y * sy) for x, y in pts_l]
-        chains = self.__dict__.setdefault("_chains", {})
         sig = (id(self.video), hash(fr.rgb[::7, ::7].tobytes()))
-        ch = chains.get((o.id, frame))
+        ch = o.chains.get(frame)
         others_rle = _rle(others)
         if (ch is None or ch["sig"] != sig or not _same_rle(ch["base"], base)
                 or not _same_rle(ch["others"], others_rle)):
             ch = {"sig": sig, "base": base, "others": others_rle, "steps": []}
-            chains[(o.id, frame)] = ch
+            o.chains[frame] = ch
         steps = ch["steps"]
         j = 0
         while j < min(len(steps), len(pts_l)) and (steps[j]["pts"], steps[j]["labs"]) == (pts_l[:j + 1], lab_l[:j + 1]):
@@ -566,7 +568,7 @@ class ClassicEngine(Engine):
             full = self._to_full(small)
             kf.mask, kf.small, kf.hist = _rle(full), _rle(small), _hist(fr.bins, small)
             kf.score = self._prompt_score(fr, small)
-            ch = self.__dict__.get("_chains", {}).get((obj, frame))
+            ch = o.chains.get(frame)
             if ch and kf.points is not None and len(ch["steps"]) == len(kf.points):
                 ch["steps"][-1]["mask"] = cands[int(k)][0]  # later clicks edit the mask picked
             o.cache.pop(frame, None)
