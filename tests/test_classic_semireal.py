@@ -434,9 +434,13 @@ def test_object_leaving_the_frame_is_empty_while_out(clips, tracked):
     assert s.j >= 0.80
 
 
+def thin_j(clips, runs) -> tuple[float, float]:
+    """J of the bicycle (object 1) and of its rider (object 2) on the thin clip."""
+    return tuple(cc.score_tracking(clips["thin"], runs["thin"], k).j for k in (1, 2))
+
+
 def test_thin_object_and_its_rider(clips, tracked):
-    bike = cc.score_tracking(clips["thin"], tracked["thin"], 1).j
-    rider = cc.score_tracking(clips["thin"], tracked["thin"], 2).j
+    bike, rider = thin_j(clips, tracked)
     print(f"\nthin: bicycle J {bike:.3f}, rider J {rider:.3f}")
     assert rider >= 0.28
     assert bike >= 0.25
@@ -461,8 +465,7 @@ def test_tracking_from_the_exact_mask_through_an_exit_and_an_entry(clips, tracke
 def test_thin_object_tracked_from_its_exact_mask_keeps_its_tubes(clips, tracked_from_mask):
     # the bicycle's tubes are one or two pixels wide at the internal resolution: they must be
     # carried over by the warp and drawn at the video's resolution, not filtered away
-    bike = cc.score_tracking(clips["thin"], tracked_from_mask["thin"], 1).j
-    rider = cc.score_tracking(clips["thin"], tracked_from_mask["thin"], 2).j
+    bike, rider = thin_j(clips, tracked_from_mask)
     print(f"\nthin from the exact mask: bicycle J {bike:.3f}, rider J {rider:.3f}")
     assert bike >= 0.58
     assert rider >= 0.80
