@@ -14,6 +14,7 @@ import numpy as np
 from . import classic_thin
 from .classic_util import (
     _bbox,
+    _camera_homography,
     _component_at,
     _dilate,
     _disk,
@@ -263,10 +264,7 @@ def comoving_region(cur: _Frame, other: _Frame, flow, pos) -> np.ndarray | None:
     if not pos:
         return None
     fl = flow.calc(cur.gray, other.gray, None)
-    ys, xs = np.mgrid[4:h:8, 4:w:8]
-    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
-    dst = src + fl[ys.ravel(), xs.ravel()]
-    hm, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+    hm = _camera_homography(fl)
     if hm is None:
         return None
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))

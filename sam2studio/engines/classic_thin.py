@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .classic_util import _component_at, _dilate, _disk, _erode, _fill_holes, _Frame
+from .classic_util import _camera_homography, _component_at, _dilate, _disk, _erode, _fill_holes, _Frame
 
 #: pixels within this share of the frame's longest side of the click give the object's motion
 MOTION_RADIUS = 0.06
@@ -57,8 +57,6 @@ def motion_evidence(cur: _Frame, others: Sequence[_Frame], flow, pos) -> np.ndar
     h, w = cur.gray.shape
     if not pos or not others:
         return None
-    ys, xs = np.mgrid[4:h:8, 4:w:8]
-    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
     L = max(h, w)
     half = int(WINDOW * L)
     x0 = max(0, int(min(p[0] for p in pos)) - half)
@@ -80,7 +78,7 @@ def motion_evidence(cur: _Frame, others: Sequence[_Frame], flow, pos) -> np.ndar
     ev = None
     for oth in others:
         fl = flow.calc(cur.gray, oth.gray, None)  # cur(x) ~ oth(x + fl(x))
-        hm, _ = cv2.findHomography(src, src + fl[ys.ravel(), xs.ravel()], cv2.RANSAC, 1.0)
+        hm = _camera_homography(fl)
         if hm is None:
             continue
         cam = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), hm).reshape(wshape + (2,))

@@ -128,6 +128,17 @@ def _fill_holes(m: np.ndarray, allowed: np.ndarray | None = None, max_hole: floa
     return m | holes
 
 
+def _camera_homography(fl: np.ndarray) -> np.ndarray | None:
+    """The camera's motion between two frames: a homography fitted (RANSAC, 1 px) to the
+    dense flow ``fl`` (``cur(x) ~ other(x + fl(x))``) sampled every 8 pixels; None when
+    none fits."""
+    h, w = fl.shape[:2]
+    ys, xs = np.mgrid[4:h:8, 4:w:8]
+    src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    hm, _ = cv2.findHomography(src, src + fl[ys.ravel(), xs.ravel()], cv2.RANSAC, 1.0)
+    return hm
+
+
 def _paste(tmpl: np.ndarray, pos: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
     """Bool canvas of ``shape`` with ``tmpl`` drawn with its top-left corner at ``pos``."""
     out = np.zeros(shape, bool)
