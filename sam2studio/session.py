@@ -240,21 +240,21 @@ class Session(SessionOutputs):
         chosen = []
         if clicks and old.points:  # the candidate picked after each earlier click, for a replay
             chosen = (list(old.chosen) + [0] * len(old.points))[:len(old.points) - 1] + [int(old.candidate)]
-        self._ensure_object(obj)
-        prompt = FramePrompt(points=[tuple(map(float, p)) for p in points] + [(float(x), float(y))],
-                             labels=[int(v) for v in labels] + [int(bool(positive))],
-                             box=None if box is None else tuple(map(float, box)),
-                             chosen=chosen if any(chosen) else [])
-        mask = self._apply(frame, obj, prompt)
+        mask = self._set_clicks(frame, obj, points + [(x, y)], labels + [int(bool(positive))], box,
+                                chosen if any(chosen) else [])
         if candidate:
             mask = self.choose_candidate(frame, obj, candidate)
         return mask
 
     def set_points(self, frame: int, obj: int, points, labels, box=None) -> np.ndarray:
         """Set ``obj``'s clicks (and optionally box) on ``frame``; returns its mask there."""
+        return self._set_clicks(frame, obj, points, labels, box, [])
+
+    def _set_clicks(self, frame: int, obj: int, points, labels, box, chosen: list[int]) -> np.ndarray:
+        """:meth:`set_points`, with the candidates picked after the earlier clicks (``chosen``)."""
         self._ensure_object(obj)
         prompt = FramePrompt(points=[tuple(map(float, p)) for p in points], labels=[int(v) for v in labels],
-                             box=None if box is None else tuple(map(float, box)))
+                             box=None if box is None else tuple(map(float, box)), chosen=list(chosen))
         return self._apply(frame, obj, prompt)
 
     def set_box(self, frame: int, obj: int, box) -> np.ndarray:
