@@ -9,8 +9,8 @@ without getting its pixels wrong. The reference is made in two parts:
 
 * pixels: the cups are the only saturated red in the clip (the sweater is orange, the
   skin pink), so a hue/saturation threshold gives every cup's visible pixels nearly exactly
-  (only a motion-blurred rim a few pixels wide is left out); the ball is the only saturated
-  yellow;
+  (only a motion-blurred rim a few pixels wide is left out); the ball is the only bright
+  saturated yellow (the greenery behind is darker, a bracelet more orange);
 * identity: assigned by watching the clip frame by frame (every frame around each pass, where
   one cup goes behind or in front of another): the table ``ORDER`` below says, for every 5th
   frame, which cups each red region holds, left to right. The end confirms it: the cup lifted
@@ -61,10 +61,10 @@ def red_mask(rgb: np.ndarray) -> np.ndarray:
 def yellow_mask(rgb: np.ndarray) -> np.ndarray:
     hsv = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2HSV)
     h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    m = (h >= 22) & (h <= 36) & (s >= 110) & (v >= 120)
+    m = (h >= 20) & (h <= 31) & (s >= 110) & (v >= 160)  # the ball: not the greenery, nor a bracelet
     m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
-    return _drop_small(m > 0, 400)
+    return _drop_small(m > 0, 300)
 
 
 def _drop_small(m: np.ndarray, min_area: int = MIN_PART) -> np.ndarray:

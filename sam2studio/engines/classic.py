@@ -249,6 +249,7 @@ class ClassicEngine(Engine):
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
     W_STRAY = 3.0  # moving like the surroundings on the earlier frames (persistent motion evidence)
     STRAY_RATE = 0.35  # how fast that evidence follows each frame's
+    GLOBAL_BG = 0.2  # share of the whole frame's colours in an object's background model
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -879,11 +880,16 @@ class ClassicEngine(Engine):
             return None
         return float(x0 - bb[0]), float(y0 - bb[1])
 
-    def _ring_hist(self, fr: _Frame, m: np.ndarray | None) -> np.ndarray:
+    def _ring_hist(self, fr: _Frame, m: np.ndarray | None, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Colour histogram of a band around ``m`` (its local surroundings), leaving out
+        ``exclude`` (the other tracked objects: an object next to one that looks the same, a
+        cup beside its twin, must not learn its own colours as background)."""
         if m is None or not m.any():
             return _smooth_hist(fr.global_hist)
         r = max(6, int(0.35 * np.sqrt(np.count_nonzero(m))))
         ring = _ring(m, 2, r)
+        if exclude is not None:
+            ring &= ~exclude
         if np.count_nonzero(ring) < 20:
             return _smooth_hist(fr.global_hist)
         return _smooth_hist(_hist(fr.bins, ring))
@@ -980,6 +986,51 @@ class ClassicEngine(Engine):
         score[y0:y1, x0:x1] -= self.W_MOTION * pen[y0:y1, x0:x1]
         return pen
 
+    def _motion_competition(self, scores: np.ndarray, ids: list[int], steps: dict[int, tuple[float, float]],
+                            flow: np.ndarray, rel: np.ndarray, warped: dict[int, np.ndarray | None],
+                            shapes: dict[int, np.ndarray | None]) -> None:
+        """Where two objects meet and move differently, a pixel whose flow is one's step
+        rather than the other's is unlikely to be the other's (``scores``, planes 1.. in the
+        order of ``ids``, lowered in place). Two objects that look the same (identical cups
+        passing each other) cannot be told apart by colour; which way a pixel moves can:
+        without this the one passing behind keeps the pixels of the one passing in front and
+        is dragged along with it. Only a penalty, weighted by the flow's reliability."""
+        h, w = rel.shape
+        boxes = {}
+        for k in ids:
+            m = None
+            if warped[k] is not None:
+                m = warped[k] > 0.5
+            if shapes[k] is not None:
+                m = (shapes[k] > 0.5) if m is None else (m | (shapes[k] > 0.5))
+            boxes[k] = None if m is None else _bbox(m)
+        for a_i, ka in enumerate(ids):
+            for b_i in range(a_i + 1, len(ids)):
+                kb = ids[b_i]
+                ba, bb = boxes[ka], boxes[kb]
+                if ba is None or bb is None:
+                    continue
+                pad = 4
+                if ba[0] > bb[2] + pad or bb[0] > ba[2] + pad or ba[1] > bb[3] + pad or bb[1] > ba[3] + pad:
+                    continue  # apart: nothing to tell
+                sa = np.float32([-steps[ka][0], -steps[ka][1]])  # flow of a pixel of a (cur -> prev)
+                sb = np.float32([-steps[kb][0], -steps[kb][1]])
+                sep2 = float(((sa - sb) ** 2).sum())
+                if sep2 < (2.0 * self.MOTION_MIN_SEP) ** 2:
+                    continue  # they move alike: motion says nothing
+                x0, y0 = max(0, min(ba[0], bb[0]) - pad), max(0, min(ba[1], bb[1]) - pad)
+                x1, y1 = min(w, max(ba[2], bb[2]) + pad), min(h, max(ba[3], bb[3]) + pad)
+                fc = flow[y0:y1, x0:x1]
+                # |f - sa|^2 - |f - sb|^2 = 2 f.(sb - sa) + |sa|^2 - |sb|^2, in units of sep2:
+                # -1 where the pixel moves exactly like a, +1 exactly like b
+                g = 2.0 * (sb - sa)
+                c = float((sa ** 2).sum() - (sb ** 2).sum())
+                d = cv2.addWeighted(fc[..., 0], float(g[0]), fc[..., 1], float(g[1]), c) / sep2
+                conf = min(1.0, np.sqrt(sep2) / (4.0 * self.MOTION_MIN_SEP)) * rel[y0:y1, x0:x1]
+                ia, ib = 1 + a_i, 1 + b_i
+                scores[ia, y0:y1, x0:x1] -= self.W_MOTION * conf * np.clip(d, 0.0, 1.0)
+                scores[ib, y0:y1, x0:x1] -= self.W_MOTION * conf * np.clip(-d, 0.0, 1.0)
+
     def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
         o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
                                vel=(t.vel[0] * sign, t.vel[1] * sign), hidden=t.hidden, ref_area=t.ref_area,
@@ -1015,6 +1066,7 @@ class ClassicEngine(Engine):
         shapes: dict[int, np.ndarray | None] = {}
         raw_shapes: dict[int, np.ndarray] = {}
         steps: dict[int, tuple[float, float]] = {}
+        glob = _smooth_hist(cur.global_hist)
         for j, k in enumerate(ids, start=1):
             t = tracks[k]
             W = warped[k]
@@ -1097,6 +1149,14 @@ class ClassicEngine(Engine):
                         t.realign = t.refound = True
                         warped[k] = W = None
             steps[k] = step
+            if W is not None and not measured and t.hidden == 0 and t.tmpl is not None:
+                # mostly covered: what is left of it lies at the edge of whatever covers it,
+                # where the flow is the coverer's; moved by the flow it would be dragged along
+                # with it (a cup passing in front of its twin, a hand over it). It moves as a
+                # whole at its own speed instead
+                sm = np.float32([[1, 0, step[0]], [0, 1, step[1]]])
+                warped[k] = W = cv2.warpAffine(t.vis.astype(np.float32), sm, (w, h), flags=cv2.INTER_LINEAR,
+                                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             if t.tmpl is not None:
                 t.pos = (t.pos[0] + step[0], t.pos[1] + step[1])
                 A = _paste_soft(t.tmpl, t.pos, (h, w))
@@ -1108,7 +1168,10 @@ class ClassicEngine(Engine):
             else:
                 A = None
             shapes[k] = A
-            t.lut = _log_ratio(t.fg, t.bg, self.LR_CLIP)
+            # against the local surroundings and, a little, the whole frame: a colour the
+            # object does not have (a hand reaching over it) is not made likely by being
+            # absent from its surroundings so far
+            t.lut = _log_ratio(t.fg, (1.0 - self.GLOBAL_BG) * t.bg + self.GLOBAL_BG * glob, self.LR_CLIP)
             L = t.lut[cur.bins]
             # where the flow is not trusted, the warped mask gives way to the shape prediction
             Wb = cv2.GaussianBlur(W, (0, 0), 1.0) if W is not None else np.zeros((h, w), np.float32)
@@ -1133,6 +1196,7 @@ class ClassicEngine(Engine):
                 t.stray = self.STRAY_RATE * pen + ((1.0 - self.STRAY_RATE) * hist if hist is not None else 0.0)
             else:
                 t.stray = None if hist is None else (1.0 - self.STRAY_RATE) * hist
+        self._motion_competition(scores, ids, steps, flow, rel, warped, shapes)
         # the best-scoring object per pixel (0: background); one pass per object over
         # contiguous planes (an argmax across the planes is several times slower)
         label = np.zeros((h, w), np.int32)
@@ -1256,5 +1320,5 @@ class ClassicEngine(Engine):
                 t.pos = (float(bb[0]), float(bb[1]))
                 t.ref_area = a
             around = (R | (shapes[k] > 0.5)) if shapes[k] is not None else R
-            t.bg = (1 - self.BG_RATE) * t.bg + self.BG_RATE * self._ring_hist(cur, around)
+            t.bg = (1 - self.BG_RATE) * t.bg + self.BG_RATE * self._ring_hist(cur, around, others)
             t.vis = R
