@@ -250,6 +250,8 @@ class ClassicEngine(Engine):
     W_STRAY = 3.0  # moving like the surroundings on the earlier frames (persistent motion evidence)
     STRAY_RATE = 0.35  # how fast that evidence follows each frame's
     GLOBAL_BG = 0.2  # share of the whole frame's colours in an object's background model
+    COAST_MIN_SPEED = 3.0  # internal px per frame from which a sudden stop is doubted
+    COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -986,6 +988,19 @@ class ClassicEngine(Engine):
         score[y0:y1, x0:x1] -= self.W_MOTION * pen[y0:y1, x0:x1]
         return pen
 
+    @staticmethod
+    def _window_evidence(L: np.ndarray, tmpl: np.ndarray, pos: tuple[float, float]) -> float:
+        """Mean appearance log-ratio ``L`` over the template's pixels placed at ``pos``
+        (pixels outside the frame count as -1: an object does not go there unseen)."""
+        h, w = L.shape
+        tm = tmpl >= 0.5
+        n = np.count_nonzero(tm)
+        if n == 0:
+            return -1.0
+        m = _paste(tm, pos, (h, w))
+        inside = np.count_nonzero(m)
+        return (float(L[m].sum()) - (n - inside)) / n
+
     def _motion_competition(self, scores: np.ndarray, ids: list[int], steps: dict[int, tuple[float, float]],
                             flow: np.ndarray, rel: np.ndarray, warped: dict[int, np.ndarray | None],
                             shapes: dict[int, np.ndarray | None]) -> None:
@@ -1070,6 +1085,11 @@ class ClassicEngine(Engine):
         for j, k in enumerate(ids, start=1):
             t = tracks[k]
             W = warped[k]
+            # against the local surroundings and, a little, the whole frame: a colour the
+            # object does not have (a hand reaching over it) is not made likely by being
+            # absent from its surroundings so far
+            t.lut = _log_ratio(t.fg, (1.0 - self.GLOBAL_BG) * t.bg + self.GLOBAL_BG * glob, self.LR_CLIP)
+            L = t.lut[cur.bins]
             # motion: median displacement of the pixels the warp keeps for this object (only
             # from its interior, away from other objects, where the flow is consistent, and
             # only while most of it is visible: the motion model must not learn the
@@ -1148,6 +1168,19 @@ class ClassicEngine(Engine):
                         t.hidden = 1
                         t.realign = t.refound = True
                         warped[k] = W = None
+            coasting = False
+            if (measured and W is not None and t.vel_known and t.hidden == 0 and t.tmpl is not None
+                    and np.hypot(*t.vel) >= self.COAST_MIN_SPEED
+                    and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1]) > max(2.0, 0.4 * np.hypot(*t.vel))):
+                # a fast object whose pixels seem to have stopped (or turned) at once: either it
+                # did, or it went behind something that looks like it (a cup passing behind its
+                # twin) and the flow measured the twin. Its whole shape, where its speed puts it,
+                # decides: kept when it looks at least as much like the object there as where
+                # the flow puts it (a real stop leaves that place on the background)
+                e_pred = self._window_evidence(L, t.tmpl, (t.pos[0] + t.vel[0], t.pos[1] + t.vel[1]))
+                e_meas = self._window_evidence(L, t.tmpl, (t.pos[0] + step[0], t.pos[1] + step[1]))
+                if e_pred >= e_meas - self.COAST_MARGIN:
+                    step, measured, coasting = t.vel, False, True
             steps[k] = step
             if W is not None and not measured and t.hidden == 0 and t.tmpl is not None:
                 # mostly covered: what is left of it lies at the edge of whatever covers it,
@@ -1168,11 +1201,6 @@ class ClassicEngine(Engine):
             else:
                 A = None
             shapes[k] = A
-            # against the local surroundings and, a little, the whole frame: a colour the
-            # object does not have (a hand reaching over it) is not made likely by being
-            # absent from its surroundings so far
-            t.lut = _log_ratio(t.fg, (1.0 - self.GLOBAL_BG) * t.bg + self.GLOBAL_BG * glob, self.LR_CLIP)
-            L = t.lut[cur.bins]
             # where the flow is not trusted, the warped mask gives way to the shape prediction
             Wb = cv2.GaussianBlur(W, (0, 0), 1.0) if W is not None else np.zeros((h, w), np.float32)
             Af = A if A is not None else np.zeros((h, w), np.float32)
@@ -1180,7 +1208,7 @@ class ClassicEngine(Engine):
             prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
             scores[j] = L + prior
             pen = None
-            if measured and warped[k] is not None:
+            if (measured or coasting) and warped[k] is not None:
                 pen = self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
             # a part that moved like the surroundings on the earlier frames too is the
             # background it was mistaken with (a patch the click took, a trail), not a part
