@@ -249,6 +249,8 @@ class ClassicEngine(Engine):
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
     W_STRAY = 3.0  # moving like the surroundings on the earlier frames (persistent motion evidence)
     STRAY_RATE = 0.35  # how fast that evidence follows each frame's
+    SHAPE_MIN_AREA = 0.75  # visible area / the template's from which the template learns the shape
+    SHAPE_MIN_SCORE = 0.85  # score / the prompt's from which it does (not from a blurred, eroded mask)
     GLOBAL_BG = 0.2  # share of the whole frame's colours in an object's background model
     COAST_MIN_SPEED = 3.0  # internal px per frame from which a sudden stop is doubted
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
@@ -1162,6 +1164,13 @@ class ClassicEngine(Engine):
                     t.pos = (here[0] + step[0], here[1] + step[1])
                     found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
                     t.pos = here
+                    if (found is not None and not lost
+                            and self._window_evidence(L, t.tmpl, (here[0] + step[0], here[1] + step[1]))
+                            > self._window_evidence(L, t.tmpl, found) - self.RELOCATE_MARGIN):
+                        # only smaller, and its shape where it is looks as much like it as the
+                        # new place: partly covered (a hand over it), not left behind; the
+                        # new place is likelier another object that looks the same
+                        found = None
                     if found is not None:
                         t.pos, step = found, (0.0, 0.0)
                         t.vel, t.vel_known = (0.0, 0.0), False
@@ -1330,7 +1339,8 @@ class ClassicEngine(Engine):
             bb = _bbox(R)
             at_border = bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h
             free = not (near & others).any() and not at_border and not leaky
-            if free and (t.tmpl is None or a >= 0.5 * t.ref_area):
+            if free and (t.tmpl is None or (a >= self.SHAPE_MIN_AREA * t.ref_area
+                                            and t.score >= self.SHAPE_MIN_SCORE * t.anchor_score)):
                 # the shape follows what is seen, slowly (a leak on one frame must not
                 # become the object's shape)
                 M = R.astype(np.float32)
