@@ -252,7 +252,7 @@ class ClassicEngine(Engine):
     SHAPE_MIN_AREA = 0.75  # visible area / the template's from which the template learns the shape
     SHAPE_MIN_SCORE = 0.85  # score / the prompt's from which it does (not from a blurred, eroded mask)
     GLOBAL_BG = 0.2  # share of the whole frame's colours in an object's background model
-    COAST_MIN_SPEED = 3.0  # internal px per frame from which a sudden stop is doubted
+    COAST_JUMP = 3.0  # internal px per frame by which a measured step must leave the speed to be doubted
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
@@ -1158,18 +1158,23 @@ class ClassicEngine(Engine):
                 # (an object half out of the frame is smaller as it should be; unless it
                 # also looks much less like itself: then what is left at the border is not it)
                 lost = t.score < self.LOST_SCORE * t.anchor_score
-                if (inside >= 0.5 or lost) and not (_dilate(t.vis, 4) & exclude).any():
+                # (and one that moves as its speed says, its motion measured on this frame, is
+                # not left behind: partly covered, by a hand, a twin passing in front)
+                steady = t.vel_known and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1]) <= max(
+                    self.COAST_JUMP, 0.4 * np.hypot(*t.vel)) and np.hypot(*t.vel) >= self.COAST_JUMP
+                if (inside >= 0.5 or lost) and not steady and not (_dilate(t.vis, 4) & exclude).any():
                     # compared with where the motion measured on this frame puts it
                     here = t.pos
                     t.pos = (here[0] + step[0], here[1] + step[1])
                     found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
                     t.pos = here
-                    if (found is not None and not lost
+                    if (found is not None
                             and self._window_evidence(L, t.tmpl, (here[0] + step[0], here[1] + step[1]))
                             > self._window_evidence(L, t.tmpl, found) - self.RELOCATE_MARGIN):
-                        # only smaller, and its shape where it is looks as much like it as the
-                        # new place: partly covered (a hand over it), not left behind; the
-                        # new place is likelier another object that looks the same
+                        # its shape where it is looks about as much like it as at the new
+                        # place: partly covered (a hand over it, blurred), not left behind on
+                        # the background; the new place is likelier another object that looks
+                        # the same
                         found = None
                     if found is not None:
                         t.pos, step = found, (0.0, 0.0)
@@ -1179,8 +1184,7 @@ class ClassicEngine(Engine):
                         warped[k] = W = None
             coasting = False
             if (measured and W is not None and t.vel_known and t.hidden == 0 and t.tmpl is not None
-                    and np.hypot(*t.vel) >= self.COAST_MIN_SPEED
-                    and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1]) > max(2.0, 0.4 * np.hypot(*t.vel))):
+                    and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1]) > max(self.COAST_JUMP, 0.4 * np.hypot(*t.vel))):
                 # a fast object whose pixels seem to have stopped (or turned) at once: either it
                 # did, or it went behind something that looks like it (a cup passing behind its
                 # twin) and the flow measured the twin. Its whole shape, where its speed puts it,
