@@ -253,6 +253,8 @@ class ClassicEngine(Engine):
     SHAPE_MIN_SCORE = 0.85  # score / the prompt's from which it does (not from a blurred, eroded mask)
     GLOBAL_BG = 0.2  # share of the whole frame's colours in an object's background model
     COAST_JUMP = 3.0  # internal px per frame by which a measured step must leave the speed to be doubted
+    RELOCATE_REACH = 6.0  # frames of its speed (plus its size) within which a seen object may be moved
+    COVERED_SHARE = 0.3  # share of its shape under another object from which an object is not searched for
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
@@ -1162,12 +1164,23 @@ class ClassicEngine(Engine):
                 # not left behind: partly covered, by a hand, a twin passing in front)
                 steady = t.vel_known and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1]) <= max(
                     self.COAST_JUMP, 0.4 * np.hypot(*t.vel)) and np.hypot(*t.vel) >= self.COAST_JUMP
-                if (inside >= 0.5 or lost) and not steady and not (_dilate(t.vis, 4) & exclude).any():
+                # (nor one whose shape lies largely under another object's mask: covered by
+                # it, as a cup its twin passes in front of)
+                moved = _paste(tm, (t.pos[0] + step[0], t.pos[1] + step[1]), (h, w))
+                under = np.count_nonzero(moved & exclude) > self.COVERED_SHARE * max(1, np.count_nonzero(moved))
+                if ((inside >= 0.5 or lost) and not steady and not under
+                        and not (_dilate(t.vis, 4) & exclude).any()):
                     # compared with where the motion measured on this frame puts it
                     here = t.pos
                     t.pos = (here[0] + step[0], here[1] + step[1])
                     found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
                     t.pos = here
+                    reach = max(tm.shape) + self.RELOCATE_REACH * np.hypot(*t.vel)
+                    if found is not None and np.hypot(found[0] - here[0] - step[0], found[1] - here[1] - step[1]) > reach:
+                        # a slow object does not go far unseen: what looks like it farther
+                        # away is another object (its twin across the table); it is covered
+                        # where it is (a hand over it)
+                        found = None
                     if (found is not None
                             and self._window_evidence(L, t.tmpl, (here[0] + step[0], here[1] + step[1]))
                             > self._window_evidence(L, t.tmpl, found) - self.RELOCATE_MARGIN):
