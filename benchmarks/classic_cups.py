@@ -39,10 +39,10 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pycocotools import mask as mask_utils  # noqa: E402
+from pycocotools import mask as mask_utils
 
-from sam2studio import Session  # noqa: E402
-from sam2studio.core.synthetic import interior_point, iou  # noqa: E402
+from sam2studio import Session
+from sam2studio.core.synthetic import interior_point, iou
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data")
@@ -162,8 +162,8 @@ def main(argv=None) -> int:
         results[rn] = res
         for name, _f in RUNS[rn]:
             r = res[name]
-            print(f"{rn:<9} {name:<7} {r['clicks']:6d} {r['J']:6.3f} {len(r['swaps']):6d} {len(r['eroded']):7d} {r['low']:5d}  "
-                  f"{r['swaps'][:12]} / {r['eroded'][:12]}")
+            print(f"{rn:<9} {name:<7} {r['clicks']:6d} {r['J']:6.3f} {len(r['swaps']):6d} {len(r['eroded']):7d} "
+                  f"{r['low']:5d}  {r['swaps'][:12]} / {r['eroded'][:12]}")
         cups = [n for n, _f in RUNS[rn] if n != "ball"]
         sp = res["_speed"]
         print(f"{rn:<9} cups    {'':6} {np.mean([res[n]['J'] for n in cups]):6.3f} "

@@ -38,8 +38,8 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sam2studio.core.video import FileVideo  # noqa: E402
-from sam2studio.engines.classic_util import _rle  # noqa: E402
+from sam2studio.core.video import FileVideo
+from sam2studio.engines.classic_util import _rle
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data")
@@ -194,7 +194,8 @@ def _draw(rgb, regions, f, folder):
         if m.any():
             x, y = _centroid(m)
             cv2.putText(img, c[0].upper() + ("" if kind in ("clean", "split") else "?"),
-                        (int(x) - 30 + 25 * i * (kind == "shared"), int(y) + 20), cv2.FONT_HERSHEY_SIMPLEX, 2.0, COLOURS[c], 5)
+                        (int(x) - 30 + 25 * i * (kind == "shared"), int(y) + 20), cv2.FONT_HERSHEY_SIMPLEX, 2.0,
+                        COLOURS[c], 5)
     cv2.putText(img, str(f), (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 5)
     Image.fromarray(img).resize((427, 240)).save(os.path.join(folder, f"{f:03d}.png"))
 

@@ -45,7 +45,14 @@ scaled back to the video's size):
   moving like the surroundings, such as a patch of background the click took, is dropped);
   **the objects compete**: each pixel goes to the best-scoring object, or to the
   background if none scores above zero. An object being covered therefore shrinks instead
-  of stealing its occluder's pixels. An object too thin for its interior's flow to be read
+  of stealing its occluder's pixels. Objects that look the same (identical cups shuffled)
+  are told apart by motion: where two objects meet and move differently, a pixel moving like
+  one is penalised for the other; an object's local background leaves out the other objects
+  (a cup beside its twin must not learn its own colour as background); a mostly covered
+  object moves rigidly at its own speed (the flow at its edge is its coverer's); and a
+  measured step far from the object's speed is believed only when the object's whole shape
+  looks clearly more like it there than where its speed puts it (a cup passing behind its
+  twin would otherwise stop with the twin). An object too thin for its interior's flow to be read
   (tubes a pixel or two wide), or found again at the frame's border, gets its motion by
   matching its own pixels of the previous frame instead; parts that thin are carried over
   by the warp rather than filtered away as speckles. The full-size mask is not a plain
@@ -60,7 +67,10 @@ scaled back to the video's size):
   (a template-sized window whose colours match its model). An object still seen but far
   smaller than on its prompt, or far less like itself, clear of other objects, is searched
   for too, and moved to a window that matches much better (a mask left behind by a fast move
-  must not stay on the background). :meth:`ClassicEngine.add_absent` marks an object not
+  must not stay on the background), unless it moves as its speed says, lies under another
+  object, would jump farther than its size and speed allow, or looks about as much like itself
+  where it is (partly covered, not left behind: the new place would be its twin).
+  :meth:`ClassicEngine.add_absent` marks an object not
   visible on a frame; it stays empty from there until found again.
 * **Anchors.** Every prompt is kept as a keyframe; a propagation starts from the prompt on
   the start frame, or else from the state this engine computed on that frame in an earlier
@@ -1176,7 +1186,8 @@ class ClassicEngine(Engine):
                     found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
                     t.pos = here
                     reach = max(tm.shape) + self.RELOCATE_REACH * np.hypot(*t.vel)
-                    if found is not None and np.hypot(found[0] - here[0] - step[0], found[1] - here[1] - step[1]) > reach:
+                    if (found is not None
+                            and np.hypot(found[0] - here[0] - step[0], found[1] - here[1] - step[1]) > reach):
                         # a slow object does not go far unseen: what looks like it farther
                         # away is another object (its twin across the table); it is covered
                         # where it is (a hand over it)
@@ -1197,7 +1208,8 @@ class ClassicEngine(Engine):
                         warped[k] = W = None
             coasting = False
             if (measured and W is not None and t.vel_known and t.hidden == 0 and t.tmpl is not None
-                    and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1]) > max(self.COAST_JUMP, 0.4 * np.hypot(*t.vel))):
+                    and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1])
+                    > max(self.COAST_JUMP, 0.4 * np.hypot(*t.vel))):
                 # a fast object whose pixels seem to have stopped (or turned) at once: either it
                 # did, or it went behind something that looks like it (a cup passing behind its
                 # twin) and the flow measured the twin. Its whole shape, where its speed puts it,
