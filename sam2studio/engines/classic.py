@@ -261,7 +261,6 @@ class ClassicEngine(Engine):
     STRAY_RATE = 0.35  # how fast that evidence follows each frame's
     SHAPE_MIN_AREA = 0.75  # visible area / the template's from which the template learns the shape
     SHAPE_MIN_SCORE = 0.85  # score / the prompt's from which it does (not from a blurred, eroded mask)
-    GLOBAL_BG = 0.2  # share of the whole frame's colours in an object's background model
     COAST_JUMP = 3.0  # internal px per frame by which a measured step must leave the speed to be doubted
     RELOCATE_REACH = 6.0  # frames of its speed (plus its size) within which a seen object may be moved
     COVERED_SHARE = 0.3  # share of its shape under another object from which an object is not searched for
@@ -1095,14 +1094,10 @@ class ClassicEngine(Engine):
         shapes: dict[int, np.ndarray | None] = {}
         raw_shapes: dict[int, np.ndarray] = {}
         steps: dict[int, tuple[float, float]] = {}
-        glob = _smooth_hist(cur.global_hist)
         for j, k in enumerate(ids, start=1):
             t = tracks[k]
             W = warped[k]
-            # against the local surroundings and, a little, the whole frame: a colour the
-            # object does not have (a hand reaching over it) is not made likely by being
-            # absent from its surroundings so far
-            t.lut = _log_ratio(t.fg, (1.0 - self.GLOBAL_BG) * t.bg + self.GLOBAL_BG * glob, self.LR_CLIP)
+            t.lut = _log_ratio(t.fg, t.bg, self.LR_CLIP)
             L = t.lut[cur.bins]
             # motion: median displacement of the pixels the warp keeps for this object (only
             # from its interior, away from other objects, where the flow is consistent, and
