@@ -262,7 +262,7 @@ class ClassicEngine(Engine):
     SHAPE_MIN_AREA = 0.75  # visible area / the template's from which the template learns the shape
     SHAPE_MIN_SCORE = 0.85  # score / the prompt's from which it does (not from a blurred, eroded mask)
     COAST_JUMP = 3.0  # internal px per frame by which a measured step must leave the speed to be doubted
-    RELOCATE_REACH = 6.0  # frames of its speed (plus its size) within which a seen object may be moved
+    RELOCATE_REACH = 20.0  # frames of its speed (plus its size) within which a seen object may be moved
     COVERED_SHARE = 0.3  # share of its shape under another object from which an object is not searched for
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
 
