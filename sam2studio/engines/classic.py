@@ -507,10 +507,11 @@ class ClassicEngine(Engine):
                 cands = []
             elif state is None:
                 # a fresh click: several candidates, the most likely first
+                ev = self._motion_evidence(frame, p_i)
                 got = classic_click.click_candidates(fr, p_i, n_i, others, self._moving(frame, p_i),
-                                                     [self._small_mask(frame, k) for k in claimed],
-                                                     evidence=self._motion_evidence(frame, p_i))
+                                                     [self._small_mask(frame, k) for k in claimed], evidence=ev)
                 got = classic_thin.prefer_thin(got)
+                got = classic_thin.prefer_rider(got, ev, p_i, self._thin_masks(frame, o.id))
                 if got:
                     state = got[0].mask
                     cands = [(_rle(c.mask), c.score, c.kind) for c in got]
@@ -652,6 +653,19 @@ class ClassicEngine(Engine):
             else:
                 acc |= m
         return acc, claimed
+
+    def _thin_masks(self, frame: int, obj: int) -> list[np.ndarray]:
+        """Masks (internal resolution) of the objects other than ``obj`` whose click on
+        ``frame`` made the lines moving with it their mask (thin objects: a bicycle)."""
+        out = []
+        for k, o in self._objects.items():
+            kf = o.keyframes.get(frame)
+            if k == obj or kf is None or kf.points is None:
+                continue
+            if any(kind == classic_thin.MOVING_LINES and _same_rle(rle, kf.small)
+                   for rle, _s, kind in o.candidates.get(frame, [])):
+                out.append(_unrle(kf.small))
+        return out
 
     def _small_mask(self, frame: int, obj: int) -> np.ndarray:
         """``obj``'s mask on ``frame`` at the internal resolution (a prompt's or a computed one)."""

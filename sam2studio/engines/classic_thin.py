@@ -12,7 +12,9 @@ rounds the tubes off into a blob or drops them. Two cues still hold there:
   clicked frame matches a neighbouring frame warped by either motion), not through dense
   flow, which smooths a tube two pixels wide into its background.
 
-:func:`moving_lines` keeps the lines that move with the click.
+:func:`moving_lines` keeps the lines that move with the click; :func:`prefer_thin` and
+:func:`prefer_rider` are the rules that make them (or, for what rides a thin object, the
+region moving with the click less that object) a click's default.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ WINDOW = 0.2
 MOTION_EVIDENCE = 10.0
 #: the kind of the candidate made by :func:`moving_lines`
 MOVING_LINES = "lines moving with the click"
+#: the kind of the candidate made by :func:`moving_region`
+MOVING_REGION = "region moving with the click"
+#: share of a thin object's mask that must lie in the region moving with a later click for
+#: that click to be on what rides (or carries) the thin object
+RIDES_WITH = 0.5
 #: a structure this much thinner than a click's default (mean widths) may be what it meant
 THINNER = 0.75
 
@@ -175,6 +182,33 @@ def prefer_thin(cands: list) -> list:
     if _width(lines) > THINNER * _width(default):
         return cands
     return [cands[idx]] + cands[:idx] + cands[idx + 1:]
+
+
+def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[np.ndarray]) -> list:
+    """``cands`` (click candidates, the default first) with the region moving with the click
+    less the other objects' masks (:data:`MOVING_REGION`, :func:`moving_region`) made the
+    default when the click is on what rides or carries a thin object already on the frame:
+    ``thin`` are the masks of other objects whose default there was the lines moving with
+    their click (:data:`MOVING_LINES`), and at least :data:`RIDES_WITH` of one of them lies
+    in the region moving with this click (``evidence`` from
+    :func:`motion_evidence`, no object subtracted): they move as one body. A rider clicked
+    after the bicycle it rides is that body less the bicycle; GrabCut's candidates around
+    the click see only the colours there (the rider's white shirt, which runs into a white
+    wall behind him) and leave out the shorts, arms and legs that move with it. Unchanged
+    when the candidate is empty or larger than a default may be."""
+    from .classic_click import MAX_DEFAULT_SHARE, MIN_PIXELS  # (classic_click imports this module)
+
+    idx = next((i for i, c in enumerate(cands) if c.kind == MOVING_REGION), None)
+    if idx is None or idx == 0 or evidence is None or not pos or not thin:
+        return cands
+    c = cands[idx]
+    if c.features.get("offered") or c.features["share"] > MAX_DEFAULT_SHARE or c.features["pixels"] < MIN_PIXELS:
+        return cands
+    body = moving_region(evidence, pos, np.zeros(evidence.shape, bool))
+    rides = any(np.count_nonzero(t & body) >= RIDES_WITH * np.count_nonzero(t) for t in thin if t.any())
+    if not rides:
+        return cands
+    return [c] + cands[:idx] + cands[idx + 1:]
 
 
 def _width(m: np.ndarray) -> float:
