@@ -314,6 +314,37 @@ def test_a_default_that_is_a_piece_of_the_moving_lines_gives_way_to_them():
     assert classic_thin.prefer_thin(cands(solid))[0].kind == "moving with the click"  # it is no piece of them
 
 
+def test_a_click_on_what_rides_a_thin_object_takes_the_body_moving_with_it_less_that_object():
+    # a rider clicked after the bicycle it rides: GrabCut's default is the shirt around the
+    # click; the region moving with the click less the bicycle (shirt, shorts, legs) is the
+    # rider. Only when the thin object moves with the click: a bicycle elsewhere, or none,
+    # leaves the default as it was
+    h, w = 120, 200
+    bike = np.zeros((h, w), np.uint8)
+    for p, q in (((40, 100), (100, 100)), ((100, 100), (160, 60)), ((40, 100), (70, 60)), ((70, 60), (160, 60))):
+        cv2.line(bike, p, q, 1, 2)
+    body = np.zeros((h, w), np.uint8)
+    cv2.rectangle(body, (80, 10), (120, 90), 1, -1)  # shirt, shorts and legs over the frame
+    shirt = np.zeros((h, w), bool)
+    shirt[10:45, 80:121] = True
+    evidence = np.full((h, w), -20.0, np.float32)
+    evidence[(bike > 0) | (body > 0)] = 40.0  # rider and bicycle move as one
+    rest = (body > 0) & ~(bike > 0)
+    share = lambda m: {"share": float(m.mean()), "pixels": float(m.sum())}  # noqa: E731
+
+    def cands():
+        return [classic_click.Candidate(shirt, 1.0, "moving with the click", share(shirt)),
+                classic_click.Candidate(np.ones((h, w), bool), 0.5, "colour region", share(np.ones((h, w), bool))),
+                classic_click.Candidate(rest, 0.3, classic_thin.MOVING_REGION, share(rest))]
+
+    pos = [(100.0, 25.0)]
+    assert classic_thin.prefer_rider(cands(), evidence, pos, [bike > 0])[0].kind == classic_thin.MOVING_REGION
+    assert classic_thin.prefer_rider(cands(), evidence, pos, [])[0].kind == "moving with the click"
+    elsewhere = np.zeros((h, w), bool)
+    elsewhere[5:8, 5:60] = True  # another thin object, not moving with the click
+    assert classic_thin.prefer_rider(cands(), evidence, pos, [elsewhere])[0].kind == "moving with the click"
+
+
 def test_soft_box_finds_an_object_larger_than_its_box():
     # a large textured object; a box around the click half its size: with the object's own
     # colours outside the box taken as background, the hard box cuts the object at the box or
