@@ -457,7 +457,10 @@ class ClassicEngine(Engine):
             full = self._to_full(small)
             score = self._prompt_score(fr, small)
             self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)
-            self._give_up(frame, fr, claimed, small)
+            # a click on what rides a thin object may take back the parts of it that the thin
+            # object's lines took (classic_thin.prefer_rider)
+            riding = [k for k, m in self._thin_masks(frame, obj).items() if k not in claimed and (m & small).any()]
+            self._give_up(frame, fr, claimed + riding, small)
             return self._frame_result(frame)
 
     def _click_chain(self, o, frame, fr, pos, neg, pts, lab, base, old, others, claimed):
@@ -511,7 +514,7 @@ class ClassicEngine(Engine):
                 got = classic_click.click_candidates(fr, p_i, n_i, others, self._moving(frame, p_i),
                                                      [self._small_mask(frame, k) for k in claimed], evidence=ev)
                 got = classic_thin.prefer_thin(got)
-                got = classic_thin.prefer_rider(got, ev, p_i, self._thin_masks(frame, o.id))
+                got = classic_thin.prefer_rider(got, ev, p_i, list(self._thin_masks(frame, o.id).values()), fr)
                 if got:
                     state = got[0].mask
                     cands = [(_rle(c.mask), c.score, c.kind) for c in got]
@@ -654,17 +657,17 @@ class ClassicEngine(Engine):
                 acc |= m
         return acc, claimed
 
-    def _thin_masks(self, frame: int, obj: int) -> list[np.ndarray]:
+    def _thin_masks(self, frame: int, obj: int) -> dict[int, np.ndarray]:
         """Masks (internal resolution) of the objects other than ``obj`` whose click on
-        ``frame`` made the lines moving with it their mask (thin objects: a bicycle)."""
-        out = []
+        ``frame`` made the lines moving with it their mask (thin objects: a bicycle), by id."""
+        out = {}
         for k, o in self._objects.items():
             kf = o.keyframes.get(frame)
             if k == obj or kf is None or kf.points is None:
                 continue
             if any(kind == classic_thin.MOVING_LINES and _same_rle(rle, kf.small)
                    for rle, _s, kind in o.candidates.get(frame, [])):
-                out.append(_unrle(kf.small))
+                out[k] = _unrle(kf.small)
         return out
 
     def _small_mask(self, frame: int, obj: int) -> np.ndarray:

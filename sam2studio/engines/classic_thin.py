@@ -56,6 +56,10 @@ MOVING_REGION = "region moving with the click"
 RIDES_WITH = 0.5
 #: pixels around such a thin object that a click on what rides it does not take
 RIDER_MARGIN = 2
+#: GrabCut for what rides a thin object runs within this many pixels of the region moving
+#: with the click, and may grow the region to at most this many times its size
+RIDER_ZONE = 4
+RIDER_GROWTH = 1.5
 #: a structure this much thinner than a click's default (mean widths) may be what it meant
 THINNER = 0.75
 #: the ring around the moving lines whose colours are their background's (pixels from the
@@ -223,7 +227,8 @@ def prefer_thin(cands: list) -> list:
     return [cands[idx]] + cands[:idx] + cands[idx + 1:]
 
 
-def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[np.ndarray]) -> list:
+def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[np.ndarray],
+                 fr: _Frame | None = None) -> list:
     """``cands`` (click candidates, the default first) with the region moving with the click
     less the other objects' masks (:data:`MOVING_REGION`, :func:`moving_region`) made the
     default when the click is on what rides or carries a thin object already on the frame:
@@ -234,8 +239,14 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
     after the bicycle it rides is that body less the bicycle; GrabCut's candidates around
     the click see only the colours there (the rider's white shirt, which runs into a white
     wall behind him) and leave out the shorts, arms and legs that move with it. Unchanged
-    when the candidate is empty or larger than a default may be."""
-    from .classic_click import MAX_DEFAULT_SHARE, MIN_PIXELS  # (classic_click imports this module)
+    when the candidate is empty or larger than a default may be.
+
+    With the frame ``fr``, that region is the seed of a GrabCut within the moving body (the
+    thin object's pixels included): the bicycle's lines took the rider's legs where they
+    cross its tubes (legs are lines too, and move with it), and the rider's colours (skin,
+    shorts) claim them back. The default may then overlap the thin objects' masks: the
+    engine takes those pixels from them."""
+    from .classic_click import MAX_DEFAULT_SHARE, MIN_PIXELS, crop_grabcut  # (it imports this module)
 
     idx = next((i for i, c in enumerate(cands) if c.kind == MOVING_REGION), None)
     if idx is None or idx == 0 or evidence is None or not pos or not thin:
@@ -254,6 +265,12 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
     m = _component_at(m, pos)
     if np.count_nonzero(m) < MIN_PIXELS:
         return cands
+    if fr is not None:
+        grown = crop_grabcut(fr, m, _dilate(body, RIDER_ZONE), pos=pos, sure_fg=_erode(m, 2))
+        if grown is not None:
+            grown = _component_at(grown & _dilate(body, 1), pos)
+            if MIN_PIXELS <= np.count_nonzero(grown) <= RIDER_GROWTH * np.count_nonzero(m):
+                m = grown
     c = type(c)(m, c.score, c.kind, dict(c.features, pixels=float(np.count_nonzero(m)), share=float(m.mean())))
     return [c] + cands[:idx] + cands[idx + 1:]
 
