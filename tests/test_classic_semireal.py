@@ -588,6 +588,20 @@ def test_a_rider_clicked_after_its_bicycle_takes_back_the_legs_the_bicycles_line
     assert kept <= 0.5 * took
     assert iou(res[2].mask, rider) >= 0.37
     assert not (res[1].mask & res[2].mask).any()
+    # the other order: the rider clicked first is clicked again once the bicycle's mask is its
+    # moving lines, and ends as if it had been clicked second
+    eng2 = ClassicEngine()
+    eng2.open(clip.video())
+    eng2.add_prompt(0, 2, points=[interior_point(rider)], labels=[1])
+    # the ground below the front wheel: clicked again too (it is next to the bicycle), but it
+    # does not move with it and keeps its mask
+    near = eng2.add_prompt(0, 3, points=[(20.0, 150.0)], labels=[1])[3].mask
+    eng2.add_prompt(0, 1, points=[interior_point(bike)], labels=[1])
+    res2 = eng2.choose_candidate(0, 1, eng2.candidate_kinds(0, 1).index(classic_thin.MOVING_LINES))
+    assert eng2.candidate_kinds(0, 2)[0] == classic_thin.MOVING_REGION
+    assert iou(res2[2].mask, res[2].mask) >= 0.9
+    assert np.count_nonzero(res2[1].mask & rider) <= 0.5 * took
+    assert np.array_equal(res2[3].mask, near)
 
 
 def test_a_click_editing_a_huge_mask_is_cut_around_the_click_with_the_whole_offered():
