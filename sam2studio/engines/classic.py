@@ -23,7 +23,11 @@ scaled back to the video's size):
   moving with the click: then those lines), and never covers more
   than 40% of the frame (larger candidates are only alternatives). A click on another
   object's mask avoids candidates that swallow that object whole, and the object it took
-  pixels from falls back to a candidate of its own click that is left whole.
+  pixels from falls back to a candidate of its own click that is left whole. A click on
+  what rides a thin object (a rider on the bicycle whose mask is its moving lines) takes
+  the body moving with it less that object, grown by colour into the legs the lines took,
+  which the thin object gives up (:func:`.classic_thin.prefer_rider`); clicked before the
+  thin object, it is clicked again once the thin object's mask is its lines.
   :meth:`ClassicEngine.candidates` lists
   them, :meth:`ClassicEngine.choose_candidate` picks another. A box starts as "probably
   foreground" inside; negative clicks are sure background and the region grown around one

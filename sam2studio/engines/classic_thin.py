@@ -249,7 +249,7 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
     from .classic_click import MAX_DEFAULT_SHARE, MIN_PIXELS, crop_grabcut  # (it imports this module)
 
     idx = next((i for i, c in enumerate(cands) if c.kind == MOVING_REGION), None)
-    if idx is None or idx == 0 or evidence is None or not pos or not thin:
+    if idx is None or evidence is None or not pos or not thin:
         return cands
     c = cands[idx]
     if c.features.get("offered") or c.features["share"] > MAX_DEFAULT_SHARE or c.features["pixels"] < MIN_PIXELS:
