@@ -330,7 +330,8 @@ def test_a_click_on_what_rides_a_thin_object_takes_the_body_moving_with_it_less_
     evidence = np.full((h, w), -20.0, np.float32)
     evidence[(bike > 0) | (body > 0)] = 40.0  # rider and bicycle move as one
     rest = (body > 0) & ~(bike > 0)
-    share = lambda m: {"share": float(m.mean()), "pixels": float(m.sum())}  # noqa: E731
+    def share(m):
+        return {"share": float(m.mean()), "pixels": float(m.sum())}
 
     def cands():
         return [classic_click.Candidate(shirt, 1.0, "moving with the click", share(shirt)),
