@@ -500,8 +500,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             raw.append((ridge_region(fr, pos, forbid, box), f"lines {name}", 0.0))
         if evidence is not None:
             # the lines of the widest box that move with the click
-            raw.append((classic_thin.moving_lines(raw[-1][0], evidence, pos, forbid), MOVING_LINES, 0.0))
-            raw.append((classic_thin.moving_region(evidence, pos, forbid), "region moving with the click", 0.0))
+            raw.append((classic_thin.moving_lines(raw[-1][0], evidence, pos, forbid, fr.bins), MOVING_LINES, 0.0))
+            raw.append((classic_thin.moving_region(evidence, pos, forbid), classic_thin.MOVING_REGION, 0.0))
     raw = [r for r in raw if r[0].any()]
     voters = len(raw)  # the candidates after these are offered only
     if pos:
