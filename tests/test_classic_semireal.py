@@ -171,7 +171,8 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
     # judo's four objects and bike's two, on their annotated frames (tests/data, half size),
     # one click at the point deepest inside each. The engine before the candidates of
     # soft boxes, thin lines and consensus (and ranking by agreement) gave default 0.315,
-    # best 0.594 here; see benchmarks/README.md for the full-size figures.
+    # best 0.594 here; 0.434 / 0.624 before a fine box could extend the default (0.517 /
+    # 0.620 with it); see benchmarks/README.md for the full-size figures.
     from PIL import Image
 
     defaults, bests = [], []
@@ -187,7 +188,7 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
         defaults.append(iou(res[1].mask, gt))
         bests.append(max(iou(c.mask, gt) for c in eng.candidates(int(frame), 1)))
     print(f"\nreal first clicks: default {np.mean(defaults):.3f}, best {np.mean(bests):.3f}")
-    assert np.mean(defaults) >= 0.38
+    assert np.mean(defaults) >= 0.47
     assert np.mean(bests) >= 0.60
 
 

@@ -56,9 +56,12 @@ _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
 #: and not counted in the agreement (see :func:`click_candidates`)
 FINE_EXTENTS: tuple[tuple[float, float], ...] = BOX_EXTENTS[:2]
 FINE_SIDE = 300
+#: extents of the fine boxes that may extend the default (see :func:`extend_default`): the
+#: small hard boxes and one between them; those not in :data:`FINE_EXTENTS` are not offered
+EXTEND_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.06, 2.2), (0.075, 2.2))
 #: a fine box's mask extends the default (the default becomes their union) when it holds at
 #: least this share of the default, is at least :data:`EXTEND_RATIO` times its size and
-#: covers no more than :data:`EXTEND_TOUCH` of any side of its box (see :func:`extend_default`)
+#: covers no more than :data:`EXTEND_TOUCH` of any side of its box
 EXTEND_HOLD = 0.7
 EXTEND_RATIO = 1.1
 EXTEND_TOUCH = 0.1
@@ -515,14 +518,17 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     voters = len(raw)  # the candidates after these are offered only
     fine: list[tuple[np.ndarray, str, float]] = []
     if pos:
-        for box, name in _boxes(pos, (h, w), FINE_EXTENTS):
+        extents = sorted(set(FINE_EXTENTS) | set(EXTEND_EXTENTS))  # the smallest box first
+        for (box, name), ext in zip(_boxes(pos, (h, w), extents), extents):
             x0, y0, x1, y1 = _pixel_box(box, (h, w))
             if 1.6 * max(x1 - x0, y1 - y0) <= _GC_SIDE:  # (box + margins) the coarse crop was not reduced
                 continue
             m, touch = _box_grabcut(fr, pos, neg, forbid, box, side=FINE_SIDE)
             if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
-                fine.append((m, f"fine box {name}", touch))
-    raw += fine
+                if ext in EXTEND_EXTENTS:
+                    fine.append((m, f"fine box {name}", touch))
+                if ext in FINE_EXTENTS:
+                    raw.append((m, f"fine box {name}", touch))
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
@@ -583,15 +589,16 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
 
 def extend_default(fr: _Frame, default: Candidate, fine, pos, moving: np.ndarray | None,
                    evidence: np.ndarray | None, claimed: Sequence[np.ndarray] = ()) -> Candidate | None:
-    """The default mask joined with the largest fine-box mask (``fine``: ``(mask, kind,
-    touch)``) that holds most of it (:data:`EXTEND_HOLD`), is clearly larger
-    (:data:`EXTEND_RATIO`) and stays inside its box (:data:`EXTEND_TOUCH`), when what it adds
+    """The default mask joined with the mask of the smallest fine box (``fine``: ``(mask,
+    kind, touch)``, the smallest box first) that holds most of it (:data:`EXTEND_HOLD`), is
+    clearly larger (:data:`EXTEND_RATIO`) and stays inside its box (:data:`EXTEND_TOUCH`; the
+    smallest such box has the most local background model), when what it adds
     belongs with the default: when the frame has a motion cue (``moving``, the region moving
     with the clicks, or else ``evidence``, see :func:`click_candidates`), at least half the
     added pixels move with the clicks; on a still frame, the union stands out from its
     surroundings at least as much as the default alone (:func:`._objectness`). None when no
-    fine box qualifies, and never a union that would swallow one of the ``claimed`` masks
-    (see :func:`click_candidates`).
+    fine box qualifies. Pixels of the ``claimed`` masks (the objects under the clicks, see
+    :func:`click_candidates`) are never added.
 
     Why: the coarse crops (:data:`_GC_SIDE`) round off a person's legs, arms or a second
     colour of clothes, so most candidates, and so the default, are often a part (a jacket, a
@@ -604,13 +611,15 @@ def extend_default(fr: _Frame, default: Candidate, fine, pos, moving: np.ndarray
     nd = np.count_nonzero(d)
     if nd == 0:
         return None
-    grown = [(np.count_nonzero(m), kind, m) for m, kind, touch in fine
-             if touch <= EXTEND_TOUCH and np.count_nonzero(m) >= EXTEND_RATIO * nd
-             and m.mean() <= MAX_DEFAULT_SHARE and np.count_nonzero(m & d) >= EXTEND_HOLD * nd]
-    for _n, kind, m in sorted(grown, key=lambda g: -g[0]):
-        u = _fill_holes(_component_at(d | m, pos))
-        if any(np.count_nonzero(u & c) > 0.8 * max(1, np.count_nonzero(c)) for c in claimed):
+    taken = np.zeros_like(d)
+    for c in claimed:
+        taken |= c
+    for m, kind, touch in fine:
+        m = m & ~taken  # the rest of the clicked object, not more of the object the click is on
+        if (touch > EXTEND_TOUCH or np.count_nonzero(m) < EXTEND_RATIO * nd or m.mean() > MAX_DEFAULT_SHARE
+                or np.count_nonzero(m & d) < EXTEND_HOLD * nd):
             continue
+        u = (_fill_holes(_component_at(d | m, pos)) & ~taken) | d
         add = u & ~d
         if moving is not None and moving.any():
             ok = np.count_nonzero(add & moving) >= 0.5 * np.count_nonzero(add)
