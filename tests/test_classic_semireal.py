@@ -192,27 +192,34 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
     assert np.mean(bests) >= 0.60
 
 
-def test_a_default_that_is_part_of_a_person_is_joined_with_the_fine_box_holding_it():
-    # judoka A (tests/data, frames 3-7 scaled up to 856x480, so the engine crops it as it
-    # does the full-size frames): on the coarse crops GrabCut keeps the jacket and drops the
-    # pale trousers, so the default was the jacket alone (IoU 0.40); GrabCut in the small box
-    # on the finer crop keeps the whole person, holds the jacket and stays inside its box, and
-    # on this still frame the whole stands out from its surroundings more than the jacket
-    # does: the default is their union, the jacket offered next
+def _judo_full_size(frame: int, obj: int) -> tuple[ClassicEngine, int, np.ndarray]:
+    """An engine open on judo's frames ``frame - 2 .. frame + 2`` of tests/data scaled up to
+    856x480 (so the engine crops them as it does the full-size frames), the index of
+    ``frame`` in that video and ``obj``'s annotation on ``frame`` at that size."""
     from PIL import Image
 
     folder = ROOT / "tests" / "data" / "judo"
-    paths = sorted((folder / "frames").glob("*.jpg"))[3:8]
+    lo = max(0, frame - 2)
+    paths = sorted((folder / "frames").glob("*.jpg"))[lo:frame + 3]
     frames = [cv2.resize(np.array(Image.open(p).convert("RGB")), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
               for p in paths]
     h, w = frames[0].shape[:2]
-    gt = cv2.resize((np.array(Image.open(folder / "masks" / "00005.png")) == 2).astype(np.uint8), None,
+    gt = cv2.resize((np.array(Image.open(folder / "masks" / f"{frame:05d}.png")) == obj).astype(np.uint8), None,
                     fx=2, fy=2, interpolation=cv2.INTER_NEAREST) > 0
-    gt = np.pad(gt, ((0, h - gt.shape[0]), (0, w - gt.shape[1])))[:h, :w]
     eng = ClassicEngine()
     eng.open(ArrayVideo(frames))
-    res = eng.add_prompt(2, 1, points=[interior_point(gt)], labels=[1])
-    cands, kinds = eng.candidates(2, 1), eng.candidate_kinds(2, 1)
+    return eng, frame - lo, np.pad(gt, ((0, h - gt.shape[0]), (0, w - gt.shape[1])))[:h, :w]
+
+
+def test_a_default_that_is_part_of_a_person_is_joined_with_the_fine_box_holding_it():
+    # judoka A: on the coarse crops GrabCut keeps the jacket and drops the pale trousers, so
+    # the default was the jacket alone (IoU 0.40); GrabCut in the small box on the finer crop
+    # keeps the whole person, holds the jacket and stays inside its box, and on this still
+    # frame the whole stands out from its surroundings more than the jacket does: the
+    # default is their union, the jacket offered next
+    eng, f, gt = _judo_full_size(5, 2)
+    res = eng.add_prompt(f, 1, points=[interior_point(gt)], labels=[1])
+    cands, kinds = eng.candidates(f, 1), eng.candidate_kinds(f, 1)
     assert "+ fine box" in kinds[0] and iou(res[1].mask, gt) >= 0.7
     part = cands[1].mask
     assert np.count_nonzero(part & cands[0].mask) >= 0.95 * np.count_nonzero(part)
