@@ -25,6 +25,7 @@ from ..core.objects import default_color
 from ..core.prompts import FramePrompt
 from ..errors import UserError
 from ..live import FakeCamera, LiveFrame, LiveStats, LiveTracker, StreamEnded
+from . import ui_thread_gc
 from .canvas import Canvas, compose_overlay, rgba_to_qimage
 from .dialogs.error_dialog import message_for, sentence, show_error
 from .overlay_renderer import EMPTY, Overlay
@@ -160,6 +161,8 @@ class LiveWindow(QMainWindow):
     def __init__(self, camera, engine: str = "classic", *, record: str | Path | None = None,
                  engine_options: dict | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        ui_thread_gc.hold()  # the camera's thread must never free Qt objects (ui_thread_gc)
+        self._gc_held = True
         self.setWindowTitle(f"Live — {getattr(camera, 'name', 'camera')}")
         self.resize(1000, 680)
         self.engine_name = engine
@@ -392,6 +395,9 @@ class LiveWindow(QMainWindow):
                                               f"Open the recording {self.recorded_path.name} now?")
                 if answer == QMessageBox.StandardButton.Yes:
                     self.project_recorded.emit(self.recorded_path)
+        if self._gc_held:
+            self._gc_held = False
+            ui_thread_gc.release()
         super().closeEvent(e)
 
 

@@ -17,6 +17,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QProgressBar, QSlider, QSplitter, QToolButton,
                                QVBoxLayout, QWidget)
 
+from . import ui_thread_gc
 from .actions import (BRUSH_SIZE, NEEDS_SESSION, OPACITY, RECENT_MENU, REDO, STARTS_PROPAGATION, TRACK_BUTTON,
                       TRANSPORT, UNDO)
 from .actions import build_actions, build_menus, build_toolbar, build_track_button
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
     def __init__(self, *, engine: str | None = None, engine_options: dict | None = None,
                  check_recovery: bool = True, settings: Settings | None = None) -> None:
         super().__init__()
+        ui_thread_gc.hold()  # the controller's threads must never free Qt objects (ui_thread_gc)
         self.setWindowIcon(app_icon())
         self.settings = settings or Settings()
         self.doc = Document(self.settings, engine, engine_options, parent=self)
@@ -328,6 +330,7 @@ class MainWindow(QMainWindow):
             w.close()
         self.doc.shutdown(keep_autosave=keep_autosave)
         self.display.stop()
+        ui_thread_gc.release()
 
     def dragEnterEvent(self, e) -> None:  # noqa: N802
         if self.files.dropped_path(e.mimeData()):
