@@ -171,7 +171,8 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
     # judo's four objects and bike's two, on their annotated frames (tests/data, half size),
     # one click at the point deepest inside each. The engine before the candidates of
     # soft boxes, thin lines and consensus (and ranking by agreement) gave default 0.315,
-    # best 0.594 here; see benchmarks/README.md for the full-size figures.
+    # best 0.594 here; 0.434 / 0.624 before a fine box could extend the default (0.517 /
+    # 0.620 with it); see benchmarks/README.md for the full-size figures.
     from PIL import Image
 
     defaults, bests = [], []
@@ -187,8 +188,42 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
         defaults.append(iou(res[1].mask, gt))
         bests.append(max(iou(c.mask, gt) for c in eng.candidates(int(frame), 1)))
     print(f"\nreal first clicks: default {np.mean(defaults):.3f}, best {np.mean(bests):.3f}")
-    assert np.mean(defaults) >= 0.38
+    assert np.mean(defaults) >= 0.47
     assert np.mean(bests) >= 0.60
+
+
+def _judo_full_size(frame: int, obj: int) -> tuple[ClassicEngine, int, np.ndarray]:
+    """An engine open on judo's frames ``frame - 2 .. frame + 2`` of tests/data scaled up to
+    856x480 (so the engine crops them as it does the full-size frames), the index of
+    ``frame`` in that video and ``obj``'s annotation on ``frame`` at that size."""
+    from PIL import Image
+
+    folder = ROOT / "tests" / "data" / "judo"
+    lo = max(0, frame - 2)
+    paths = sorted((folder / "frames").glob("*.jpg"))[lo:frame + 3]
+    frames = [cv2.resize(np.array(Image.open(p).convert("RGB")), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+              for p in paths]
+    h, w = frames[0].shape[:2]
+    gt = cv2.resize((np.array(Image.open(folder / "masks" / f"{frame:05d}.png")) == obj).astype(np.uint8), None,
+                    fx=2, fy=2, interpolation=cv2.INTER_NEAREST) > 0
+    eng = ClassicEngine()
+    eng.open(ArrayVideo(frames))
+    return eng, frame - lo, np.pad(gt, ((0, h - gt.shape[0]), (0, w - gt.shape[1])))[:h, :w]
+
+
+def test_a_default_that_is_part_of_a_person_is_joined_with_the_fine_box_holding_it():
+    # judoka A: on the coarse crops GrabCut keeps the jacket and drops the pale trousers, so
+    # the default was the jacket alone (IoU 0.40); GrabCut in the small box on the finer crop
+    # keeps the whole person, holds the jacket and stays inside its box, and on this still
+    # frame the whole stands out from its surroundings more than the jacket does: the
+    # default is their union, the jacket offered next
+    eng, f, gt = _judo_full_size(5, 2)
+    res = eng.add_prompt(f, 1, points=[interior_point(gt)], labels=[1])
+    cands, kinds = eng.candidates(f, 1), eng.candidate_kinds(f, 1)
+    assert "+ fine box" in kinds[0] and iou(res[1].mask, gt) >= 0.7
+    part = cands[1].mask
+    assert np.count_nonzero(part & cands[0].mask) >= 0.95 * np.count_nonzero(part)
+    assert iou(part, gt) < 0.5  # the jacket alone, still offered
 
 
 def _textured(h: int, w: int, seed: int, scales=(4, 16, 48), amp: float = 18.0) -> np.ndarray:
@@ -627,7 +662,9 @@ def test_a_click_editing_a_huge_mask_is_cut_around_the_click_with_the_whole_offe
 def test_fine_box_candidates_are_offered_but_never_the_default(monkeypatch):
     # figures with a pale jacket and dark trousers on thin legs, on textured backgrounds:
     # GrabCut on the finer crops is offered among the candidates, after the default, and
-    # leaves the default (what tracking starts from) as it was without them
+    # leaves the default (what tracking starts from) as it was without them (their legs
+    # run out of the fine boxes, so no fine box extends the default here: see
+    # test_a_default_that_is_part_of_a_person_is_joined_with_the_fine_box_holding_it)
     h, w = 480, 854
     figures = []
     for seed in (3, 4):
