@@ -206,11 +206,11 @@ def test_a_video_over_the_timeout_is_stopped_and_the_next_one_runs(material, tmp
     # the limit leaves the cups clip room on a busy machine (on a fresh worker, which imports
     # OpenCV and PyAV first, it took 2.0 s on the idle 2-core machine and 6.1 s at load
     # average 7); the dog job waits a minute after writing, far past it
-    proc = subprocess.run(batch_with_fault(m, out, "slow_dog", workers=1, timeout=10.0), capture_output=True,
+    proc = subprocess.run(batch_with_fault(m, out, "slow_dog", workers=1, timeout=20.0), capture_output=True,
                           text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 1, proc.stderr
     st = summary(out)
-    assert st["dog"]["status"] == "failed" and "timed out after 10 s" in st["dog"]["reason"]
+    assert st["dog"]["status"] == "failed" and "timed out after 20 s" in st["dog"]["reason"]
     assert st["cups"]["status"] == "done", st["cups"]  # on a fresh worker
     assert not (out / "dog").exists() and leftovers(out) == []
     same_masks(out / "cups" / "masks", material["refs"]["cups"])
@@ -317,10 +317,9 @@ def test_the_same_batch_on_a_local_ray_instance(material, tmp_path):
     first = time.monotonic() - t0
     check_first_run(proc, out, material["refs"])
     assert json.loads((out / batch.SUMMARY_FILE).read_text())["runner"] == "ray (local)"
-    mtimes = {k: (out / k / batch.DONE_MARKER).stat().st_mtime_ns for k in ("dog", "cups")}
-    proc = run_cli("batch", material["manifest"], "--out", out, "--ray", "--engine", "classic")
-    check_second_run(proc, out, mtimes)
-    print(f"first ray run: {first:.1f}s")
+    # (a re-run skips finished videos before any runner starts: the local workers' test checks
+    # it; a second Ray run here would start another Ray instance to check the same code)
+    print(f"ray run: {first:.1f}s")
 
 
 def test_ray_missing_says_how_to_install(material, tmp_path, monkeypatch, capsys):

@@ -79,14 +79,18 @@ def runs() -> dict:
 @pytest.mark.parametrize("route", ["default", "tab"])
 def test_corrective_clicks_never_lose_much_and_end_better(runs, route):
     # the same whether the first click's default was kept or another candidate picked (Tab)
-    gains = []
+    gains, finals = [], []
     for name in OBJECTS:
         v = runs[name][route]["iou"]
         print(f"\n{name} ({route}): " + " ".join(f"{x:.3f}" for x in v))
         assert all(b >= a - 0.05 for a, b in zip(v, v[1:])), (name, v)
         assert v[-1] > v[0] + 0.03, (name, v)
         gains.append(v[-1] - v[0])
-    assert np.mean(gains) >= 0.2
+        finals.append(v[-1])
+    # (the default route's mean gain is 0.19 since a fine box extends the rider's first mask,
+    # 0.38 -> 0.48, the clicks ending where they did, 0.77; 0.24 before)
+    assert np.mean(gains) >= 0.15
+    assert np.mean(finals) >= 0.7
 
 
 def test_a_positive_click_keeps_the_mask_and_a_negative_one_only_removes(runs):

@@ -171,7 +171,8 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
     # judo's four objects and bike's two, on their annotated frames (tests/data, half size),
     # one click at the point deepest inside each. The engine before the candidates of
     # soft boxes, thin lines and consensus (and ranking by agreement) gave default 0.315,
-    # best 0.594 here; see benchmarks/README.md for the full-size figures.
+    # best 0.594 here; 0.434 / 0.624 before a fine box could extend the default (0.517 /
+    # 0.620 with it); see benchmarks/README.md for the full-size figures.
     from PIL import Image
 
     defaults, bests = [], []
@@ -187,8 +188,42 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
         defaults.append(iou(res[1].mask, gt))
         bests.append(max(iou(c.mask, gt) for c in eng.candidates(int(frame), 1)))
     print(f"\nreal first clicks: default {np.mean(defaults):.3f}, best {np.mean(bests):.3f}")
-    assert np.mean(defaults) >= 0.38
+    assert np.mean(defaults) >= 0.47
     assert np.mean(bests) >= 0.60
+
+
+def _judo_full_size(frame: int, obj: int) -> tuple[ClassicEngine, int, np.ndarray]:
+    """An engine open on judo's frames ``frame - 2 .. frame + 2`` of tests/data scaled up to
+    856x480 (so the engine crops them as it does the full-size frames), the index of
+    ``frame`` in that video and ``obj``'s annotation on ``frame`` at that size."""
+    from PIL import Image
+
+    folder = ROOT / "tests" / "data" / "judo"
+    lo = max(0, frame - 2)
+    paths = sorted((folder / "frames").glob("*.jpg"))[lo:frame + 3]
+    frames = [cv2.resize(np.array(Image.open(p).convert("RGB")), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+              for p in paths]
+    h, w = frames[0].shape[:2]
+    gt = cv2.resize((np.array(Image.open(folder / "masks" / f"{frame:05d}.png")) == obj).astype(np.uint8), None,
+                    fx=2, fy=2, interpolation=cv2.INTER_NEAREST) > 0
+    eng = ClassicEngine()
+    eng.open(ArrayVideo(frames))
+    return eng, frame - lo, np.pad(gt, ((0, h - gt.shape[0]), (0, w - gt.shape[1])))[:h, :w]
+
+
+def test_a_default_that_is_part_of_a_person_is_joined_with_the_fine_box_holding_it():
+    # judoka A: on the coarse crops GrabCut keeps the jacket and drops the pale trousers, so
+    # the default was the jacket alone (IoU 0.40); GrabCut in the small box on the finer crop
+    # keeps the whole person, holds the jacket and stays inside its box, and on this still
+    # frame the whole stands out from its surroundings more than the jacket does: the
+    # default is their union, the jacket offered next
+    eng, f, gt = _judo_full_size(5, 2)
+    res = eng.add_prompt(f, 1, points=[interior_point(gt)], labels=[1])
+    cands, kinds = eng.candidates(f, 1), eng.candidate_kinds(f, 1)
+    assert "+ fine box" in kinds[0] and iou(res[1].mask, gt) >= 0.7
+    part = cands[1].mask
+    assert np.count_nonzero(part & cands[0].mask) >= 0.95 * np.count_nonzero(part)
+    assert iou(part, gt) < 0.5  # the jacket alone, still offered
 
 
 def _textured(h: int, w: int, seed: int, scales=(4, 16, 48), amp: float = 18.0) -> np.ndarray:
@@ -312,6 +347,38 @@ def test_a_default_that_is_a_piece_of_the_moving_lines_gives_way_to_them():
     solid = np.zeros((h, w), np.uint8)
     cv2.rectangle(solid, (60, 30), (150, 90), 1, -1)  # the lines lie inside it, thinner, but
     assert classic_thin.prefer_thin(cands(solid))[0].kind == "moving with the click"  # it is no piece of them
+
+
+def test_a_click_on_what_rides_a_thin_object_takes_the_body_moving_with_it_less_that_object():
+    # a rider clicked after the bicycle it rides: GrabCut's default is the shirt around the
+    # click; the region moving with the click less the bicycle (shirt, shorts, legs) is the
+    # rider. Only when the thin object moves with the click: a bicycle elsewhere, or none,
+    # leaves the default as it was
+    h, w = 120, 200
+    bike = np.zeros((h, w), np.uint8)
+    for p, q in (((40, 100), (100, 100)), ((100, 100), (160, 60)), ((40, 100), (70, 60)), ((70, 60), (160, 60))):
+        cv2.line(bike, p, q, 1, 2)
+    body = np.zeros((h, w), np.uint8)
+    cv2.rectangle(body, (80, 10), (120, 90), 1, -1)  # shirt, shorts and legs over the frame
+    shirt = np.zeros((h, w), bool)
+    shirt[10:45, 80:121] = True
+    evidence = np.full((h, w), -20.0, np.float32)
+    evidence[(bike > 0) | (body > 0)] = 40.0  # rider and bicycle move as one
+    rest = (body > 0) & ~(bike > 0)
+    def share(m):
+        return {"share": float(m.mean()), "pixels": float(m.sum())}
+
+    def cands():
+        return [classic_click.Candidate(shirt, 1.0, "moving with the click", share(shirt)),
+                classic_click.Candidate(np.ones((h, w), bool), 0.5, "colour region", share(np.ones((h, w), bool))),
+                classic_click.Candidate(rest, 0.3, classic_thin.MOVING_REGION, share(rest))]
+
+    pos = [(100.0, 25.0)]
+    assert classic_thin.prefer_rider(cands(), evidence, pos, [bike > 0])[0].kind == classic_thin.MOVING_REGION
+    assert classic_thin.prefer_rider(cands(), evidence, pos, [])[0].kind == "moving with the click"
+    elsewhere = np.zeros((h, w), bool)
+    elsewhere[5:8, 5:60] = True  # another thin object, not moving with the click
+    assert classic_thin.prefer_rider(cands(), evidence, pos, [elsewhere])[0].kind == "moving with the click"
 
 
 def test_soft_box_finds_an_object_larger_than_its_box():
@@ -536,6 +603,43 @@ def test_click_on_another_objects_mask_claims_that_region(clips):
     assert iou(res[1].mask, clip.gt[1][0]) > 0.15
 
 
+def test_a_rider_clicked_after_its_bicycle_takes_back_the_legs_the_bicycles_lines_took(clips):
+    # the bicycle's mask is the lines moving with its click (picked with Tab here: at 320x180
+    # it is not the default); the rider's legs cross its tubes and move with it, so the lines
+    # took them. The rider's click then takes the body moving with it less the bicycle, grown
+    # into the legs by colour, and the bicycle gives them up (before: the rider's default was
+    # the shirt around the click, IoU 0.35, and the bicycle kept 267 of the rider's pixels)
+    clip = clips["thin"]
+    bike, rider = clip.gt[1][0], clip.gt[2][0]
+    eng = ClassicEngine()
+    eng.open(clip.video())
+    eng.add_prompt(0, 1, points=[interior_point(bike)], labels=[1])
+    res = eng.choose_candidate(0, 1, eng.candidate_kinds(0, 1).index(classic_thin.MOVING_LINES))
+    took = np.count_nonzero(res[1].mask & rider)
+    res = eng.add_prompt(0, 2, points=[interior_point(rider)], labels=[1])
+    kept = np.count_nonzero(res[1].mask & rider)
+    print(f"\nrider IoU {iou(res[2].mask, rider):.3f}, bicycle {iou(res[1].mask, bike):.3f}; "
+          f"rider's pixels in the bicycle's mask {took} -> {kept}")
+    assert eng.candidate_kinds(0, 2)[0] == classic_thin.MOVING_REGION
+    assert kept <= 0.5 * took
+    assert iou(res[2].mask, rider) >= 0.37
+    assert not (res[1].mask & res[2].mask).any()
+    # the other order: the rider clicked first is clicked again once the bicycle's mask is its
+    # moving lines, and ends as if it had been clicked second
+    eng2 = ClassicEngine()
+    eng2.open(clip.video())
+    eng2.add_prompt(0, 2, points=[interior_point(rider)], labels=[1])
+    # the ground below the front wheel: clicked again too (it is next to the bicycle), but it
+    # does not move with it and keeps its mask
+    near = eng2.add_prompt(0, 3, points=[(20.0, 150.0)], labels=[1])[3].mask
+    eng2.add_prompt(0, 1, points=[interior_point(bike)], labels=[1])
+    res2 = eng2.choose_candidate(0, 1, eng2.candidate_kinds(0, 1).index(classic_thin.MOVING_LINES))
+    assert eng2.candidate_kinds(0, 2)[0] == classic_thin.MOVING_REGION
+    assert iou(res2[2].mask, res[2].mask) >= 0.9
+    assert np.count_nonzero(res2[1].mask & rider) <= 0.5 * took
+    assert np.array_equal(res2[3].mask, near)
+
+
 def test_a_click_editing_a_huge_mask_is_cut_around_the_click_with_the_whole_offered():
     # a flat grey wall with a darker strip: the mask given covers the wall, 90% of the frame
     rng = np.random.default_rng(0)
@@ -558,7 +662,9 @@ def test_a_click_editing_a_huge_mask_is_cut_around_the_click_with_the_whole_offe
 def test_fine_box_candidates_are_offered_but_never_the_default(monkeypatch):
     # figures with a pale jacket and dark trousers on thin legs, on textured backgrounds:
     # GrabCut on the finer crops is offered among the candidates, after the default, and
-    # leaves the default (what tracking starts from) as it was without them
+    # leaves the default (what tracking starts from) as it was without them (their legs
+    # run out of the fine boxes, so no fine box extends the default here: see
+    # test_a_default_that_is_part_of_a_person_is_joined_with_the_fine_box_holding_it)
     h, w = 480, 854
     figures = []
     for seed in (3, 4):

@@ -296,6 +296,39 @@ def test_check_checkpoint_reports_shape_mismatch(tmp_path, payload):
     assert "missing" not in msg and "unexpected" not in msg
 
 
+def test_a_checkpoint_builds_the_model_with_exactly_its_weights(payload_file):
+    from sam2studio.engines.sam2_engine import build_predictor
+
+    saved = torch.load(payload_file, map_location="cpu", weights_only=True)["model"]
+    torch.manual_seed(123)  # the build's random initialisation must not survive the load
+    built = build_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", payload_file, device="cpu").state_dict()
+    assert built.keys() == saved.keys()
+    assert all(torch.equal(built[k], saved[k]) for k in saved)
+
+
+def test_a_bad_checkpoint_is_refused_before_the_model_is_built(tmp_path, payload, monkeypatch):
+    import sam2.build_sam
+
+    from sam2studio.engines.sam2_engine import build_predictor
+
+    built = []
+    monkeypatch.setattr(sam2.build_sam, "build_sam2_video_predictor", lambda *a, **k: built.append(a))
+    (tmp_path / "truncated.pt").write_bytes(payload[: len(payload) // 2])
+    with pytest.raises(CheckpointError, match="truncated.pt is not a valid checkpoint"):
+        build_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", tmp_path / "truncated.pt", device="cpu")
+    with pytest.raises(CheckpointError, match="absent.pt does not exist"):
+        build_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", tmp_path / "absent.pt", device="cpu")
+    assert built == []
+
+
+def test_a_checkpoint_of_another_model_says_what_does_not_fit(payload_file):
+    from sam2studio.engines.sam2_engine import build_predictor
+
+    with pytest.raises(CheckpointError, match="does not fit sam2-tiny: .*unexpected keys") as err:
+        build_predictor("configs/sam2/sam2_hiera_t.yaml", payload_file, device="cpu")
+    assert str(payload_file) in str(err.value)
+
+
 # --------------------------------------------------------------------------- downloads
 
 

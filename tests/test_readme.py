@@ -70,7 +70,7 @@ def test_every_readme_command_runs_as_written(tmp_path):
     assert ran >= 5
     # what the blocks say they write
     assert len(list((work / "masks").glob("frame_*_obj_1.png"))) == 150
-    for made in ("cups.s2s", "cups.json", "green.mp4", "ball.mp4", "quality.json", "smooth.mp4"):
+    for made in ("cups.s2s", "cups.json", "green.mp4", "ball.mp4", "quality.json", "smooth.mp4", "cups_api.json"):
         assert (work / made).stat().st_size > 0, made
     done = sorted(p.parent.name for p in (work / "runs" / "today").glob("*/_DONE"))
     assert done == ["cups-end", "cups-sam2", "cups-start", "judo"]

@@ -23,7 +23,11 @@ scaled back to the video's size):
   moving with the click: then those lines), and never covers more
   than 40% of the frame (larger candidates are only alternatives). A click on another
   object's mask avoids candidates that swallow that object whole, and the object it took
-  pixels from falls back to a candidate of its own click that is left whole.
+  pixels from falls back to a candidate of its own click that is left whole. A click on
+  what rides a thin object (a rider on the bicycle whose mask is its moving lines) takes
+  the body moving with it less that object, grown by colour into the legs the lines took,
+  which the thin object gives up (:func:`.classic_thin.prefer_rider`); clicked before the
+  thin object, it is clicked again once the thin object's mask is its lines.
   :meth:`ClassicEngine.candidates` lists
   them, :meth:`ClassicEngine.choose_candidate` picks another. A box starts as "probably
   foreground" inside; negative clicks are sure background and the region grown around one
@@ -97,6 +101,7 @@ object is marked absent there); a click or box prompt scores its appearance term
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -473,8 +478,46 @@ class ClassicEngine(Engine):
             full = self._to_full(small)
             score = self._prompt_score(fr, small)
             self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)
-            self._give_up(frame, fr, claimed, small)
+            # a click on what rides a thin object may take back the parts of it that the thin
+            # object's lines took (classic_thin.prefer_rider)
+            riding = [k for k, m in self._thin_masks(frame, obj).items() if k not in claimed and (m & small).any()]
+            self._give_up(frame, fr, claimed + riding, small)
+            if sbox is None and pts is not None and not live:
+                self._redo_riders(frame, obj)
             return self._frame_result(frame)
+
+    def _redo_riders(self, frame: int, obj: int) -> None:
+        """After a click that made ``obj`` a thin object on ``frame`` (its mask the lines
+        moving with the click), the objects clicked there before it whose mask is still their
+        single click's default are clicked again: one that rides ``obj`` then takes the body
+        moving with it less ``obj`` (:func:`.classic_thin.prefer_rider`), as it would have
+        had ``obj`` been clicked first; any other keeps its mask as it was."""
+        thin = self._thin_masks(frame, -1).get(obj)
+        if thin is None or (bb := _bbox(thin)) is None:
+            return
+        # a rider is on or next to its bicycle: within a quarter of the bicycle's size of its box
+        mx, my = (bb[2] - bb[0]) // 4, (bb[3] - bb[1]) // 4
+        near = np.zeros_like(thin)
+        near[max(0, bb[1] - my):bb[3] + my, max(0, bb[0] - mx):bb[2] + mx] = True
+        o = self._objects[obj]
+        for k, ok in list(self._objects.items()):
+            kf = ok.keyframes.get(frame)
+            cands = ok.candidates.get(frame)
+            if (k == obj or kf is None or kf.points is None or kf.box is not None or len(kf.points) != 1
+                    or int(kf.labels[0]) != 1 or not cands or not _same_rle(cands[0][0], kf.small)
+                    or cands[0][2] in (classic_thin.MOVING_LINES, classic_thin.MOVING_REGION)
+                    or not (_unrle(kf.small) & near).any()):
+                continue
+            saved = [(x, f, dict(getattr(x, f))) for x in (ok, o) for f in ("keyframes", "candidates", "chains")]
+            saved_kf = {id(x): copy.copy(x.keyframes.get(frame)) for x in (ok, o)}
+            self.add_prompt(frame, k, points=kf.points, labels=kf.labels)
+            if ok.candidates.get(frame, [(None, 0.0, "")])[0][2] != classic_thin.MOVING_REGION:
+                for x, f, d in saved:
+                    setattr(x, f, d)
+                for x in (ok, o):
+                    if saved_kf[id(x)] is not None:
+                        x.keyframes[frame] = saved_kf[id(x)]
+                    x.cache.pop(frame, None)
 
     def _click_chain(self, o, frame, fr, pos, neg, pts, lab, base, old, others, claimed):
         """``obj``'s mask on ``frame`` after its clicks there, one click after the other, and
@@ -523,10 +566,11 @@ class ClassicEngine(Engine):
                 cands = []
             elif state is None:
                 # a fresh click: several candidates, the most likely first
+                ev = self._motion_evidence(frame, p_i)
                 got = classic_click.click_candidates(fr, p_i, n_i, others, self._moving(frame, p_i),
-                                                     [self._small_mask(frame, k) for k in claimed],
-                                                     evidence=self._motion_evidence(frame, p_i))
+                                                     [self._small_mask(frame, k) for k in claimed], evidence=ev)
                 got = classic_thin.prefer_thin(got)
+                got = classic_thin.prefer_rider(got, ev, p_i, list(self._thin_masks(frame, o.id).values()), fr)
                 if got:
                     state = got[0].mask
                     cands = [(_rle(c.mask), c.score, c.kind) for c in got]
@@ -588,6 +632,7 @@ class ClassicEngine(Engine):
             if ch and kf.points is not None and len(ch["steps"]) == len(kf.points):
                 ch["steps"][-1]["mask"] = cands[int(k)][0]  # later clicks edit the mask picked
             o.cache.pop(frame, None)
+            self._redo_riders(frame, obj)
             return self._frame_result(frame)
 
     def add_absent(self, frame: int, obj: int) -> FrameResult:
@@ -668,6 +713,19 @@ class ClassicEngine(Engine):
             else:
                 acc |= m
         return acc, claimed
+
+    def _thin_masks(self, frame: int, obj: int) -> dict[int, np.ndarray]:
+        """Masks (internal resolution) of the objects other than ``obj`` whose click on
+        ``frame`` made the lines moving with it their mask (thin objects: a bicycle), by id."""
+        out = {}
+        for k, o in self._objects.items():
+            kf = o.keyframes.get(frame)
+            if k == obj or kf is None or kf.points is None:
+                continue
+            if any(kind == classic_thin.MOVING_LINES and _same_rle(rle, kf.small)
+                   for rle, _s, kind in o.candidates.get(frame, [])):
+                out[k] = _unrle(kf.small)
+        return out
 
     def _small_mask(self, frame: int, obj: int) -> np.ndarray:
         """``obj``'s mask on ``frame`` at the internal resolution (a prompt's or a computed one)."""

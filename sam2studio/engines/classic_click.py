@@ -56,6 +56,15 @@ _GC_SIDE = 150  # GrabCut runs on crops no longer than this (pixels)
 #: and not counted in the agreement (see :func:`click_candidates`)
 FINE_EXTENTS: tuple[tuple[float, float], ...] = BOX_EXTENTS[:2]
 FINE_SIDE = 300
+#: extents of the fine boxes that may extend the default (see :func:`extend_default`): the
+#: small hard boxes and one between them; those not in :data:`FINE_EXTENTS` are not offered
+EXTEND_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.06, 2.2), (0.075, 2.2))
+#: a fine box's mask extends the default (the default becomes their union) when it holds at
+#: least this share of the default, is at least :data:`EXTEND_RATIO` times its size and
+#: covers no more than :data:`EXTEND_TOUCH` of any side of its box
+EXTEND_HOLD = 0.7
+EXTEND_RATIO = 1.1
+EXTEND_TOUCH = 0.1
 _SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
@@ -456,7 +465,10 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     alternatives that are offered, ranked among the others, but are never the default and
     do not count in the others' agreement (a finer crop keeps a person's legs or arms that
     the coarse one drops, but its outline is no steadier: as voters and possible defaults
-    they lowered the semi-real first clicks' default from 0.74 to 0.72). The default
+    they lowered the semi-real first clicks' default from 0.74 to 0.72); one of them may
+    extend the default, though, when it holds it and what it adds belongs with it
+    (:func:`extend_default`: the default becomes their union, the default alone is offered
+    next). The default
     never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does
     not; when none does, it is the best one cut to a box around the clicks. ``claimed`` are
     the masks of other objects under the clicks (the click takes their pixels): a candidate
@@ -500,18 +512,23 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             raw.append((ridge_region(fr, pos, forbid, box), f"lines {name}", 0.0))
         if evidence is not None:
             # the lines of the widest box that move with the click
-            raw.append((classic_thin.moving_lines(raw[-1][0], evidence, pos, forbid), MOVING_LINES, 0.0))
-            raw.append((classic_thin.moving_region(evidence, pos, forbid), "region moving with the click", 0.0))
+            raw.append((classic_thin.moving_lines(raw[-1][0], evidence, pos, forbid, fr.bins), MOVING_LINES, 0.0))
+            raw.append((classic_thin.moving_region(evidence, pos, forbid), classic_thin.MOVING_REGION, 0.0))
     raw = [r for r in raw if r[0].any()]
     voters = len(raw)  # the candidates after these are offered only
+    fine: list[tuple[np.ndarray, str, float]] = []
     if pos:
-        for box, name in _boxes(pos, (h, w), FINE_EXTENTS):
+        extents = sorted(set(FINE_EXTENTS) | set(EXTEND_EXTENTS))  # the smallest box first
+        for (box, name), ext in zip(_boxes(pos, (h, w), extents), extents):
             x0, y0, x1, y1 = _pixel_box(box, (h, w))
             if 1.6 * max(x1 - x0, y1 - y0) <= _GC_SIDE:  # (box + margins) the coarse crop was not reduced
                 continue
             m, touch = _box_grabcut(fr, pos, neg, forbid, box, side=FINE_SIDE)
             if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
-                raw.append((m, f"fine box {name}", touch))
+                if ext in EXTEND_EXTENTS:
+                    fine.append((m, f"fine box {name}", touch))
+                if ext in FINE_EXTENTS:
+                    raw.append((m, f"fine box {name}", touch))
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
@@ -552,6 +569,11 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     cands.sort(key=lambda c: -c.score)
     first = next((i for i, c in enumerate(cands) if not c.features["offered"]), 0)
     cands.insert(0, cands.pop(first))  # an alternative made only to be offered is never the default
+    if cands and cands[0].features["share"] <= MAX_DEFAULT_SHARE:
+        ext = extend_default(fr, cands[0], fine, pos, moving, evidence, claimed)
+        if ext is not None:
+            cands.insert(0, ext)
+            cands = cands[:2] + [c for c in cands[2:] if _iou(c.mask, ext.mask) <= 0.9]
     if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
         small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE
                  and not c.features["offered"]]
@@ -563,6 +585,52 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
                 f = _features(fr, grad, m)
                 cands.insert(0, Candidate(m, candidate_score(f), "clipped", f))
     return cands
+
+
+def extend_default(fr: _Frame, default: Candidate, fine, pos, moving: np.ndarray | None,
+                   evidence: np.ndarray | None, claimed: Sequence[np.ndarray] = ()) -> Candidate | None:
+    """The default mask joined with the mask of the smallest fine box (``fine``: ``(mask,
+    kind, touch)``, the smallest box first) that holds most of it (:data:`EXTEND_HOLD`), is
+    clearly larger (:data:`EXTEND_RATIO`) and stays inside its box (:data:`EXTEND_TOUCH`; the
+    smallest such box has the most local background model), when what it adds
+    belongs with the default: when the frame has a motion cue (``moving``, the region moving
+    with the clicks, or else ``evidence``, see :func:`click_candidates`), at least half the
+    added pixels move with the clicks; on a still frame, the union stands out from its
+    surroundings at least as much as the default alone (:func:`._objectness`). None when no
+    fine box qualifies. Pixels of the ``claimed`` masks (the objects under the clicks, see
+    :func:`click_candidates`) are never added.
+
+    Why: the coarse crops (:data:`_GC_SIDE`) round off a person's legs, arms or a second
+    colour of clothes, so most candidates, and so the default, are often a part (a jacket, a
+    shirt); GrabCut in the same small box on the finer crop keeps those parts, and when its
+    mask holds the default and grows out of it without running out of its box, the addition
+    is the rest of the object rather than background -- unless it moves differently from the
+    clicks (a person standing in front of a larger still object) or makes the region blend
+    into its surroundings (the part alone was the more distinct object)."""
+    d = default.mask
+    nd = np.count_nonzero(d)
+    if nd == 0:
+        return None
+    taken = np.zeros_like(d)
+    for c in claimed:
+        taken |= c
+    for m, kind, touch in fine:
+        m = m & ~taken  # the rest of the clicked object, not more of the object the click is on
+        if (touch > EXTEND_TOUCH or np.count_nonzero(m) < EXTEND_RATIO * nd or m.mean() > MAX_DEFAULT_SHARE
+                or np.count_nonzero(m & d) < EXTEND_HOLD * nd):
+            continue
+        u = (_fill_holes(_component_at(d | m, pos)) & ~taken) | d
+        add = u & ~d
+        if moving is not None and moving.any():
+            ok = np.count_nonzero(add & moving) >= 0.5 * np.count_nonzero(add)
+        elif evidence is not None:
+            ok = np.count_nonzero(add & (evidence > 0)) >= 0.5 * np.count_nonzero(add)
+        else:
+            ok = _objectness(fr, u) >= _objectness(fr, d)
+        if ok:
+            f = dict(default.features, share=float(u.mean()), pixels=float(np.count_nonzero(u)), extends=1.0)
+            return Candidate(u, default.score, f"{default.kind} + {kind}", f)
+    return None
 
 
 def clip_to_clicks(mask: np.ndarray, pos) -> np.ndarray:

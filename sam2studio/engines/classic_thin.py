@@ -12,7 +12,9 @@ rounds the tubes off into a blob or drops them. Two cues still hold there:
   clicked frame matches a neighbouring frame warped by either motion), not through dense
   flow, which smooths a tube two pixels wide into its background.
 
-:func:`moving_lines` keeps the lines that move with the click.
+:func:`moving_lines` keeps the lines that move with the click; :func:`prefer_thin` and
+:func:`prefer_rider` are the rules that make them (or, for what rides a thin object, the
+region moving with the click less that object) a click's default.
 """
 
 from __future__ import annotations
@@ -22,7 +24,18 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .classic_util import _camera_homography, _component_at, _dilate, _disk, _erode, _fill_holes, _Frame
+from .classic_util import (
+    _camera_homography,
+    _component_at,
+    _dilate,
+    _disk,
+    _erode,
+    _fill_holes,
+    _Frame,
+    _hist,
+    _log_ratio,
+    _smooth_hist,
+)
 
 #: pixels within this share of the frame's longest side of the click give the object's motion
 MOTION_RADIUS = 0.06
@@ -36,8 +49,22 @@ WINDOW = 0.2
 MOTION_EVIDENCE = 10.0
 #: the kind of the candidate made by :func:`moving_lines`
 MOVING_LINES = "lines moving with the click"
+#: the kind of the candidate made by :func:`moving_region`
+MOVING_REGION = "region moving with the click"
+#: share of a thin object's mask that must lie in the region moving with a later click for
+#: that click to be on what rides (or carries) the thin object
+RIDES_WITH = 0.5
+#: pixels around such a thin object that a click on what rides it does not take
+RIDER_MARGIN = 2
+#: GrabCut for what rides a thin object runs within this many pixels of the region moving
+#: with the click, and may grow the region to at most this many times its size
+RIDER_ZONE = 4
+RIDER_GROWTH = 1.5
 #: a structure this much thinner than a click's default (mean widths) may be what it meant
 THINNER = 0.75
+#: the ring around the moving lines whose colours are their background's (pixels from the
+#: lines; inner and outer radius)
+LINE_RING = (2, 6)
 
 
 def motion_evidence(cur: _Frame, others: Sequence[_Frame], flow, pos) -> np.ndarray | None:
@@ -124,21 +151,44 @@ def _motions(rel: np.ndarray, k: int = 4) -> list[np.ndarray]:
     return out
 
 
-def moving_lines(lines: np.ndarray, evidence: np.ndarray, pos, forbid: np.ndarray) -> np.ndarray:
+def moving_lines(lines: np.ndarray, evidence: np.ndarray, pos, forbid: np.ndarray,
+                 bins: np.ndarray | None = None) -> np.ndarray:
     """The thin lines of a box around the click (``lines``: the pixels of
     :func:`.classic_click.ridge_region`) that move with the click (``evidence`` above
     :data:`MOTION_EVIDENCE`, within two pixels: the test is blurred over 3x3 pixels, and a
     real bicycle's wheels turn and blur), connected to the clicks across gaps of up to two
     pixels (a tube's line breaks where it crosses a lighter patch): the grass's shadow lines
     do not move with a bicycle, its tubes do. Lines the motion cannot judge (along the motion)
-    are kept where they are not contradicted."""
+    are kept where they are not contradicted. With ``bins`` (the frame's colour bins), the
+    lines' pixels coloured like a ring around them (:data:`LINE_RING`) rather than like the
+    lines are dropped (:func:`_colour_cut`)."""
     h, w = lines.shape
     # a line along the motion looks the same wherever it moves (the aperture problem): one
     # that the motion does not contradict is kept when it joins lines that move
     m = lines & (_dilate(evidence > MOTION_EVIDENCE, 2) | (evidence > -MOTION_EVIDENCE)) & ~forbid
     for x, y in pos:
         m |= _disk((h, w), x, y, 2)
-    return _component_at(_dilate(m, 1), pos) & m
+    m = _component_at(_dilate(m, 1), pos) & m
+    return m if bins is None else _colour_cut(m, bins, pos)
+
+
+def _colour_cut(m: np.ndarray, bins: np.ndarray, pos) -> np.ndarray:
+    """``m`` (thin lines) less its pixels whose colour is more common in a ring around it
+    than in it, connected to the clicks across one-pixel gaps. The ridge filter marks a line
+    and a pixel or two of its background on each side (grass blades next to a tube are
+    ridges too) and the motion test, blurred over 3x3 pixels, passes them; their colours
+    are the background's, which the ring holds and the lines mostly do not."""
+    if not m.any():
+        return m
+    h, w = m.shape
+    ring = _dilate(m, LINE_RING[1]) & ~_dilate(m, LINE_RING[0])
+    if not ring.any():
+        return m
+    lut = _log_ratio(_smooth_hist(_hist(bins, m)), _smooth_hist(_hist(bins, ring)))
+    keep = m & (lut[bins] > 0.0)
+    for x, y in pos:
+        keep |= m & _disk((h, w), x, y, 2)
+    return _component_at(_dilate(keep, 1), pos) & keep
 
 
 def moving_region(evidence: np.ndarray, pos, forbid: np.ndarray) -> np.ndarray:
@@ -175,6 +225,54 @@ def prefer_thin(cands: list) -> list:
     if _width(lines) > THINNER * _width(default):
         return cands
     return [cands[idx]] + cands[:idx] + cands[idx + 1:]
+
+
+def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[np.ndarray],
+                 fr: _Frame | None = None) -> list:
+    """``cands`` (click candidates, the default first) with the region moving with the click
+    less the other objects' masks (:data:`MOVING_REGION`, :func:`moving_region`) made the
+    default when the click is on what rides or carries a thin object already on the frame:
+    ``thin`` are the masks of other objects whose default there was the lines moving with
+    their click (:data:`MOVING_LINES`), and at least :data:`RIDES_WITH` of one of them lies
+    in the region moving with this click (``evidence`` from
+    :func:`motion_evidence`, no object subtracted): they move as one body. A rider clicked
+    after the bicycle it rides is that body less the bicycle; GrabCut's candidates around
+    the click see only the colours there (the rider's white shirt, which runs into a white
+    wall behind him) and leave out the shorts, arms and legs that move with it. Unchanged
+    when the candidate is empty or larger than a default may be.
+
+    With the frame ``fr``, that region is the seed of a GrabCut within the moving body (the
+    thin object's pixels included): the bicycle's lines took the rider's legs where they
+    cross its tubes (legs are lines too, and move with it), and the rider's colours (skin,
+    shorts) claim them back. The default may then overlap the thin objects' masks: the
+    engine takes those pixels from them."""
+    from .classic_click import MAX_DEFAULT_SHARE, MIN_PIXELS, crop_grabcut  # (it imports this module)
+
+    idx = next((i for i, c in enumerate(cands) if c.kind == MOVING_REGION), None)
+    if idx is None or evidence is None or not pos or not thin:
+        return cands
+    c = cands[idx]
+    if c.features.get("offered") or c.features["share"] > MAX_DEFAULT_SHARE or c.features["pixels"] < MIN_PIXELS:
+        return cands
+    body = moving_region(evidence, pos, np.zeros(evidence.shape, bool))
+    ridden = [t for t in thin if t.any() and np.count_nonzero(t & body) >= RIDES_WITH * np.count_nonzero(t)]
+    if not ridden:
+        return cands
+    # the motion test passes a pixel or two of background beside a moving line (it is blurred
+    # over 3x3 pixels): what of that fringe the thin object left is not the rider
+    m = c.mask & ~_dilate(np.logical_or.reduce(ridden), RIDER_MARGIN)
+    m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    m = _component_at(m, pos)
+    if np.count_nonzero(m) < MIN_PIXELS:
+        return cands
+    if fr is not None:
+        grown = crop_grabcut(fr, m, _dilate(body, RIDER_ZONE), pos=pos, sure_fg=_erode(m, 2))
+        if grown is not None:
+            grown = _component_at(grown & _dilate(body, 1), pos)
+            if MIN_PIXELS <= np.count_nonzero(grown) <= RIDER_GROWTH * np.count_nonzero(m):
+                m = grown
+    c = type(c)(m, c.score, c.kind, dict(c.features, pixels=float(np.count_nonzero(m)), share=float(m.mean())))
+    return [c] + cands[:idx] + cands[idx + 1:]
 
 
 def _width(m: np.ndarray) -> float:

@@ -51,6 +51,8 @@ __all__ = [
     "ProgressCallback",
     "cache_dir",
     "check_checkpoint",
+    "fit_problem",
+    "read_checkpoint",
     "download",
     "format_model_table",
     "get_model",
@@ -330,13 +332,26 @@ def check_checkpoint(
     ``config`` is a sam2 config name (``"configs/sam2.1/sam2.1_hiera_t.yaml"``) or a catalogue
     model name. ``display_name`` is how the file is named in messages (default: its path).
     """
-    import torch
-
     if config in MODELS:
         config = MODELS[config].config
     path = Path(path)
     label = display_name or str(path)
-    model_label = _config_label(config)
+    state = read_checkpoint(path, display_name=label)
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    del state
+    problem = fit_problem(got, _reference_table(config))
+    if problem:
+        raise CheckpointError(f"{label} does not fit {_config_label(config)}: {problem}")
+
+
+def read_checkpoint(path: str | os.PathLike, *, display_name: str | None = None) -> dict:
+    """The ``model`` state dict of the SAM 2 checkpoint at ``path``; CheckpointError, saying what
+    is wrong, for a missing, unreadable, corrupt or truncated file, or one that holds no SAM 2 state
+    dict. Cheap next to building the model, so a bad file is refused before that."""
+    import torch
+
+    path = Path(path)
+    label = display_name or str(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {label} does not exist")
     try:
@@ -348,19 +363,19 @@ def check_checkpoint(
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - torch raises many kinds of errors on bytes that are not a checkpoint
         raise CheckpointError(f"{label} is not a valid checkpoint (corrupt or truncated)") from None
-
     state = obj.get("model") if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
-        del obj, state
         raise CheckpointError(
             f"{label} is not a SAM 2 checkpoint (it has no 'model' state dict of tensors)"
         )
-    got = {k: tuple(v.shape) for k, v in state.items()}
-    del obj, state
+    return dict(state)
 
-    ref = _reference_table(config)
+
+def fit_problem(got: Mapping[str, tuple[int, ...]], ref: Mapping[str, tuple[int, ...]]) -> str | None:
+    """What keeps a state dict with shapes ``got`` from loading into a model with shapes ``ref``
+    (missing keys, unexpected keys, tensors of the wrong shape), or None when it fits."""
     missing = [k for k in ref if k not in got]
     unexpected = [k for k in got if k not in ref]
     mismatched = [
@@ -375,8 +390,7 @@ def check_checkpoint(
         problems.append(
             f"{len(mismatched)} tensors of the wrong shape (e.g. {_examples(mismatched, 2)})"
         )
-    if problems:
-        raise CheckpointError(f"{label} does not fit {model_label}: {'; '.join(problems)}")
+    return "; ".join(problems) or None
 
 
 def _sha256(path: Path, cancel: threading.Event | None) -> str:

@@ -134,17 +134,20 @@ def build_predictor(
             torch.manual_seed(int(seed))
         return build_sam2_video_predictor(config, ckpt_path=None, device=device,
                                           hydra_overrides_extra=overrides)
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise CheckpointError(f"checkpoint {checkpoint} does not exist")
-    try:
-        return build_sam2_video_predictor(config, ckpt_path=str(checkpoint), device=device,
-                                          hydra_overrides_extra=overrides)
-    except Exception as exc:  # sam2 raises bare RuntimeErrors (and pickle's) for bad files
-        from .models import check_checkpoint
+    # the checkpoint is read and checked before the model is built (a bad file is refused at
+    # once, saying what is wrong), then loaded as sam2's own loader does (a strict load_state_dict)
+    from .models import _config_label, fit_problem, read_checkpoint
 
-        check_checkpoint(checkpoint, config)  # raises a CheckpointError that says what is wrong
-        raise CheckpointError(f"checkpoint {checkpoint} could not be loaded for {config}: {exc}") from exc
+    checkpoint = Path(checkpoint)
+    state = read_checkpoint(checkpoint)
+    predictor = build_sam2_video_predictor(config, ckpt_path=None, device=device,
+                                           hydra_overrides_extra=overrides)
+    problem = fit_problem({k: tuple(v.shape) for k, v in state.items()},
+                          {k: tuple(v.shape) for k, v in predictor.state_dict().items()})
+    if problem:
+        raise CheckpointError(f"{checkpoint} does not fit {_config_label(config)}: {problem}")
+    predictor.load_state_dict(state)
+    return predictor
 
 
 class LazyFrames(Sequence):

@@ -15,8 +15,10 @@ import gc
 from PySide6.QtCore import QObject, QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
-#: how often the UI thread checks gc's counts (milliseconds)
-INTERVAL_MS = 250
+#: how often the UI thread checks gc's counts (milliseconds): often enough that each collection stays small
+#: (measured during a SAM 2 model build and propagation: generation 0 at most ~2 ms, generation 1
+#: ~17 ms; at 250 ms they grew to 55 and 150 ms)
+INTERVAL_MS = 20
 
 
 class _Collector(QObject):

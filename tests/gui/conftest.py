@@ -38,7 +38,8 @@ QThread.start = _tracking_start
 
 @pytest.fixture(autouse=True)
 def no_thread_leaks():
-    """Fail a test that leaves a QThread (or a non-daemon Python thread) running."""
+    """Fail a test that leaves a QThread (or a non-daemon Python thread) running, or a window
+    that was never shut down (gui/ui_thread_gc.py)."""
     _STARTED.clear()
     before = {t.ident for t in threading.enumerate()}
     yield
@@ -62,6 +63,13 @@ def no_thread_leaks():
         if app is not None:
             app.processEvents()
         time.sleep(0.02)
+    from sam2studio.gui import ui_thread_gc
+
+    if ui_thread_gc.holders():  # a window never shut down: automatic collection would stay off
+        held = ui_thread_gc.holders()
+        while ui_thread_gc.holders():
+            ui_thread_gc.release()
+        pytest.fail(f"test left {held} window(s) holding UI-thread garbage collection (not shut down)")
 
 
 # ---- isolation ------------------------------------------------------------------------------
