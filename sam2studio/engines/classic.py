@@ -49,7 +49,14 @@ scaled back to the video's size):
   moving like the surroundings, such as a patch of background the click took, is dropped);
   **the objects compete**: each pixel goes to the best-scoring object, or to the
   background if none scores above zero. An object being covered therefore shrinks instead
-  of stealing its occluder's pixels. An object too thin for its interior's flow to be read
+  of stealing its occluder's pixels. Objects that look the same (identical cups shuffled)
+  are told apart by motion: where two objects meet and move differently, a pixel moving like
+  one is penalised for the other; an object's local background leaves out the other objects
+  (a cup beside its twin must not learn its own colour as background); a mostly covered
+  object moves rigidly at its own speed (the flow at its edge is its coverer's); and a
+  measured step far from the object's speed is believed only when the object's whole shape
+  looks clearly more like it there than where its speed puts it (a cup passing behind its
+  twin would otherwise stop with the twin). An object too thin for its interior's flow to be read
   (tubes a pixel or two wide), or found again at the frame's border, gets its motion by
   matching its own pixels of the previous frame instead; parts that thin are carried over
   by the warp rather than filtered away as speckles. The full-size mask is not a plain
@@ -64,7 +71,10 @@ scaled back to the video's size):
   (a template-sized window whose colours match its model). An object still seen but far
   smaller than on its prompt, or far less like itself, clear of other objects, is searched
   for too, and moved to a window that matches much better (a mask left behind by a fast move
-  must not stay on the background). :meth:`ClassicEngine.add_absent` marks an object not
+  must not stay on the background), unless it moves as its speed says, lies under another
+  object, would jump farther than its size and speed allow, or looks about as much like itself
+  where it is (partly covered, not left behind: the new place would be its twin).
+  :meth:`ClassicEngine.add_absent` marks an object not
   visible on a frame; it stays empty from there until found again.
 * **Anchors.** Every prompt is kept as a keyframe; a propagation starts from the prompt on
   the start frame, or else from the state this engine computed on that frame in an earlier
@@ -254,6 +264,12 @@ class ClassicEngine(Engine):
     RELOCATE_MARGIN = 0.5  # how much better (mean log-ratio) a new place must be to move a shrunk object
     W_STRAY = 3.0  # moving like the surroundings on the earlier frames (persistent motion evidence)
     STRAY_RATE = 0.35  # how fast that evidence follows each frame's
+    SHAPE_MIN_AREA = 0.75  # visible area / the template's from which the template learns the shape
+    SHAPE_MIN_SCORE = 0.85  # score / the prompt's from which it does (not from a blurred, eroded mask)
+    COAST_JUMP = 3.0  # internal px per frame by which a measured step must leave the speed to be doubted
+    RELOCATE_REACH = 20.0  # frames of its speed (plus its size) within which a seen object may be moved
+    COVERED_SHARE = 0.3  # share of its shape under another object from which an object is not searched for
+    COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -937,11 +953,16 @@ class ClassicEngine(Engine):
             return None
         return float(x0 - bb[0]), float(y0 - bb[1])
 
-    def _ring_hist(self, fr: _Frame, m: np.ndarray | None) -> np.ndarray:
+    def _ring_hist(self, fr: _Frame, m: np.ndarray | None, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Colour histogram of a band around ``m`` (its local surroundings), leaving out
+        ``exclude`` (the other tracked objects: an object next to one that looks the same, a
+        cup beside its twin, must not learn its own colours as background)."""
         if m is None or not m.any():
             return _smooth_hist(fr.global_hist)
         r = max(6, int(0.35 * np.sqrt(np.count_nonzero(m))))
         ring = _ring(m, 2, r)
+        if exclude is not None:
+            ring &= ~exclude
         if np.count_nonzero(ring) < 20:
             return _smooth_hist(fr.global_hist)
         return _smooth_hist(_hist(fr.bins, ring))
@@ -1038,6 +1059,64 @@ class ClassicEngine(Engine):
         score[y0:y1, x0:x1] -= self.W_MOTION * pen[y0:y1, x0:x1]
         return pen
 
+    @staticmethod
+    def _window_evidence(L: np.ndarray, tmpl: np.ndarray, pos: tuple[float, float]) -> float:
+        """Mean appearance log-ratio ``L`` over the template's pixels placed at ``pos``
+        (pixels outside the frame count as -1: an object does not go there unseen)."""
+        h, w = L.shape
+        tm = tmpl >= 0.5
+        n = np.count_nonzero(tm)
+        if n == 0:
+            return -1.0
+        m = _paste(tm, pos, (h, w))
+        inside = np.count_nonzero(m)
+        return (float(L[m].sum()) - (n - inside)) / n
+
+    def _motion_competition(self, scores: np.ndarray, ids: list[int], steps: dict[int, tuple[float, float]],
+                            flow: np.ndarray, rel: np.ndarray, warped: dict[int, np.ndarray | None],
+                            shapes: dict[int, np.ndarray | None]) -> None:
+        """Where two objects meet and move differently, a pixel whose flow is one's step
+        rather than the other's is unlikely to be the other's (``scores``, planes 1.. in the
+        order of ``ids``, lowered in place). Two objects that look the same (identical cups
+        passing each other) cannot be told apart by colour; which way a pixel moves can:
+        without this the one passing behind keeps the pixels of the one passing in front and
+        is dragged along with it. Only a penalty, weighted by the flow's reliability."""
+        h, w = rel.shape
+        boxes = {}
+        for k in ids:
+            m = None
+            if warped[k] is not None:
+                m = warped[k] > 0.5
+            if shapes[k] is not None:
+                m = (shapes[k] > 0.5) if m is None else (m | (shapes[k] > 0.5))
+            boxes[k] = None if m is None else _bbox(m)
+        for a_i, ka in enumerate(ids):
+            for b_i in range(a_i + 1, len(ids)):
+                kb = ids[b_i]
+                ba, bb = boxes[ka], boxes[kb]
+                if ba is None or bb is None:
+                    continue
+                pad = 4
+                if ba[0] > bb[2] + pad or bb[0] > ba[2] + pad or ba[1] > bb[3] + pad or bb[1] > ba[3] + pad:
+                    continue  # apart: nothing to tell
+                sa = np.float32([-steps[ka][0], -steps[ka][1]])  # flow of a pixel of a (cur -> prev)
+                sb = np.float32([-steps[kb][0], -steps[kb][1]])
+                sep2 = float(((sa - sb) ** 2).sum())
+                if sep2 < (2.0 * self.MOTION_MIN_SEP) ** 2:
+                    continue  # they move alike: motion says nothing
+                x0, y0 = max(0, min(ba[0], bb[0]) - pad), max(0, min(ba[1], bb[1]) - pad)
+                x1, y1 = min(w, max(ba[2], bb[2]) + pad), min(h, max(ba[3], bb[3]) + pad)
+                fc = flow[y0:y1, x0:x1]
+                # |f - sa|^2 - |f - sb|^2 = 2 f.(sb - sa) + |sa|^2 - |sb|^2, in units of sep2:
+                # -1 where the pixel moves exactly like a, +1 exactly like b
+                g = 2.0 * (sb - sa)
+                c = float((sa ** 2).sum() - (sb ** 2).sum())
+                d = cv2.addWeighted(fc[..., 0], float(g[0]), fc[..., 1], float(g[1]), c) / sep2
+                conf = min(1.0, np.sqrt(sep2) / (4.0 * self.MOTION_MIN_SEP)) * rel[y0:y1, x0:x1]
+                ia, ib = 1 + a_i, 1 + b_i
+                scores[ia, y0:y1, x0:x1] -= self.W_MOTION * conf * np.clip(d, 0.0, 1.0)
+                scores[ib, y0:y1, x0:x1] -= self.W_MOTION * conf * np.clip(-d, 0.0, 1.0)
+
     def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
         o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
                                vel=(t.vel[0] * sign, t.vel[1] * sign), hidden=t.hidden, ref_area=t.ref_area,
@@ -1076,6 +1155,8 @@ class ClassicEngine(Engine):
         for j, k in enumerate(ids, start=1):
             t = tracks[k]
             W = warped[k]
+            t.lut = _log_ratio(t.fg, t.bg, self.LR_CLIP)
+            L = t.lut[cur.bins]
             # motion: median displacement of the pixels the warp keeps for this object (only
             # from its interior, away from other objects, where the flow is consistent, and
             # only while most of it is visible: the motion model must not learn the
@@ -1142,19 +1223,64 @@ class ClassicEngine(Engine):
                 # (an object half out of the frame is smaller as it should be; unless it
                 # also looks much less like itself: then what is left at the border is not it)
                 lost = t.score < self.LOST_SCORE * t.anchor_score
-                if (inside >= 0.5 or lost) and not (_dilate(t.vis, 4) & exclude).any():
+                # (and one that moves as its speed says, its motion measured on this frame, is
+                # not left behind: partly covered, by a hand, a twin passing in front)
+                steady = t.vel_known and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1]) <= max(
+                    self.COAST_JUMP, 0.4 * np.hypot(*t.vel)) and np.hypot(*t.vel) >= self.COAST_JUMP
+                # (nor one whose shape lies largely under another object's mask: covered by
+                # it, as a cup its twin passes in front of)
+                moved = _paste(tm, (t.pos[0] + step[0], t.pos[1] + step[1]), (h, w))
+                under = np.count_nonzero(moved & exclude) > self.COVERED_SHARE * max(1, np.count_nonzero(moved))
+                if ((inside >= 0.5 or lost) and not steady and not under
+                        and not (_dilate(t.vis, 4) & exclude).any()):
                     # compared with where the motion measured on this frame puts it
                     here = t.pos
                     t.pos = (here[0] + step[0], here[1] + step[1])
                     found = self._redetect(cur, t, exclude, better_than=self.RELOCATE_MARGIN)
                     t.pos = here
+                    reach = max(tm.shape) + self.RELOCATE_REACH * np.hypot(*t.vel)
+                    if (found is not None
+                            and np.hypot(found[0] - here[0] - step[0], found[1] - here[1] - step[1]) > reach):
+                        # a slow object does not go far unseen: what looks like it farther
+                        # away is another object (its twin across the table); it is covered
+                        # where it is (a hand over it)
+                        found = None
+                    if (found is not None
+                            and self._window_evidence(L, t.tmpl, (here[0] + step[0], here[1] + step[1]))
+                            > self._window_evidence(L, t.tmpl, found) - self.RELOCATE_MARGIN):
+                        # its shape where it is looks about as much like it as at the new
+                        # place: partly covered (a hand over it, blurred), not left behind on
+                        # the background; the new place is likelier another object that looks
+                        # the same
+                        found = None
                     if found is not None:
                         t.pos, step = found, (0.0, 0.0)
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
                         t.realign = t.refound = True
                         warped[k] = W = None
+            coasting = False
+            if (measured and W is not None and t.vel_known and t.hidden == 0 and t.tmpl is not None
+                    and np.hypot(step[0] - t.vel[0], step[1] - t.vel[1])
+                    > max(self.COAST_JUMP, 0.4 * np.hypot(*t.vel))):
+                # a fast object whose pixels seem to have stopped (or turned) at once: either it
+                # did, or it went behind something that looks like it (a cup passing behind its
+                # twin) and the flow measured the twin. Its whole shape, where its speed puts it,
+                # decides: kept when it looks at least as much like the object there as where
+                # the flow puts it (a real stop leaves that place on the background)
+                e_pred = self._window_evidence(L, t.tmpl, (t.pos[0] + t.vel[0], t.pos[1] + t.vel[1]))
+                e_meas = self._window_evidence(L, t.tmpl, (t.pos[0] + step[0], t.pos[1] + step[1]))
+                if e_pred >= e_meas - self.COAST_MARGIN:
+                    step, measured, coasting = t.vel, False, True
             steps[k] = step
+            if W is not None and not measured and t.hidden == 0 and t.tmpl is not None:
+                # mostly covered: what is left of it lies at the edge of whatever covers it,
+                # where the flow is the coverer's; moved by the flow it would be dragged along
+                # with it (a cup passing in front of its twin, a hand over it). It moves as a
+                # whole at its own speed instead
+                sm = np.float32([[1, 0, step[0]], [0, 1, step[1]]])
+                warped[k] = W = cv2.warpAffine(t.vis.astype(np.float32), sm, (w, h), flags=cv2.INTER_LINEAR,
+                                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             if t.tmpl is not None:
                 t.pos = (t.pos[0] + step[0], t.pos[1] + step[1])
                 A = _paste_soft(t.tmpl, t.pos, (h, w))
@@ -1166,8 +1292,6 @@ class ClassicEngine(Engine):
             else:
                 A = None
             shapes[k] = A
-            t.lut = _log_ratio(t.fg, t.bg, self.LR_CLIP)
-            L = t.lut[cur.bins]
             # where the flow is not trusted, the warped mask gives way to the shape prediction
             Wb = cv2.GaussianBlur(W, (0, 0), 1.0) if W is not None else np.zeros((h, w), np.float32)
             Af = A if A is not None else np.zeros((h, w), np.float32)
@@ -1175,7 +1299,7 @@ class ClassicEngine(Engine):
             prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
             scores[j] = L + prior
             pen = None
-            if measured and warped[k] is not None:
+            if (measured or coasting) and warped[k] is not None:
                 pen = self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
             # a part that moved like the surroundings on the earlier frames too is the
             # background it was mistaken with (a patch the click took, a trail), not a part
@@ -1191,6 +1315,7 @@ class ClassicEngine(Engine):
                 t.stray = self.STRAY_RATE * pen + ((1.0 - self.STRAY_RATE) * hist if hist is not None else 0.0)
             else:
                 t.stray = None if hist is None else (1.0 - self.STRAY_RATE) * hist
+        self._motion_competition(scores, ids, steps, flow, rel, warped, shapes)
         # the best-scoring object per pixel (0: background); one pass per object over
         # contiguous planes (an argmax across the planes is several times slower)
         label = np.zeros((h, w), np.int32)
@@ -1296,7 +1421,8 @@ class ClassicEngine(Engine):
             bb = _bbox(R)
             at_border = bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h
             free = not (near & others).any() and not at_border and not leaky
-            if free and (t.tmpl is None or a >= 0.5 * t.ref_area):
+            if free and (t.tmpl is None or (a >= self.SHAPE_MIN_AREA * t.ref_area
+                                            and t.score >= self.SHAPE_MIN_SCORE * t.anchor_score)):
                 # the shape follows what is seen, slowly (a leak on one frame must not
                 # become the object's shape)
                 M = R.astype(np.float32)
@@ -1314,5 +1440,5 @@ class ClassicEngine(Engine):
                 t.pos = (float(bb[0]), float(bb[1]))
                 t.ref_area = a
             around = (R | (shapes[k] > 0.5)) if shapes[k] is not None else R
-            t.bg = (1 - self.BG_RATE) * t.bg + self.BG_RATE * self._ring_hist(cur, around)
+            t.bg = (1 - self.BG_RATE) * t.bg + self.BG_RATE * self._ring_hist(cur, around, others)
             t.vis = R

@@ -1,0 +1,64 @@
+"""The classic engine on the bundled sample's shell game: identical red cups passing each other.
+
+On frames 45-82 of ``resources/sample/cups.mp4`` the middle cup is lifted, carried behind the
+left cup to the far left (motion-blurred, hidden for a few frames), then carried back in front
+of it to the middle, while a hand reaches over the left cup. The cups look exactly alike, so
+only their motion tells them apart. Where each cup stands was found by watching the clip
+frame by frame; the cups are the only saturated red in it, so a colour threshold gives each
+cup's pixels (its red region).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from sam2studio import Session
+
+SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "sample" / "cups.mp4"
+
+START, END = 45, 82
+CLICKS = {"left": (387, 400), "middle": (653, 400)}  # on frame START, inside each cup
+# x of each cup's centre (1280x720) where they stand apart: after the middle cup went behind
+# the left one to the far left (60), and after it came back in front of it (82)
+WHERE = {60: {"left": 386, "middle": 183}, 82: {"left": 396, "middle": 660}}
+
+
+def red_cup_near(rgb: np.ndarray, x: float) -> np.ndarray:
+    """The red region (a cup) whose centre is nearest to ``x``."""
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2HSV)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    red = (((h >= 172) | (h <= 6)) & (s >= 120) & (v >= 90)).astype(np.uint8)
+    n, lab, st, cen = cv2.connectedComponentsWithStats(red, connectivity=8)
+    big = [j for j in range(1, n) if st[j, cv2.CC_STAT_AREA] > 10000]
+    return lab == min(big, key=lambda j: abs(cen[j][0] - x))
+
+
+@pytest.fixture(scope="module")
+def tracked():
+    with Session.open(SAMPLE, engine="classic") as s:
+        ids = {}
+        for name, (x, y) in CLICKS.items():
+            ids[name] = s.add_object(name).id
+            s.add_click(START, ids[name], x, y)
+        for _f, _res in s.propagate(START, "forward", frame_range=(START, END)):
+            pass
+        out = {}
+        for f, where in WHERE.items():
+            rgb = s.video.get_frame(f)
+            out[f] = {name: (s.mask(f, ids[name]), red_cup_near(rgb, x)) for name, x in where.items()}
+        yield out
+
+
+@pytest.mark.parametrize("frame", sorted(WHERE))
+def test_identical_cups_passing_each_other_keep_their_own_cup_whole(tracked, frame):
+    masks = tracked[frame]
+    for name, (mask, cup) in masks.items():
+        other = next(c for n, (_m, c) in masks.items() if n != name)
+        cover = np.count_nonzero(mask & cup) / np.count_nonzero(cup)
+        on_other = np.count_nonzero(mask & other) / np.count_nonzero(other)
+        assert cover >= 0.8, f"frame {frame}: the {name} cup's mask covers {cover:.0%} of it"
+        assert on_other <= 0.1, f"frame {frame}: the {name} cup's mask covers {on_other:.0%} of the other cup"
