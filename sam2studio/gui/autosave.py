@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ class Autosaver(QObject):
         self.id = uuid.uuid4().hex
         LIVE.add(self.id)
         self._pending = False
+        self._closed = threading.Event()  # a clean close: no autosave may be left after it
         self.count = 0
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.tick)
@@ -148,6 +150,8 @@ class Autosaver(QObject):
         self._pending = True
 
         def fn(ctx):
+            if self._closed.is_set():
+                return str(path)
             s = ctx.session
             path.parent.mkdir(parents=True, exist_ok=True)
             s.autosave(path)
@@ -162,6 +166,9 @@ class Autosaver(QObject):
             tmp = meta_path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(meta), encoding="utf-8")
             os.replace(tmp, meta_path)
+            if self._closed.is_set():  # the window closed cleanly while this was being written
+                for leftover in (path, meta_path):
+                    leftover.unlink(missing_ok=True)
             return str(path)
 
         def done(job) -> None:
@@ -195,4 +202,5 @@ class Autosaver(QObject):
         self.timer.stop()
         LIVE.discard(self.id)
         if not keep_files:
+            self._closed.set()  # before clear(): an autosave being written deletes its own files
             self.clear()
