@@ -51,7 +51,8 @@ __all__ = [
     "ProgressCallback",
     "cache_dir",
     "check_checkpoint",
-    "fit_problem",
+    "check_fit",
+    "state_shapes",
     "read_checkpoint",
     "download",
     "format_model_table",
@@ -306,7 +307,7 @@ def _reference_table(config: str) -> dict[str, tuple[int, ...]]:
             model = build_sam2_video_predictor(config, ckpt_path=None, device="cpu")
         except HydraException as exc:
             raise UserError(f"unknown sam2 config {config!r}: {exc}") from None
-        table = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        table = state_shapes(model.state_dict())
         del model
         _ref_tables[config] = table
         return table
@@ -336,12 +337,8 @@ def check_checkpoint(
         config = MODELS[config].config
     path = Path(path)
     label = display_name or str(path)
-    state = read_checkpoint(path, display_name=label)
-    got = {k: tuple(v.shape) for k, v in state.items()}
-    del state
-    problem = fit_problem(got, _reference_table(config))
-    if problem:
-        raise CheckpointError(f"{label} does not fit {_config_label(config)}: {problem}")
+    got = state_shapes(read_checkpoint(path, display_name=label))
+    check_fit(got, _reference_table(config), label, config)
 
 
 def read_checkpoint(path: str | os.PathLike, *, display_name: str | None = None) -> dict:
@@ -373,9 +370,16 @@ def read_checkpoint(path: str | os.PathLike, *, display_name: str | None = None)
     return dict(state)
 
 
-def fit_problem(got: Mapping[str, tuple[int, ...]], ref: Mapping[str, tuple[int, ...]]) -> str | None:
-    """What keeps a state dict with shapes ``got`` from loading into a model with shapes ``ref``
-    (missing keys, unexpected keys, tensors of the wrong shape), or None when it fits."""
+def state_shapes(state: Mapping) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of a state dict of tensors."""
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def check_fit(got: Mapping[str, tuple[int, ...]], ref: Mapping[str, tuple[int, ...]], label: str,
+              config: str) -> None:
+    """Raise CheckpointError, naming ``label``, unless a state dict with shapes ``got`` loads
+    into ``config``'s model (shapes ``ref``): what keeps it from loading (missing keys,
+    unexpected keys, tensors of the wrong shape)."""
     missing = [k for k in ref if k not in got]
     unexpected = [k for k in got if k not in ref]
     mismatched = [
@@ -390,7 +394,8 @@ def fit_problem(got: Mapping[str, tuple[int, ...]], ref: Mapping[str, tuple[int,
         problems.append(
             f"{len(mismatched)} tensors of the wrong shape (e.g. {_examples(mismatched, 2)})"
         )
-    return "; ".join(problems) or None
+    if problems:
+        raise CheckpointError(f"{label} does not fit {_config_label(config)}: {'; '.join(problems)}")
 
 
 def _sha256(path: Path, cancel: threading.Event | None) -> str:

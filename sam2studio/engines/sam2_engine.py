@@ -136,16 +136,13 @@ def build_predictor(
                                           hydra_overrides_extra=overrides)
     # the checkpoint is read and checked before the model is built (a bad file is refused at
     # once, saying what is wrong), then loaded as sam2's own loader does (a strict load_state_dict)
-    from .models import _config_label, fit_problem, read_checkpoint
+    from .models import check_fit, read_checkpoint, state_shapes
 
     checkpoint = Path(checkpoint)
     state = read_checkpoint(checkpoint)
     predictor = build_sam2_video_predictor(config, ckpt_path=None, device=device,
                                            hydra_overrides_extra=overrides)
-    problem = fit_problem({k: tuple(v.shape) for k, v in state.items()},
-                          {k: tuple(v.shape) for k, v in predictor.state_dict().items()})
-    if problem:
-        raise CheckpointError(f"{checkpoint} does not fit {_config_label(config)}: {problem}")
+    check_fit(state_shapes(state), state_shapes(predictor.state_dict()), str(checkpoint), config)
     predictor.load_state_dict(state)
     return predictor
 
