@@ -213,6 +213,11 @@ class _Track:
     # how consistently each pixel around the object moved like its surroundings rather than
     # like the object on the frames so far (0..1, a running mean that moves with the object)
     stray: np.ndarray | None = None
+    # an untracked object that looks like this one, near it and moving differently (a cup's
+    # twin carried past it): its pixels on the current frame and its step per frame
+    twin: tuple[np.ndarray, tuple[float, float]] | None = None
+    # where a twin was last followed (it may have stopped there), and for how many more frames
+    twin_left: tuple[np.ndarray, int] | None = None
 
 
 @dataclass
@@ -270,6 +275,8 @@ class ClassicEngine(Engine):
     RELOCATE_REACH = 20.0  # frames of its speed (plus its size) within which a seen object may be moved
     COVERED_SHARE = 0.3  # share of its shape under another object from which an object is not searched for
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
+    TWIN_MIN_SEP = 2.0  # internal px per frame by which an untracked look-alike must move differently
+    TWIN_KEEP = 15  # frames during which the object is not looked for where its twin was last followed
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -1117,6 +1124,126 @@ class ClassicEngine(Engine):
                 scores[ia, y0:y1, x0:x1] -= self.W_MOTION * conf * np.clip(d, 0.0, 1.0)
                 scores[ib, y0:y1, x0:x1] -= self.W_MOTION * conf * np.clip(-d, 0.0, 1.0)
 
+    def _twin_window(self, t: _Track, h: int, w: int) -> tuple[int, int, int, int]:
+        """The part of the frame where a twin of ``t`` matters: its template's box, grown by
+        its size."""
+        th, tw = t.tmpl.shape
+        g = max(th, tw)
+        x0, y0 = int(t.pos[0] + t.vel[0]) - g, int(t.pos[1] + t.vel[1]) - g
+        return max(0, x0), max(0, y0), min(w, x0 + tw + 2 * g), min(h, y0 + th + 2 * g)
+
+    def _find_twin(self, t: _Track, L: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
+                   step: tuple[float, float], others: list[np.ndarray | None]) -> np.ndarray | None:
+        """An untracked object near ``t`` that looks like it and moves differently (the cup
+        the user did not click, carried past this one): pixels next to the object, outside its
+        warped mask and every other object's, that look clearly like the object, in one piece
+        at least a fifth of its size, moving together at a step clearly not the object's.
+        Records it in ``t.twin`` and returns its pixels, or None."""
+        h, w = L.shape
+        x0, y0, x1, y1 = self._twin_window(t, h, w)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return None
+        cand = (L[y0:y1, x0:x1] > 1.0) & (rel[y0:y1, x0:x1] > 0.5) & ~_dilate(W[y0:y1, x0:x1] > 0.5, 2)
+        for o in others:
+            if o is not None:
+                cand &= ~(o[y0:y1, x0:x1] > 0.5)
+        min_area = 0.2 * t.ref_area
+        if np.count_nonzero(cand) < min_area:
+            return None
+        disp = -flow[y0:y1, x0:x1]
+        sep = self.TWIN_MIN_SEP
+        moving = ((disp[..., 0] - step[0]) ** 2 + (disp[..., 1] - step[1]) ** 2) > sep * sep
+        cand &= moving
+        n, lab, st, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=8)
+        if n < 2:
+            return None
+        c = 1 + int(np.argmax(st[1:, cv2.CC_STAT_AREA]))
+        if st[c, cv2.CC_STAT_AREA] < min_area:
+            return None
+        comp = lab == c
+        d = disp[comp]
+        s = np.median(d, axis=0)
+        if np.hypot(s[0] - step[0], s[1] - step[1]) < sep:
+            return None
+        # moving together (a rigid thing carried), not scattered flow
+        if np.mean(np.hypot(d[:, 0] - s[0], d[:, 1] - s[1]) < 0.5 * sep) < 0.5:
+            return None
+        m = np.zeros((h, w), bool)
+        m[y0:y1, x0:x1] = comp
+        t.twin = (m, (float(s[0]), float(s[1])))
+        t.twin_left = None
+        return m
+
+    def _follow_twin(self, t: _Track, L: np.ndarray, flow: np.ndarray, rel: np.ndarray) -> np.ndarray | None:
+        """Move ``t``'s twin onto the current frame, by the median motion of its pixels: those
+        near where its step puts it that look like the object and move more like the twin
+        than like the object. Dropped when it leaves the object's surroundings, is no longer
+        seen moving or moves like the object (motion cannot tell them apart then); its last
+        place is kept in ``t.twin_left`` for ``TWIN_KEEP`` frames (where the object is not
+        looked for: a twin that stopped there). Returns its pixels, or None."""
+        h, w = L.shape
+        m, s = t.twin
+        t.twin = None
+        t.twin_left = (m, self.TWIN_KEEP)
+        own = t.vel if t.vel_known else (0.0, 0.0)
+        sa, sb = np.float32(own), np.float32(s)
+        sep2 = float(((sa - sb) ** 2).sum())
+        if sep2 < self.TWIN_MIN_SEP ** 2:
+            return None  # moving alike: motion cannot tell them apart
+        sm = np.float32([[1, 0, s[0]], [0, 1, s[1]]])
+        pred = cv2.warpAffine(m.astype(np.uint8), sm, (w, h), flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        t.twin_left = (pred, self.TWIN_KEEP)
+        x0, y0, x1, y1 = self._twin_window(t, h, w)
+        near = np.zeros((h, w), bool)
+        near[y0:y1, x0:x1] = True
+        pb = _bbox(pred & near)
+        if pb is None:
+            return None  # gone from the object's surroundings
+        pad = 4
+        bx0, by0, bx1, by1 = max(0, pb[0] - pad), max(0, pb[1] - pad), min(w, pb[2] + pad), min(h, pb[3] + pad)
+        region = _dilate(pred[by0:by1, bx0:bx1], 3) & (L[by0:by1, bx0:bx1] > 0) & (rel[by0:by1, bx0:bx1] > 0.3)
+        disp = -flow[by0:by1, bx0:bx1]
+        # > 0: moves more like the twin than like the object
+        g = 2.0 * (sb - sa)
+        c = float((sa ** 2).sum() - (sb ** 2).sum())
+        px = region & ((disp[..., 0] * g[0] + disp[..., 1] * g[1] + c) > 0)
+        if np.count_nonzero(px) < 0.1 * t.ref_area:
+            return None  # no longer seen moving
+        d = disp[px]
+        s2 = (float(np.median(d[:, 0])), float(np.median(d[:, 1])))
+        sm = np.float32([[1, 0, s2[0]], [0, 1, s2[1]]])
+        new = cv2.warpAffine(m.astype(np.uint8), sm, (w, h), flags=cv2.INTER_NEAREST,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        grown = new.copy()
+        grown[by0:by1, bx0:bx1] |= px
+        if np.count_nonzero(grown) <= 1.2 * t.ref_area:  # (not growing into the object)
+            new = grown
+        t.twin = (new, s2)
+        t.twin_left = None
+        return new
+
+    def _twin_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, twin: np.ndarray,
+                   step: tuple[float, float], twin_step: tuple[float, float]) -> None:
+        """Lower ``score`` (in place) around the twin where a pixel moves like the twin rather
+        than like the object (as :meth:`_motion_competition` does between tracked objects)."""
+        h, w = score.shape
+        bb = _bbox(twin)
+        if bb is None:
+            return
+        sa, sb = np.float32([-step[0], -step[1]]), np.float32([-twin_step[0], -twin_step[1]])
+        sep2 = float(((sa - sb) ** 2).sum())
+        if sep2 < self.TWIN_MIN_SEP ** 2:
+            return
+        pad = 6
+        x0, y0, x1, y1 = max(0, bb[0] - pad), max(0, bb[1] - pad), min(w, bb[2] + pad), min(h, bb[3] + pad)
+        fc = flow[y0:y1, x0:x1]
+        g = 2.0 * (sb - sa)
+        c = float((sa ** 2).sum() - (sb ** 2).sum())
+        d = cv2.addWeighted(fc[..., 0], float(g[0]), fc[..., 1], float(g[1]), c) / sep2
+        conf = min(1.0, np.sqrt(sep2) / (4.0 * self.MOTION_MIN_SEP)) * rel[y0:y1, x0:x1]
+        score[y0:y1, x0:x1] -= self.W_MOTION * conf * np.clip(d, 0.0, 1.0)
+
     def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
         o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
                                vel=(t.vel[0] * sign, t.vel[1] * sign), hidden=t.hidden, ref_area=t.ref_area,
@@ -1152,6 +1279,7 @@ class ClassicEngine(Engine):
         shapes: dict[int, np.ndarray | None] = {}
         raw_shapes: dict[int, np.ndarray] = {}
         steps: dict[int, tuple[float, float]] = {}
+        twins: dict[int, np.ndarray | None] = {}
         for j, k in enumerate(ids, start=1):
             t = tracks[k]
             W = warped[k]
@@ -1163,8 +1291,16 @@ class ClassicEngine(Engine):
             # occluder's motion). Hidden objects coast at their last velocity.
             step = t.vel
             measured = False
+            twin = self._follow_twin(t, L, flow, rel) if t.twin is not None else None
+            # (a twin, or where one was last followed, is no place to look for the object)
+            avoid = None if twin is None else twin.copy()
+            if t.twin_left is not None:
+                avoid = t.twin_left[0].copy() if avoid is None else (avoid | t.twin_left[0])
+                t.twin_left = (t.twin_left[0], t.twin_left[1] - 1) if t.twin_left[1] > 1 else None
             if W is not None and np.count_nonzero(t.vis) >= 0.4 * t.ref_area:
                 core = _erode(W > 0.5, 3) & (rel > 0.5)
+                if twin is not None:
+                    core &= ~_dilate(twin, 3)
                 for k2 in ids:
                     if k2 != k and warped[k2] is not None:
                         core &= ~_dilate(warped[k2] > 0.5, 5)
@@ -1198,7 +1334,7 @@ class ClassicEngine(Engine):
                     t.vel, t.vel_known = (0.0, 0.0), False
                 if inside < 0.5 or t.hidden > self.REDETECT_AFTER:
                     # the motion model has lost it: look for it over the whole frame
-                    exclude = np.zeros((h, w), bool)
+                    exclude = np.zeros((h, w), bool) if avoid is None else avoid
                     for k2 in ids:
                         if k2 != k and warped[k2] is not None:
                             exclude |= warped[k2] > 0.5
@@ -1216,7 +1352,7 @@ class ClassicEngine(Engine):
                 # better place over the whole frame, and move there
                 tm = t.tmpl >= 0.5
                 inside = float(np.count_nonzero(_paste(tm, t.pos, (h, w)))) / (float(np.count_nonzero(tm)) or 1.0)
-                exclude = np.zeros((h, w), bool)
+                exclude = np.zeros((h, w), bool) if avoid is None else avoid
                 for k2 in ids:
                     if k2 != k and warped[k2] is not None:
                         exclude |= warped[k2] > 0.5
@@ -1298,6 +1434,11 @@ class ClassicEngine(Engine):
             Wt = rel * Wb + (1.0 - rel) * Af
             prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
             scores[j] = L + prior
+            if twin is None and t.twin is None and W is not None and t.tmpl is not None and t.hidden == 0:
+                twin = self._find_twin(t, L, flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
+            if twin is not None:
+                self._twin_term(scores[j], flow, rel, twin, step, t.twin[1])
+            twins[k] = twin
             pen = None
             if (measured or coasting) and warped[k] is not None:
                 pen = self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
@@ -1392,15 +1533,19 @@ class ClassicEngine(Engine):
             cons = min(a, prev_a) / max(a, prev_a) if prev_a > 0 else 0.5
             t.score = float(np.clip(app * (0.5 + 0.5 * cons), 0.0, 1.0))
             # unobstructed: not touching another object or the frame border -> new template
-            others = np.zeros((h, w), bool)
+            others = np.zeros((h, w), bool) if twins[k] is None else twins[k].copy()
             for k2 in ids:
                 if k2 != k:
                     others |= new_vis[k2]
             # re-align the amodal template on what is visible of the object (only where
             # no other object covers it): corrects the coasting position after occlusion
             d = (0.0, 0.0)
+            over_twin = twins[k] is not None and k in raw_shapes and bool(
+                (twins[k] & _dilate(raw_shapes[k] > 0.5, 2)).any())
             if k in raw_shapes and a >= 0.1 * t.ref_area:
-                rad = 3
+                # (by a pixel only while a look-alike passes over it: what is seen of it then
+                # may be the twin's)
+                rad = 1 if over_twin else 3
                 if t.realign:
                     rad = max(3, min(t.tmpl.shape) // 2)
                     t.realign = False
@@ -1408,10 +1553,10 @@ class ClassicEngine(Engine):
                 if d != (0.0, 0.0):
                     t.pos = (t.pos[0] + d[0], t.pos[1] + d[1])
                     raw_shapes[k] = _paste_soft(t.tmpl, t.pos, (h, w))
-            # velocity: flow step + alignment, learnt only while (almost) all of the object
-            # is seen on both frames
+            # velocity: flow step + alignment (not while a twin passes over it), learnt only
+            # while (almost) all of the object is seen on both frames
             if a >= 0.6 * t.ref_area and prev_a >= 0.6 * t.ref_area:
-                mv = (steps[k][0] + d[0], steps[k][1] + d[1])
+                mv = steps[k] if over_twin else (steps[k][0] + d[0], steps[k][1] + d[1])
                 if t.vel_known:
                     t.vel = (0.5 * mv[0] + 0.5 * t.vel[0], 0.5 * mv[1] + 0.5 * t.vel[1])
                 else:
