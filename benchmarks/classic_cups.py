@@ -14,7 +14,9 @@ reference mask; see below for corrections), the whole clip tracked forward throu
   overlaps most, by at least 10% of its area, is another one): a lost identity;
 * ``eroded``: keyframes where the cup is seen whole and its mask covers less than half of it
   (empty included);
-* ``low``: frames (all of them) scored under 0.7, the app's "confidence" flag.
+* ``low``: frames (all of them) scored under 0.7, the app's "confidence" flag;
+* ``shown`` (the ball): frames (all of them, from its first to its last hidden keyframe: it
+  is under a cup all that time) where its mask is not empty.
 
 A first click that does not give the object (IoU under 0.85) would be corrected as a user
 would, with at most three more clicks (see :func:`first_mask`); ``clicks`` says how many.
@@ -139,6 +141,10 @@ def run(data: str, objects: tuple[tuple[str, int], ...], ref: dict, max_side: in
             scores = [s.score(f, obj) for f in range(s.num_frames)]
             r["low"] = sum(1 for v in scores[f0:] if v is not None and v < 0.7 and (name != "ball" or v > 0))
             r["clicks"] = clicks[name]
+            if name == "ball":
+                gone = [f for f, e in ref["frames"].items() if e["ball"][1] == "absent"]
+                r["shown"] = [f for f in range(min(gone), min(max(gone), s.num_frames - 1) + 1)
+                              if f >= f0 and s.mask(f, obj) is not None and s.mask(f, obj).any()]
             out[name] = r
         # every object is tracked in every run (they compete for pixels)
         out["_speed"] = {"object_frames_per_s": n * len(objects) / wall, "per_cpu_s": n * len(objects) / cpu}
@@ -163,7 +169,8 @@ def main(argv=None) -> int:
         for name, _f in RUNS[rn]:
             r = res[name]
             print(f"{rn:<9} {name:<7} {r['clicks']:6d} {r['J']:6.3f} {len(r['swaps']):6d} {len(r['eroded']):7d} "
-                  f"{r['low']:5d}  {r['swaps'][:12]} / {r['eroded'][:12]}")
+                  f"{r['low']:5d}  {r['swaps'][:12]} / {r['eroded'][:12]}"
+                  + (f"; shown while hidden: {len(r['shown'])} {r['shown'][:12]}" if "shown" in r else ""))
         cups = [n for n, _f in RUNS[rn] if n != "ball"]
         sp = res["_speed"]
         print(f"{rn:<9} cups    {'':6} {np.mean([res[n]['J'] for n in cups]):6.3f} "
