@@ -1166,17 +1166,18 @@ class ClassicEngine(Engine):
         s = np.median(d, axis=0)
         if np.hypot(s[0] - step[0], s[1] - step[1]) < sep:
             return None
-        # moving on its own, not with the object's surroundings (the background of its colour,
-        # which the motion term already keeps out)
-        Wc = W[y0:y1, x0:x1] > 0.5
-        ring = _ring(Wc, 3, max(4, int(0.3 * np.sqrt(max(1.0, float(np.count_nonzero(Wc))))))) & ~comp
-        ring &= rel[y0:y1, x0:x1] > 0.5
+        # one moving with the object's surroundings must be a whole look-alike (a cup standing
+        # still that this one passes), not a patch of the background of its colour (which the
+        # motion term already keeps out)
+        # (the surroundings: the rest of the twin's search window, whose motion is mostly the
+        # camera's; a ring around the object moves along with what carries it, a hand)
+        ring = ~_dilate(W[y0:y1, x0:x1] > 0.5, 5) & ~comp & (rel[y0:y1, x0:x1] > 0.5)
         for o in others:
             if o is not None:
                 ring &= ~(o[y0:y1, x0:x1] > 0.5)
         if np.count_nonzero(ring) >= 20:
-            fb = np.median(disp[ring], axis=0)
-            if np.hypot(s[0] - fb[0], s[1] - fb[1]) < sep:
+            fb = np.median(disp[ring][::4], axis=0)
+            if np.hypot(s[0] - fb[0], s[1] - fb[1]) < sep and st[c, cv2.CC_STAT_AREA] < 0.5 * t.ref_area:
                 return None
         # moving together (a rigid thing carried), not scattered flow
         if np.mean(np.hypot(d[:, 0] - s[0], d[:, 1] - s[1]) < 0.5 * sep) < 0.5:
