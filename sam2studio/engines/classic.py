@@ -275,6 +275,7 @@ class ClassicEngine(Engine):
     RELOCATE_REACH = 20.0  # frames of its speed (plus its size) within which a seen object may be moved
     COVERED_SHARE = 0.3  # share of its shape under another object from which an object is not searched for
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
+    VANISH_SHARE = 0.3  # visible area / template area under which a mask must look like the object
     RETURN_APPEARANCE = 0.5  # mean appearance (sigmoid of the log-ratio) a hidden object needs to be seen again
     TWIN_MIN_SEP = 2.0  # internal px per frame by which an untracked look-alike must move differently
     TWIN_KEEP = 15  # frames during which the object is not looked for where its twin was last followed
@@ -1536,10 +1537,13 @@ class ClassicEngine(Engine):
             if t.ref_area > 0 and a < self.HIDE_FRACTION * t.ref_area:
                 R = np.zeros((h, w), bool)
                 a = 0.0
-            elif (t.refound or t.hidden > 0) and np.mean(_sigmoid(t.lut[cur.bins[R]])) < self.RETURN_APPEARANCE:
+            elif ((t.refound or t.hidden > 0 or a < self.VANISH_SHARE * t.ref_area)
+                  and np.mean(_sigmoid(t.lut[cur.bins[R]])) < self.RETURN_APPEARANCE):
                 # hidden (or just found again), and what grows back where it is expected
                 # looks on the whole more like its surroundings than like it: something else
-                # (fingertips beside the cup the ball is under), not the object coming back
+                # (fingertips beside the cup the ball is under), not the object coming back;
+                # the same for the last small part of an object going out of sight (the rim
+                # of the cup put over the ball)
                 R = np.zeros((h, w), bool)
                 a = 0.0
             if a == 0:
