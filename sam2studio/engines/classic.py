@@ -1537,7 +1537,7 @@ class ClassicEngine(Engine):
             if t.ref_area > 0 and a < self.HIDE_FRACTION * t.ref_area:
                 R = np.zeros((h, w), bool)
                 a = 0.0
-            elif ((t.refound or t.hidden > 0 or a < self.VANISH_SHARE * t.ref_area)
+            elif (a > 0 and (t.refound or t.hidden > 0 or a < self.VANISH_SHARE * t.ref_area)
                   and np.mean(_sigmoid(t.lut[cur.bins[R]])) < self.RETURN_APPEARANCE):
                 # hidden (or just found again), and what grows back where it is expected
                 # looks on the whole more like its surroundings than like it: something else
