@@ -1241,7 +1241,9 @@ class ClassicEngine(Engine):
     def _twin_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, twin: np.ndarray,
                    step: tuple[float, float], twin_step: tuple[float, float]) -> None:
         """Lower ``score`` (in place) around the twin where a pixel moves like the twin rather
-        than like the object (as :meth:`_motion_competition` does between tracked objects)."""
+        than like the object (as :meth:`_motion_competition` does between tracked objects;
+        twice as much, since the twin has no score of its own to win its pixels with: between
+        two tracked objects the two sides' penalties add up)."""
         h, w = score.shape
         bb = _bbox(twin)
         if bb is None:
@@ -1257,7 +1259,7 @@ class ClassicEngine(Engine):
         c = float((sa ** 2).sum() - (sb ** 2).sum())
         d = cv2.addWeighted(fc[..., 0], float(g[0]), fc[..., 1], float(g[1]), c) / sep2
         conf = min(1.0, np.sqrt(sep2) / (4.0 * self.MOTION_MIN_SEP)) * rel[y0:y1, x0:x1]
-        score[y0:y1, x0:x1] -= self.W_MOTION * conf * np.clip(d, 0.0, 1.0)
+        score[y0:y1, x0:x1] -= 2.0 * self.W_MOTION * conf * np.clip(d, 0.0, 1.0)
 
     def _remember(self, o: _Object, f: int, t: _Track, sign: int) -> None:
         o.cache[f] = _Snapshot(vis=_rle(t.vis), tmpl=None if t.tmpl is None else _rle(t.tmpl >= 0.5), pos=t.pos,
