@@ -274,6 +274,11 @@ class ClassicEngine(Engine):
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
     THIN_WIDTH = 6.0  # internal px: mean width up to which a tracked object is thin (a bicycle ~4.5, a person 15+)
     THIN_MIN_AREA = 150  # internal px: a smaller object is small, not thin
+    # a thin object's scoring leans on its template (its prompt's shape, moved as a whole)
+    # more than on the previous mask warped: a tube lost on one frame (its pixels mixed with
+    # the background's, a dark handlebar over dark shade) is not lost for good
+    W_WARP_THIN = 1.0
+    W_SHAPE_THIN = 2.5
     THIN_HOLE = 0.005  # a thin object's holes up to this share of its area are always filled (not 5%: its gaps)
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
@@ -1318,7 +1323,8 @@ class ClassicEngine(Engine):
             Wb = cv2.GaussianBlur(W, (0, 0), 1.0) if W is not None else np.zeros((h, w), np.float32)
             Af = A if A is not None else np.zeros((h, w), np.float32)
             Wt = rel * Wb + (1.0 - rel) * Af
-            prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
+            ww, ws = (self.W_WARP_THIN, self.W_SHAPE_THIN) if t.thin else (self.W_WARP, self.W_SHAPE)
+            prior = ww * (2.0 * Wt - 1.0) + ws * (2.0 * Af - 1.0)
             scores[j] = L + prior
             pen = None
             if (measured or coasting) and warped[k] is not None:
