@@ -659,7 +659,9 @@ def test_a_rider_clicked_after_its_bicycle_takes_back_the_legs_the_bicycles_line
           f"rider's pixels in the bicycle's mask {took} -> {kept}")
     assert eng.candidate_kinds(0, 2)[0] == classic_thin.MOVING_REGION
     assert kept <= 0.5 * took
-    assert iou(res[2].mask, rider) >= 0.37
+    # (0.40 while the grass enclosed by his arm, body and the bicycle, which moves like the
+    # background, could be grown into: 0.46 with it sure background)
+    assert iou(res[2].mask, rider) >= 0.43
     assert not (res[1].mask & res[2].mask).any()
     # the other order: the rider clicked first is clicked again once the bicycle's mask is its
     # moving lines, and ends as if it had been clicked second
