@@ -274,6 +274,7 @@ class ClassicEngine(Engine):
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
     THIN_WIDTH = 6.0  # internal px: mean width up to which a tracked object is thin (a bicycle ~4.5, a person 15+)
     THIN_MIN_AREA = 150  # internal px: a smaller object is small, not thin
+    THIN_MIN_PART = 3  # px: a thin object keeps the smaller pieces its warp or template support (a rim broken by light)
     # a thin object's scoring leans on its template (its prompt's shape, moved as a whole)
     # more than on the previous mask warped: a tube lost on one frame (its pixels mixed with
     # the background's, a dark handlebar over dark shade) is not lost for good
@@ -1380,7 +1381,7 @@ class ClassicEngine(Engine):
                     Rc, Sc = R[by0:by1, bx0:bx1], support[by0:by1, bx0:bx1]
                     n, lab, stats, _ = cv2.connectedComponentsWithStats(Rc.astype(np.uint8), connectivity=8)
                     keep = []
-                    min_area = max(8, 0.01 * t.ref_area)
+                    min_area = self.THIN_MIN_PART if t.thin else max(8, 0.01 * t.ref_area)
                     for c in range(1, n):
                         if stats[c, cv2.CC_STAT_AREA] < min_area:
                             continue
