@@ -59,7 +59,12 @@ scaled back to the video's size):
   twin would otherwise stop with the twin). An object too thin for its interior's flow to be read
   (tubes a pixel or two wide), or found again at the frame's border, gets its motion by
   matching its own pixels of the previous frame instead; parts that thin are carried over
-  by the warp rather than filtered away as speckles. The full-size mask is not a plain
+  by the warp rather than filtered away as speckles. A *thin object* (its template's mean
+  width a few internal pixels: a bicycle) is always moved that way, as a whole (dense flow
+  smooths its tubes into the ground around them); the gaps between its tubes are not closed
+  by the speckle filter nor filled as small holes, its small pieces are kept where its warp
+  or template support them, and its score leans on its template more than on the warp (a
+  tube lost on one frame is not lost for good). The full-size mask is not a plain
   upscaling: in a band around the upscaled outline every full-size pixel is decided again
   by its colour (object against surroundings, next to the outline on that frame) and its
   distance from the outline, and objects never share a pixel. When an object's visible
