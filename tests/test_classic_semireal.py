@@ -571,7 +571,7 @@ def test_thin_object_tracked_from_its_exact_mask_keeps_its_tubes(clips, tracked_
     # carried over by the warp and drawn at the video's resolution, not filtered away
     bike, rider = thin_j(clips, tracked_from_mask)
     print(f"\nthin from the exact mask: bicycle J {bike:.3f}, rider J {rider:.3f}")
-    assert bike >= 0.58
+    assert bike >= 0.70  # 0.665 before a thin object was moved as a whole, 0.757 now
     assert rider >= 0.80
 
 
