@@ -71,7 +71,9 @@ scaled back to the video's size):
   area falls under a few percent of its template area it is recorded as hidden (empty mask,
   score 0); its template keeps moving at the last velocity, and pixels that match its
   appearance near the predicted place grow it back when it re-emerges (the template is then
-  re-aligned on what is seen). An object that left the frame, or stayed hidden for long, is
+  re-aligned on what is seen), if what grows back looks on the whole like the object (not
+  fingertips beside the cup the ball is under; the last small part of an object going out of
+  sight is held to the same test). An object that left the frame, or stayed hidden for long, is
   searched for over the whole frame
   (a template-sized window whose colours match its model). An object still seen but far
   smaller than on its prompt, or far less like itself, clear of other objects, is searched
@@ -79,6 +81,11 @@ scaled back to the video's size):
   must not stay on the background), unless it moves as its speed says, lies under another
   object, would jump farther than its size and speed allow, or looks about as much like itself
   where it is (partly covered, not left behind: the new place would be its twin).
+  An *untracked* look-alike near an object, moving differently from it (the cup the user did
+  not click, carried past this one), is followed as its *twin* and competes with it by motion
+  as a tracked object would: pixels moving like the twin are penalised for the object, and
+  the twin's pixels, or where it was last followed, are left out of the object's measured
+  step, its template's alignment and learning, and of the places it may be relocated to.
   :meth:`ClassicEngine.add_absent` marks an object not
   visible on a frame; it stays empty from there until found again.
 * **Anchors.** Every prompt is kept as a keyframe; a propagation starts from the prompt on
