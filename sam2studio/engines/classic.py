@@ -1379,6 +1379,14 @@ class ClassicEngine(Engine):
                     # too thin (or too covered) for an interior the flow can be read in: match
                     # the object's own pixels of the previous frame on this one instead
                     found = self._match_shift(prev, cur, t.vis, t.vel)
+                    if found is None and vb is not None:
+                        # not near where its speed puts it: a sudden fast move (a ball kicked,
+                        # blurred: the flow loses it), which may take a small object farther
+                        # than its own size in one frame; search as far as twice its size
+                        size = max(vb[2] - vb[0], vb[3] - vb[1])
+                        r = int(min(2 * size, max(h, w) // 4))
+                        if r > self.MATCH_RADIUS:
+                            found = self._match_shift(prev, cur, t.vis, t.vel, r)
                     if found is not None:
                         step, measured = found, True
             if t.tmpl is not None and t.hidden > 0:
