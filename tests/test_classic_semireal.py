@@ -735,3 +735,31 @@ def test_fine_box_candidates_are_offered_but_never_the_default(monkeypatch):
         default_without, cands_without, _ = click(img, pt)
         assert np.array_equal(default, default_without)
         assert len(cands_without) == len(cands) - sum(k.startswith("fine box") for k in kinds)
+
+
+@pytest.mark.parametrize("jump", [60.0, -60.0])
+def test_an_object_jumping_farther_than_its_width_in_one_frame_is_followed_not_left_behind(cut, background, jump):
+    # a judoka (28 px wide) moves slowly down towards a smaller look-alike (another white
+    # suit) standing below it, then in one frame jumps sideways by twice its width (a ball
+    # kicked off a white shoe): the flow loses it, and its mask must follow it rather than
+    # stay behind on the white table or on the look-alike
+    from sam2studio.core.synthetic import Waypoints
+
+    bg = background[:24]
+    j, x0, y0 = 12, 110.0, 60.0
+    obj, look = cut["judoka_a"], cut["judoka_b"].scaled(0.5)
+    top = y0 + 2 * (j - 1) - 10
+    traj = Waypoints([(0, x0, y0), (j - 1, x0, y0 + 2 * (j - 1)), (j, x0 + jump, top),
+                      (len(bg) - 1, x0 + jump + 2 * (len(bg) - 1 - j), top)])
+    below = Waypoints([(0, x0, y0 + 2 * j + 32 + look.size[1] / 2)])
+    clip = cc.composite_clip(bg, [cc.Actor(1, obj, traj, z=1), cc.Actor(2, look, below, z=0)])
+    eng = ClassicEngine()
+    eng.open(clip.video())
+    eng.add_mask(0, 1, clip.gt[1][0])
+    res = dict(eng.propagate(0, "forward"))
+    eng.close()
+    ious = [iou(res[f][1].mask, clip.gt[1][f]) for f in range(len(bg))]
+    assert min(ious[:j]) > 0.8  # tracked up to the jump
+    assert min(ious[j:]) > 0.7, [round(v, 2) for v in ious]  # and through it, on every frame after
+    # nothing left where it was, nor on the look-alike
+    assert all(not (res[f][1].mask & clip.gt[2][f]).any() for f in range(j, len(bg)))
