@@ -1058,6 +1058,42 @@ class ClassicEngine(Engine):
         dy = sy0 + iy - y0 + (sub(res[iy - 1, ix], res[iy, ix], res[iy + 1, ix]) if 0 < iy < res.shape[0] - 1 else 0.0)
         return float(dx), float(dy)
 
+    def _far_step(self, prev: _Frame, cur: _Frame, t: _Track, L: np.ndarray,
+                  vb: tuple[int, int, int, int]) -> tuple[float, float] | None:
+        """The step of an object that moved far from where its speed puts it (the flow lost
+        it), searched for within twice its size of there: where its pixels of the previous
+        frame match best (:meth:`_match_shift`), unless its whole shape looks clearly more
+        like it elsewhere in that reach (mean appearance log-ratio ``L`` over its amodal
+        template): the pixels of a blurred object match a look-alike piece as well as the
+        object (a ball kicked off a white shoe matches the shoe), but only the object fills
+        its shape. None when nothing in reach looks like it."""
+        h, w = L.shape
+        size = max(vb[2] - vb[0], vb[3] - vb[1])
+        r = int(min(2 * size, max(h, w) // 4))
+        if r <= self.MATCH_RADIUS:
+            return None
+        found = self._match_shift(prev, cur, t.vis, t.vel, r)
+        tm = (t.tmpl >= 0.5).astype(np.float32)
+        n = float(tm.sum())
+        if n == 0:
+            return found
+        th, tw = tm.shape
+        gx, gy = int(round(t.pos[0] + t.vel[0])), int(round(t.pos[1] + t.vel[1]))
+        x0, y0 = max(0, gx - r), max(0, gy - r)
+        x1, y1 = min(w, gx + tw + r), min(h, gy + th + r)
+        if x1 - x0 < tw or y1 - y0 < th:
+            return found
+        S = cv2.matchTemplate(np.ascontiguousarray(L[y0:y1, x0:x1]), tm, cv2.TM_CCORR) / n
+        iy, ix = np.unravel_index(int(np.argmax(S)), S.shape)
+        best = float(S[iy, ix])
+        if best <= 0:
+            return found  # nothing in reach looks like it as a whole
+        shape_step = (float(x0 + ix) - t.pos[0], float(y0 + iy) - t.pos[1])
+        if found is None:
+            return shape_step
+        e = self._window_evidence(L, t.tmpl, (t.pos[0] + found[0], t.pos[1] + found[1]))
+        return shape_step if best > e + self.COAST_MARGIN else found
+
     def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
                      step: tuple[float, float], others: list[np.ndarray | None]) -> np.ndarray | None:
         """Subtract from ``score`` (in place) where a pixel near the object moves like its
@@ -1341,6 +1377,7 @@ class ClassicEngine(Engine):
             # occluder's motion). Hidden objects coast at their last velocity.
             step = t.vel
             measured = False
+            far = False  # the step found far from the speed, by matching (the flow lost the object)
             twin = self._follow_twin(t, L, flow, rel) if t.twin is not None else None
             # (a twin, or where one was last followed, is no place to look for the object)
             avoid = None if twin is None else twin.copy()
@@ -1379,14 +1416,12 @@ class ClassicEngine(Engine):
                     # too thin (or too covered) for an interior the flow can be read in: match
                     # the object's own pixels of the previous frame on this one instead
                     found = self._match_shift(prev, cur, t.vis, t.vel)
-                    if found is None and vb is not None:
+                    if found is None and vb is not None and t.tmpl is not None:
                         # not near where its speed puts it: a sudden fast move (a ball kicked,
                         # blurred: the flow loses it), which may take a small object farther
                         # than its own size in one frame; search as far as twice its size
-                        size = max(vb[2] - vb[0], vb[3] - vb[1])
-                        r = int(min(2 * size, max(h, w) // 4))
-                        if r > self.MATCH_RADIUS:
-                            found = self._match_shift(prev, cur, t.vis, t.vel, r)
+                        found = self._far_step(prev, cur, t, L, vb)
+                        far = found is not None
                     if found is not None:
                         step, measured = found, True
             if t.tmpl is not None and t.hidden > 0:
@@ -1473,7 +1508,7 @@ class ClassicEngine(Engine):
                 if e_pred >= e_meas - self.COAST_MARGIN:
                     step, measured, coasting = t.vel, False, True
             steps[k] = step
-            if W is not None and (not measured or t.thin) and t.hidden == 0 and t.tmpl is not None:
+            if W is not None and (not measured or t.thin or far) and t.hidden == 0 and t.tmpl is not None:
                 # mostly covered: what is left of it lies at the edge of whatever covers it,
                 # where the flow is the coverer's; moved by the flow it would be dragged along
                 # with it (a cup passing in front of its twin, a hand over it). It moves as a
