@@ -1058,52 +1058,26 @@ class ClassicEngine(Engine):
         dy = sy0 + iy - y0 + (sub(res[iy - 1, ix], res[iy, ix], res[iy + 1, ix]) if 0 < iy < res.shape[0] - 1 else 0.0)
         return float(dx), float(dy)
 
-    def _far_step(self, prev: _Frame, cur: _Frame, t: _Track, L: np.ndarray,
-                  vb: tuple[int, int, int, int], avoid: np.ndarray | None) -> tuple[float, float] | None:
+    def _far_step(self, prev: _Frame, cur: _Frame, t: _Track, vb: tuple[int, int, int, int],
+                  avoid: np.ndarray | None) -> tuple[float, float] | None:
         """The step of an object that moved far from where its speed puts it (the flow lost
-        it), searched for within twice its size of there: where its pixels of the previous
-        frame match best (:meth:`_match_shift`), unless its whole shape looks clearly more
-        like it elsewhere in that reach (mean appearance log-ratio ``L`` over its amodal
-        template): the pixels of a blurred object match a look-alike piece as well as the
-        object (a ball kicked off a white shoe matches the shoe), but only the object fills
-        its shape. Neither may put its shape largely on ``avoid`` (its twin, or where one was
-        last followed: a look-alike matches as well). None when its pixels match nowhere in
-        reach (best on the search's limit), or only on ``avoid``."""
-        h, w = L.shape
+        it: a ball kicked, blurred), which may take a small object farther than its own size in
+        one frame: where its pixels of the previous frame match best (:meth:`_match_shift`)
+        within twice its size (``vb``: its box) of where its speed puts it, at most a quarter
+        of the frame. None when they match nowhere in that reach (the best match on the
+        search's limit), or when the match puts its shape largely on ``avoid`` (its twin, or
+        where one was last followed: a look-alike matches as well)."""
+        h, w = t.vis.shape
         size = max(vb[2] - vb[0], vb[3] - vb[1])
         r = int(min(2 * size, max(h, w) // 4))
         if r <= self.MATCH_RADIUS:
             return None
         found = self._match_shift(prev, cur, t.vis, t.vel, r)
-        tm = (t.tmpl >= 0.5).astype(np.float32)
-        n = float(tm.sum())
-        if found is None or n == 0:
-            return None  # (its pixels are not in reach: it is not either)
-
-        def on_avoid(step):
-            if avoid is None:
-                return False
-            m = _paste(tm > 0.5, (t.pos[0] + step[0], t.pos[1] + step[1]), (h, w))
-            return np.count_nonzero(m & avoid) > self.COVERED_SHARE * max(1, np.count_nonzero(m))
-
-        if on_avoid(found):
-            return None
-        th, tw = tm.shape
-        gx, gy = int(round(t.pos[0] + t.vel[0])), int(round(t.pos[1] + t.vel[1]))
-        x0, y0 = max(0, gx - r), max(0, gy - r)
-        x1, y1 = min(w, gx + tw + r), min(h, gy + th + r)
-        if x1 - x0 < tw or y1 - y0 < th:
+        if found is None or avoid is None or t.tmpl is None:
             return found
-        Lw = L[y0:y1, x0:x1].copy()
-        if avoid is not None:
-            Lw[avoid[y0:y1, x0:x1]] = -self.LR_CLIP
-        S = cv2.matchTemplate(Lw, tm, cv2.TM_CCORR) / n
-        iy, ix = np.unravel_index(int(np.argmax(S)), S.shape)
-        best = float(S[iy, ix])
-        shape_step = (float(x0 + ix) - t.pos[0], float(y0 + iy) - t.pos[1])
-        e = self._window_evidence(L, t.tmpl, (t.pos[0] + found[0], t.pos[1] + found[1]))
-        if best > max(0.0, e + self.COAST_MARGIN) and not on_avoid(shape_step):
-            return shape_step
+        m = _paste(t.tmpl >= 0.5, (t.pos[0] + found[0], t.pos[1] + found[1]), (h, w))
+        if np.count_nonzero(m & avoid) > self.COVERED_SHARE * max(1, np.count_nonzero(m)):
+            return None
         return found
 
     def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
@@ -1435,7 +1409,7 @@ class ClassicEngine(Engine):
                         # than its own size in one frame; search as far as twice its size.
                         # Only for an object seen whole (one partly covered loses its flow to
                         # its coverer), and not onto its twin (which would match as well)
-                        found = self._far_step(prev, cur, t, L, vb, avoid)
+                        found = self._far_step(prev, cur, t, vb, avoid)
                         far = found is not None
                     if found is not None:
                         step, measured = found, True
