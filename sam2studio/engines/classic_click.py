@@ -77,6 +77,7 @@ CHROMA_AB = 2.0
 _SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
+PERSON = "person box"
 MOVING_LINES = classic_thin.MOVING_LINES
 #: candidates covering less of the frame than this, or fewer pixels than
 #: :data:`MIN_PIXELS` (three times the disc GrabCut is told is the click), are the click's
@@ -476,7 +477,8 @@ def _boxes(pos, shape: tuple[int, int], extents,
 
 
 def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None,
-                     claimed: Sequence[np.ndarray] = (), evidence: np.ndarray | None = None) -> list[Candidate]:
+                     claimed: Sequence[np.ndarray] = (), evidence: np.ndarray | None = None,
+                     person: bool = True) -> list[Candidate]:
     """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
     earlier mask for the object: the colour region grown from the clicks and refined by
     GrabCut (:func:`segment`); given the region ``moving`` with the clicks (see
@@ -491,7 +493,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     do not count in the others' agreement (a finer crop keeps a person's legs or arms that
     the coarse one drops, but its outline is no steadier: as voters and possible defaults
     they lowered the semi-real first clicks' default from 0.74 to 0.72), and so does GrabCut
-    in upright "person" boxes on the chroma-weighted frame (:func:`person_boxes`); one
+    in upright "person" boxes on the chroma-weighted frame (:func:`person_boxes`; skipped
+    with ``person=False``: a corrective click's parts, see :mod:`.classic_refine`); one
     fine box may
     extend the default, though, when it holds it and what it adds belongs with it
     (:func:`extend_default`: the default becomes their union, the default alone is offered
@@ -543,7 +546,7 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             raw.append((classic_thin.moving_region(evidence, pos, forbid), classic_thin.MOVING_REGION, 0.0))
     raw = [r for r in raw if r[0].any()]
     voters = len(raw)  # the candidates after these are offered only
-    if pos:
+    if pos and person:
         raw += person_boxes(fr, pos, neg, forbid)
     fine: list[tuple[np.ndarray, str, float]] = []
     if pos:
@@ -562,6 +565,7 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
              "touch": touch, "moving": float(kind == MOVING), "offered": float(len(cands) >= voters),
+             "person": float(kind.startswith(PERSON)),
              "swallows": max([np.count_nonzero(m & c) / max(1, np.count_nonzero(c)) for c in claimed] + [0.0])}
         cands.append(Candidate(m, 0.0, kind, f))
     # agreement over every candidate made, before near-duplicates go: an outline that several
@@ -595,7 +599,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
-    cands.sort(key=lambda c: -c.score)
+    # the person boxes come after the other kinds (the order Tab goes through): they are the
+    # fallback when none of those is right, not a rival to the second-best of them
+    cands.sort(key=lambda c: (c.features["person"], -c.score))
     first = next((i for i, c in enumerate(cands) if not c.features["offered"]), 0)
     cands.insert(0, cands.pop(first))  # an alternative made only to be offered is never the default
     if cands and cands[0].features["share"] <= MAX_DEFAULT_SHARE:
@@ -629,14 +635,15 @@ def person_boxes(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[np.ndar
     image keeps a white suit's shaded folds with its lit parts and apart from a pale wall or
     a grey-green mat. These masks are offered, never the default and not counted in the
     other candidates' agreement: which of the scales fits is not known, and one that does
-    not fit is as plausible to the agreement as the rest."""
+    not fit is as plausible to the agreement as the rest; :func:`click_candidates` lists
+    them after the other kinds."""
     h, w = fr.bins.shape
     img = chroma_image(fr.rgb)
     out = []
     for box, name in _boxes(pos, (h, w), PERSON_EXTENTS, up=PERSON_UP):
         m, touch = _box_grabcut(fr, pos, neg, forbid, box, image=img)
         if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
-            out.append((m, f"person box {name}", touch))
+            out.append((m, f"{PERSON} {name}", touch))
     return out
 
 
