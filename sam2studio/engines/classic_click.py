@@ -546,8 +546,6 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             raw.append((classic_thin.moving_region(evidence, pos, forbid), classic_thin.MOVING_REGION, 0.0))
     raw = [r for r in raw if r[0].any()]
     voters = len(raw)  # the candidates after these are offered only
-    if pos and person:
-        raw += person_boxes(fr, pos, neg, forbid)
     fine: list[tuple[np.ndarray, str, float]] = []
     if pos:
         extents = sorted(set(FINE_EXTENTS) | set(EXTEND_EXTENTS))  # the smallest box first
@@ -561,6 +559,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
                     fine.append((m, f"fine box {name}", touch))
                 if ext in FINE_EXTENTS:
                     raw.append((m, f"fine box {name}", touch))
+    if pos and person:  # last: they never crowd out a candidate of the other kinds
+        raw += person_boxes(fr, pos, neg, forbid)
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
