@@ -36,6 +36,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -74,8 +75,12 @@ def load_annotation(data: str, name: str) -> tuple[np.ndarray, np.ndarray]:
     return img, m
 
 
-def build_clips(data: str, frames: int = 90) -> dict[str, tuple[cc.SyntheticClip, dict[int, str]]]:
-    """The five clips, each with ``{object id: kind}``."""
+CLIPS = ("crossing", "similar", "exit_return", "entering", "thin")
+
+
+def build_clips(data: str, frames: int = 90, names: Sequence[str] = CLIPS
+                ) -> dict[str, tuple[cc.SyntheticClip, dict[int, str]]]:
+    """The five clips (or those of ``names``), each with ``{object id: kind}``."""
     cut = {k: cc.Cutout.from_annotation(*load_annotation(data, k), name=k) for k in ANNOTATED}
 
     def bg(video: str, start: int = 0) -> list[np.ndarray]:
@@ -83,16 +88,22 @@ def build_clips(data: str, frames: int = 90) -> dict[str, tuple[cc.SyntheticClip
             return cc.background_frames(v, frames, W, H, start=start)
 
     clips = {}
-    b = bg("01_dog.mp4")
-    clips["crossing"] = (cc.composite_clip(b, cc.crossing(b, cut["judo pair"].scaled(0.75), cut["rider"], y=0.9)),
-                         {1: "solid", 2: "solid"})
-    b = bg("02_cups.mp4", 60)
-    clips["similar"] = (cc.composite_clip(b, cc.crossing(b, cut["judoka B"], cut["judoka A"].flipped(), y=0.7)),
-                        {1: "similar", 2: "similar"})
-    b = bg("01_dog.mp4", 120)
-    clips["exit_return"] = (cc.composite_clip(b, cc.exit_return(b, cut["judoka B"], out_frames=24)), {1: "exit"})
-    b = bg("bedroom.mp4")
-    clips["entering"] = (cc.composite_clip(b, cc.entering(b, cut["judoka A"], start=15)), {1: "entering"})
+    if "crossing" in names:
+        b = bg("01_dog.mp4")
+        clips["crossing"] = (cc.composite_clip(b, cc.crossing(b, cut["judo pair"].scaled(0.75), cut["rider"], y=0.9)),
+                             {1: "solid", 2: "solid"})
+    if "similar" in names:
+        b = bg("02_cups.mp4", 60)
+        clips["similar"] = (cc.composite_clip(b, cc.crossing(b, cut["judoka B"], cut["judoka A"].flipped(), y=0.7)),
+                            {1: "similar", 2: "similar"})
+    if "exit_return" in names:
+        b = bg("01_dog.mp4", 120)
+        clips["exit_return"] = (cc.composite_clip(b, cc.exit_return(b, cut["judoka B"], out_frames=24)), {1: "exit"})
+    if "entering" in names:
+        b = bg("bedroom.mp4")
+        clips["entering"] = (cc.composite_clip(b, cc.entering(b, cut["judoka A"], start=15)), {1: "entering"})
+    if "thin" not in names:
+        return clips
     b = bg("05_default_juggle.mp4")
     _, bike = load_annotation(data, "bicycle")
     _, rider = load_annotation(data, "rider")
@@ -154,15 +165,16 @@ def semi_clicks(clips: dict, engine_factory=ClassicEngine) -> list[dict]:
     return rows
 
 
-def clicks_over_seeds(data: str, clips: dict, seeds: list[int]) -> dict:
-    """The real and semi-real first clicks once per GrabCut seed: ``{seed: (real rows, semi rows)}``
-    plus the CPU seconds of a click (``"cpu"``: mean and largest)."""
+def clicks_over_seeds(data: str, clips: dict, seeds: list[int], real: bool = True) -> dict:
+    """The real (unless not ``real``) and semi-real first clicks once per GrabCut seed:
+    ``{seed: (real rows, semi rows)}`` plus the CPU seconds of a click (``"cpu"``: mean and
+    largest)."""
     out: dict = {}
     saved = classic_click.GRABCUT_SEED
     try:
         for seed in seeds:
             classic_click.GRABCUT_SEED = seed
-            out[seed] = (first_clicks(data), semi_clicks(clips))
+            out[seed] = (first_clicks(data) if real else [], semi_clicks(clips))
     finally:
         classic_click.GRABCUT_SEED = saved
     cpu = [r["cpu"] for s in seeds for part in out[s] for r in part]
@@ -173,8 +185,10 @@ def clicks_over_seeds(data: str, clips: dict, seeds: list[int]) -> dict:
 def print_clicks(by_seed: dict) -> None:
     seeds = [s for s in by_seed if s != "cpu"]
     for part, title in ((0, "first click on the real annotated frames"), (1, "first click on the semi-real clips")):
-        print(f"{title} (default / best candidate IoU; seeds {', '.join(map(str, seeds))})")
         names = [r["object"] for r in by_seed[seeds[0]][part]]
+        if not names:
+            continue
+        print(f"{title} (default / best candidate IoU; seeds {', '.join(map(str, seeds))})")
         for i, name in enumerate(names):
             cells = "  ".join(f"{by_seed[s][part][i]['default']:.2f}/{by_seed[s][part][i]['best']:.2f}" for s in seeds)
             print(f"  {name:<14} {cells}")
@@ -186,11 +200,13 @@ def print_clicks(by_seed: dict) -> None:
           f"largest {by_seed['cpu'][1]:.2f} s (load average {os.getloadavg()[0]:.1f})")
 
 
-def run(data: str = DEFAULT_DATA, frames: int = 90, from_mask: bool = False) -> dict:
-    """Track every clip from one click per object (and, as ``j_mask``, from the object's exact
-    mask on the same frame: the tracking alone); with ``from_mask`` only from the exact masks
-    (no clicks, no first-click table)."""
-    clips = build_clips(data, frames)
+def run(data: str = DEFAULT_DATA, frames: int = 90, from_mask: bool = False, names: Sequence[str] = CLIPS,
+        first: bool = True) -> dict:
+    """Track every clip (or those of ``names``) from one click per object (and, as ``j_mask``,
+    from the object's exact mask on the same frame: the tracking alone); with ``from_mask``
+    only from the exact masks (no clicks, no first-click table); without ``first``, no
+    first-click table."""
+    clips = build_clips(data, frames, names)
     rows, total_objframes, total_s, total_cpu = [], 0, 0.0, 0.0
     starts = (True,) if from_mask else (False, True)
     for name, (clip, kinds) in clips.items():
@@ -213,7 +229,7 @@ def run(data: str = DEFAULT_DATA, frames: int = 90, from_mask: bool = False) -> 
                          "mask_refind": scores[True][k].refind})
     return {"tracking": rows, "object_frames_per_s": total_objframes / total_s,
             "object_frames_per_cpu_s": total_objframes / max(1e-9, total_cpu),
-            "first_clicks": [] if from_mask else first_clicks(data), "frames": frames,
+            "first_clicks": [] if from_mask or not first else first_clicks(data), "frames": frames,
             "from_mask": from_mask}
 
 
@@ -226,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="GrabCut seeds for the first clicks, comma-separated (default: the engine's)")
     ap.add_argument("--from-mask", action="store_true",
                     help="track from each object's exact mask only (no clicks): the tracking alone")
+    ap.add_argument("--clips", default=",".join(CLIPS),
+                    help=f"clips to run, comma-separated (default: all of {', '.join(CLIPS)}); "
+                         "with fewer than all, the first clicks on the real frames are skipped")
     a = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(a.data, "videos")):
         print(f"error: no test data at {a.data} (see --data)", file=sys.stderr)
@@ -238,10 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     if not seeds:
         print("error: --seeds: no seed given", file=sys.stderr)
         return 2
+    names = [x.strip() for x in a.clips.split(",") if x.strip()]
+    bad = [x for x in names if x not in CLIPS]
+    if bad or not names:
+        print(f"error: --clips: unknown clip {', '.join(bad) or '(none given)'} (known: {', '.join(CLIPS)})",
+              file=sys.stderr)
+        return 2
+    everything = set(names) == set(CLIPS)
     if a.click_only:
-        print_clicks(clicks_over_seeds(a.data, build_clips(a.data, a.frames), seeds))
+        print_clicks(clicks_over_seeds(a.data, build_clips(a.data, a.frames, names), seeds, everything))
         return 0
-    r = run(a.data, a.frames, a.from_mask)
+    r = run(a.data, a.frames, a.from_mask, names, first=everything)
     start = "from each object's exact mask" if a.from_mask else "from one click (J mask: from the exact mask)"
     print(f"classic engine on semi-real clips, {W}x{H}, {r['frames']} frames each, tracked {start}")
     print(f"{'clip':<12} {'obj':>3} {'kind':<9} {'J':>6} {'J mask':>7} {'absent empty':>13} {'re-find (frames)':>17}")
@@ -269,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     fc = r["first_clicks"]
     print(f"first click mean IoU: default {np.mean([c['default'] for c in fc]):.3f}, "
           f"best candidate {np.mean([c['best'] for c in fc]):.3f}")
-    print_clicks(clicks_over_seeds(a.data, build_clips(a.data, a.frames), seeds))
+    print_clicks(clicks_over_seeds(a.data, build_clips(a.data, a.frames, names), seeds, everything))
     return 0
 
 

@@ -352,6 +352,43 @@ def test_a_wheels_open_inside_stays_open_when_propagated():
     assert iou(last, gts[5]) >= 0.9
     assert np.count_nonzero(last & (inside > 0)) <= 0.1 * np.count_nonzero(inside)
 
+def test_a_thin_object_tracked_from_its_mask_keeps_its_gaps_and_its_handlebar():
+    # a bicycle drawn with lines 2 px wide (tyres, red tubes, a dark stem and handlebar) rides
+    # right over a finely textured ground while the camera pans: the tracker moves it as a
+    # whole, does not close the narrow gaps between its tubes and keeps the parts whose
+    # colours are the ground's (dense flow smooths them into the ground; the speckle filter
+    # and the hole filling closed the gaps, and the mask grew over the frames)
+    h, w, n = 240, 427, 24
+    ground = _textured(h, w + 2 * n, 5, scales=(4, 16, 48), amp=22.0)
+
+    def bicycle(dx: int) -> np.ndarray:
+        obj = np.zeros((h, w), np.uint8)
+        for cx in (150, 260):
+            cv2.ellipse(obj, (cx + dx, 150), (42, 42), 0, 0, 360, 1, 2)
+        for p, q in (((150, 150), (205, 150)), ((205, 150), (260, 150)), ((205, 150), (185, 100)),
+                     ((185, 100), (240, 100)), ((240, 100), (260, 150)), ((150, 150), (185, 100)),
+                     ((240, 100), (236, 85)), ((226, 85), (248, 82))):
+            cv2.line(obj, (p[0] + dx, p[1]), (q[0] + dx, q[1]), 2, 2)
+        return obj
+
+    frames, gts = [], []
+    for t in range(n):
+        img = np.ascontiguousarray(ground[:, 2 * t:2 * t + w])  # the camera pans 2 px a frame
+        m = bicycle(-40 + 4 * t)  # the bicycle rides 4 px a frame the other way
+        img[m == 1] = (50, 45, 45)
+        img[m == 2] = (150, 40, 50)
+        frames.append(img)
+        gts.append(m > 0)
+    eng = ClassicEngine()
+    eng.open(ArrayVideo(frames))
+    eng.add_mask(0, 1, gts[0])
+    res = dict(eng.propagate(0, "forward"))
+    ious = [iou(res[f][1].mask, gts[f]) for f in range(1, n)]
+    print(f"\nthin drawn bicycle from its mask: mean IoU {np.mean(ious):.3f}, last frame {ious[-1]:.3f}")
+    assert np.mean(ious) >= 0.93  # 0.875 before thin objects were moved as a whole
+    assert ious[-1] >= 0.9  # 0.80 before
+
+
 def test_a_default_that_is_a_piece_of_the_moving_lines_gives_way_to_them():
     # a click on a bicycle's crank: the default is the blob around the crank (GrabCut rounds
     # the tubes off), the lines moving with the click are the tubes through it; a solid
@@ -560,7 +597,7 @@ def test_thin_object_tracked_from_its_exact_mask_keeps_its_tubes(clips, tracked_
     # carried over by the warp and drawn at the video's resolution, not filtered away
     bike, rider = thin_j(clips, tracked_from_mask)
     print(f"\nthin from the exact mask: bicycle J {bike:.3f}, rider J {rider:.3f}")
-    assert bike >= 0.58
+    assert bike >= 0.70  # 0.665 before a thin object was moved as a whole, 0.757 now
     assert rider >= 0.80
 
 
@@ -648,7 +685,9 @@ def test_a_rider_clicked_after_its_bicycle_takes_back_the_legs_the_bicycles_line
           f"rider's pixels in the bicycle's mask {took} -> {kept}")
     assert eng.candidate_kinds(0, 2)[0] == classic_thin.MOVING_REGION
     assert kept <= 0.5 * took
-    assert iou(res[2].mask, rider) >= 0.37
+    # (0.40 while the grass enclosed by his arm, body and the bicycle, which moves like the
+    # background, could be grown into: 0.46 with it sure background)
+    assert iou(res[2].mask, rider) >= 0.43
     assert not (res[1].mask & res[2].mask).any()
     # the other order: the rider clicked first is clicked again once the bicycle's mask is its
     # moving lines, and ends as if it had been clicked second

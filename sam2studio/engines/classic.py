@@ -59,7 +59,12 @@ scaled back to the video's size):
   twin would otherwise stop with the twin). An object too thin for its interior's flow to be read
   (tubes a pixel or two wide), or found again at the frame's border, gets its motion by
   matching its own pixels of the previous frame instead; parts that thin are carried over
-  by the warp rather than filtered away as speckles. The full-size mask is not a plain
+  by the warp rather than filtered away as speckles. A *thin object* (its template's mean
+  width a few internal pixels: a bicycle) is always moved that way, as a whole (dense flow
+  smooths its tubes into the ground around them); the gaps between its tubes are not closed
+  by the speckle filter nor filled as small holes, its small pieces are kept where its warp
+  or template support them, and its score leans on its template more than on the warp (a
+  tube lost on one frame is not lost for good). The full-size mask is not a plain
   upscaling: in a band around the upscaled outline every full-size pixel is decided again
   by its colour (object against surroundings, next to the outline on that frame) and its
   distance from the outline, and objects never share a pixel. When an object's visible
@@ -213,6 +218,8 @@ class _Track:
     # how consistently each pixel around the object moved like its surroundings rather than
     # like the object on the frames so far (0..1, a running mean that moves with the object)
     stray: np.ndarray | None = None
+    # a thin object (tubes a few pixels wide: a bicycle): moved rigidly, its own pixels matched
+    thin: bool = False
 
 
 @dataclass
@@ -270,6 +277,15 @@ class ClassicEngine(Engine):
     RELOCATE_REACH = 20.0  # frames of its speed (plus its size) within which a seen object may be moved
     COVERED_SHARE = 0.3  # share of its shape under another object from which an object is not searched for
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
+    THIN_WIDTH = 6.0  # internal px: mean width up to which a tracked object is thin (a bicycle ~4.5, a person 15+)
+    THIN_MIN_AREA = 150  # internal px: a smaller object is small, not thin
+    THIN_MIN_PART = 3  # px: a thin object keeps the smaller pieces its warp or template support (a rim broken by light)
+    # a thin object's scoring leans on its template (its prompt's shape, moved as a whole)
+    # more than on the previous mask warped: a tube lost on one frame (its pixels mixed with
+    # the background's, a dark handlebar over dark shade) is not lost for good
+    W_WARP_THIN = 1.0
+    W_SHAPE_THIN = 2.5
+    THIN_HOLE = 0.005  # a thin object's holes up to this share of its area are always filled (not 5%: its gaps)
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -914,7 +930,17 @@ class ClassicEngine(Engine):
         bg = self._ring_hist(fr, vis if vis.any() else (None if tmpl is None else _paste(tmpl >= 0.5, pos, vis.shape)))
         return _Track(vis=vis, tmpl=tmpl, pos=pos, vel=vel, vel_known=known, hidden=hidden, ref_area=ref,
                       fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref,
-                      anchor_score=self._prompt_score(fr, vis) if keyframe else score)
+                      anchor_score=self._prompt_score(fr, vis) if keyframe else score,
+                      thin=self._is_thin(tmpl))
+
+    def _is_thin(self, tmpl: np.ndarray | None) -> bool:
+        """Whether an object of amodal template ``tmpl`` is thin: its mean width (twice its
+        area over its outline) at most :attr:`THIN_WIDTH` internal pixels, and not tiny."""
+        if tmpl is None:
+            return False
+        m = tmpl >= 0.5
+        a = np.count_nonzero(m)
+        return a >= self.THIN_MIN_AREA and classic_thin._width(m) <= self.THIN_WIDTH
 
     def _redetect(self, fr: _Frame, t: _Track, exclude: np.ndarray, better_than: float | None = None
                   ) -> tuple[float, float] | None:
@@ -1163,7 +1189,13 @@ class ClassicEngine(Engine):
             # occluder's motion). Hidden objects coast at their last velocity.
             step = t.vel
             measured = False
-            if W is not None and np.count_nonzero(t.vis) >= 0.4 * t.ref_area:
+            if W is not None and t.thin and t.hidden == 0:
+                # tubes a few pixels wide: the flow there is smoothed into the background's;
+                # match the object's own pixels and move it as a whole
+                found = self._match_shift(prev, cur, t.vis, t.vel)
+                if found is not None:
+                    step, measured = found, True
+            if not measured and W is not None and np.count_nonzero(t.vis) >= 0.4 * t.ref_area:
                 core = _erode(W > 0.5, 3) & (rel > 0.5)
                 for k2 in ids:
                     if k2 != k and warped[k2] is not None:
@@ -1273,11 +1305,12 @@ class ClassicEngine(Engine):
                 if e_pred >= e_meas - self.COAST_MARGIN:
                     step, measured, coasting = t.vel, False, True
             steps[k] = step
-            if W is not None and not measured and t.hidden == 0 and t.tmpl is not None:
+            if W is not None and (not measured or t.thin) and t.hidden == 0 and t.tmpl is not None:
                 # mostly covered: what is left of it lies at the edge of whatever covers it,
                 # where the flow is the coverer's; moved by the flow it would be dragged along
                 # with it (a cup passing in front of its twin, a hand over it). It moves as a
-                # whole at its own speed instead
+                # whole at its own speed instead; so does a thin object (the flow smooths its
+                # tubes into the background around them)
                 sm = np.float32([[1, 0, step[0]], [0, 1, step[1]]])
                 warped[k] = W = cv2.warpAffine(t.vis.astype(np.float32), sm, (w, h), flags=cv2.INTER_LINEAR,
                                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -1296,7 +1329,8 @@ class ClassicEngine(Engine):
             Wb = cv2.GaussianBlur(W, (0, 0), 1.0) if W is not None else np.zeros((h, w), np.float32)
             Af = A if A is not None else np.zeros((h, w), np.float32)
             Wt = rel * Wb + (1.0 - rel) * Af
-            prior = self.W_WARP * (2.0 * Wt - 1.0) + self.W_SHAPE * (2.0 * Af - 1.0)
+            ww, ws = (self.W_WARP_THIN, self.W_SHAPE_THIN) if t.thin else (self.W_WARP, self.W_SHAPE)
+            prior = ww * (2.0 * Wt - 1.0) + ws * (2.0 * Af - 1.0)
             scores[j] = L + prior
             pen = None
             if (measured or coasting) and warped[k] is not None:
@@ -1333,6 +1367,10 @@ class ClassicEngine(Engine):
                 # a median filter drops speckles; parts the warped mask carries over (thin
                 # tubes, limbs a couple of pixels wide) are not speckles and stay
                 Rm = cv2.medianBlur(R.astype(np.uint8), 5) > 0
+                if t.thin:
+                    # a thin object's gaps (between tubes, a wheel's spokes) are not
+                    # speckles either: the filter only removes
+                    Rm &= R
                 if warped[k] is not None:
                     Rm |= R & (warped[k] > 0.5)
                 R = Rm & ((label == j) | ~owned)
@@ -1348,7 +1386,7 @@ class ClassicEngine(Engine):
                     Rc, Sc = R[by0:by1, bx0:bx1], support[by0:by1, bx0:bx1]
                     n, lab, stats, _ = cv2.connectedComponentsWithStats(Rc.astype(np.uint8), connectivity=8)
                     keep = []
-                    min_area = max(8, 0.01 * t.ref_area)
+                    min_area = self.THIN_MIN_PART if t.thin else max(8, 0.01 * t.ref_area)
                     for c in range(1, n):
                         if stats[c, cv2.CC_STAT_AREA] < min_area:
                             continue
@@ -1360,7 +1398,8 @@ class ClassicEngine(Engine):
                     if keep:
                         R[by0:by1, bx0:bx1] = np.isin(lab, keep)
                 if R.any():
-                    R = _fill_holes_seen(R, ~owned | (label == j), self.MAX_HOLE, warped[k], self.SMALL_HOLE)
+                    R = _fill_holes_seen(R, ~owned | (label == j), self.MAX_HOLE, warped[k],
+                                         self.THIN_HOLE if t.thin else self.SMALL_HOLE)
             new_vis[k] = R
         for k in ids:
             t = tracks[k]

@@ -244,7 +244,10 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
     With the frame ``fr``, that region is the seed of a GrabCut within the moving body (the
     thin object's pixels included): the bicycle's lines took the rider's legs where they
     cross its tubes (legs are lines too, and move with it), and the rider's colours (skin,
-    shorts) claim them back. The default may then overlap the thin objects' masks: the
+    shorts) claim them back. The pixels that clearly move like the background (``evidence``
+    below ``-MOTION_EVIDENCE``) are sure background there: the grass seen between the
+    rider's arm, body and the bicycle's tubes is enclosed, and GrabCut's smoothness (and the
+    moving region's filled holes) would take it. The default may then overlap the thin objects' masks: the
     engine takes those pixels from them."""
     from .classic_click import MAX_DEFAULT_SHARE, MIN_PIXELS, crop_grabcut  # (it imports this module)
 
@@ -260,13 +263,18 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
         return cands
     # the motion test passes a pixel or two of background beside a moving line (it is blurred
     # over 3x3 pixels): what of that fringe the thin object left is not the rider
-    m = c.mask & ~_dilate(np.logical_or.reduce(ridden), RIDER_MARGIN)
+    thin_px = np.logical_or.reduce(ridden)
+    m = c.mask & ~_dilate(thin_px, RIDER_MARGIN)
     m = cv2.morphologyEx(m.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
     m = _component_at(m, pos)
     if np.count_nonzero(m) < MIN_PIXELS:
         return cands
     if fr is not None:
-        grown = crop_grabcut(fr, m, _dilate(body, RIDER_ZONE), pos=pos, sure_fg=_erode(m, 2))
+        # what moves like the background is not the rider, though it looks like him or lies
+        # between his arm and the bicycle (GrabCut's smoothness would close that gap); the
+        # thin object's pixels stay open to him (its lines took his legs)
+        still = (evidence < -MOTION_EVIDENCE) & ~m & ~thin_px
+        grown = crop_grabcut(fr, m, _dilate(body, RIDER_ZONE), pos=pos, sure_fg=_erode(m, 2), sure_bg=still)
         if grown is not None:
             grown = _component_at(grown & _dilate(body, 1), pos)
             if MIN_PIXELS <= np.count_nonzero(grown) <= RIDER_GROWTH * np.count_nonzero(m):

@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
             lambda i, m: self.status(f"Frame {i} could not be decoded: {m}", 5000))
         self.ctl.masks_ready.connect(self._on_masks)
         self.ctl.state_changed.connect(self._on_state)
+        self.ctl.finished.connect(self._on_job_finished)
         self.editing.connect()
         self.view.connect()
         self.models.connect()
@@ -265,6 +266,10 @@ class MainWindow(QMainWindow):
             err.show_error(self, text)
 
     # ==== opening and closing ======================================================================
+    def _on_job_finished(self, job) -> None:
+        if job.kind == "load" and job.error is None and not job.cancelled:
+            ui_thread_gc.settle()  # collect once now, while the user waits, not mid-playback
+
     def _on_opened(self, session) -> None:
         self.undo.clear()  # the history belongs to the project that was open before
         self.quality.clear()

@@ -51,3 +51,23 @@ def test_without_a_window_the_collector_runs_wherever_python_allocates():
     freed_on: list = []
     _leave_cycle_and_allocate_on_a_worker(freed_on)
     assert freed_on and freed_on[0] != threading.get_ident()
+
+
+def test_a_load_freezes_the_heap_and_the_next_load_frees_what_it_replaced(make_window, qtbot, short_clip):
+    """After a video opens, collections walk only newer objects (the heap is frozen); a session
+    replaced by the next load is freed even when only the cyclic collector can free it; closing the
+    window leaves nothing frozen."""
+    from .helpers import open_clip
+
+    win = make_window(show=False)
+    open_clip(qtbot, win, short_clip)
+    assert gc.get_freeze_count() > 0
+    freed_on: list = []
+    win.session.test_cycle = _Cycle(freed_on)  # garbage once the session is replaced
+    ui_thread_gc.settle()  # as after a load: the cycle is frozen now
+    assert freed_on == []
+    open_clip(qtbot, win, short_clip)  # the first session is dropped, its cycle garbage
+    qtbot.waitUntil(lambda: bool(freed_on), timeout=5000)
+    assert freed_on == [threading.get_ident()]
+    win.shutdown()
+    assert gc.get_freeze_count() == 0
