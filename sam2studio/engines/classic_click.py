@@ -493,14 +493,13 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     do not count in the others' agreement (a finer crop keeps a person's legs or arms that
     the coarse one drops, but its outline is no steadier: as voters and possible defaults
     they lowered the semi-real first clicks' default from 0.74 to 0.72), and so does GrabCut
-    in upright "person" boxes on the chroma-weighted frame (:func:`person_boxes`; skipped
-    with ``person=False``: a corrective click's parts, see :mod:`.classic_refine`); one
-    fine box may
-    extend the default, though, when it holds it and what it adds belongs with it
-    (:func:`extend_default`: the default becomes their union, the default alone is offered
-    next). The default
-    never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does
-    not; when none does, it is the best one cut to a box around the clicks. ``claimed`` are
+    in upright "person" boxes on the chroma-weighted frame (:func:`person_boxes`, listed
+    after every other kind; skipped with ``person=False``: a corrective click's parts, see
+    :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
+    and what it adds belongs with it (:func:`extend_default`: the default becomes their
+    union, the default alone is offered next). The default never covers more than
+    :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not; when none does, it
+    is the best one cut to a box around the clicks. ``claimed`` are
     the masks of other objects under the clicks (the click takes their pixels): a candidate
     that would swallow nearly all of one of them ranks lower (a click on a rider is not meant
     to take the whole bicycle it rides, when the bicycle's mask ran over the rider).

@@ -5,9 +5,9 @@ The current mask is the prior, and nothing far from the click changes.
 
 * A positive click outside the mask adds *the part around the click*: the click's own
   candidates (:func:`.classic_click.click_candidates` for that click alone, without the
-  person boxes a first click offers; the negative
-  clicks still background) and GrabCut started from the mask and allowed to grow only near
-  the click, each cut to its connected piece at the click and united with the mask. They are
+  person boxes a first click offers; the negative clicks still background) and GrabCut
+  started from the mask and allowed to grow only near the click, each cut to its connected
+  piece at the click and united with the mask. They are
   ranked by the part's own candidate score (its agreement with the click's other
   candidates), by how much of the click's neighbourhood it covers (a user clicks in the
   middle of a missed part), less penalties for a part much larger than the disc around the
