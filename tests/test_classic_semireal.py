@@ -479,6 +479,20 @@ def test_click_on_a_small_frame_gets_the_object_not_the_clicks_disc():
     assert iou(res[1].mask, gt) > 0.9
 
 
+def test_no_alternative_offered_is_a_sliver_of_a_few_pixels():
+    # clicks on the real dog clip's background (a lawn, a hedge) where some GrabCut boxes and the
+    # lines moving with the click collapsed to a dozen pixels at the engine's resolution: offered
+    # on Tab, they showed as an empty mask
+    eng = ClassicEngine()
+    eng.open(FileVideo(ROOT / "tests" / "data" / "dog.mp4"))
+    for k, (x, y) in enumerate([(40, 40), (120, 180)], start=1):
+        eng.add_prompt(10, k, points=[(x, y)], labels=[1])
+        cands = eng.candidates(10, k)
+        to_small = (eng._small[0] / cands[0].mask.shape[1]) ** 2  # engine pixels per video pixel
+        areas = [c.area * to_small for c in cands[1:]]
+        assert len(cands) > 1 and min(areas) >= 0.8 * classic_click.MIN_PIXELS, (eng.candidate_kinds(10, k), areas)
+
+
 def test_no_click_default_covers_more_than_40_percent_of_the_frame(background):
     # clicks all over a real frame, most of them on the background (table, wall, plants)
     eng = ClassicEngine()

@@ -618,7 +618,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             if m.any():
                 f = _features(fr, grad, m)
                 cands.insert(0, Candidate(m, candidate_score(f), "clipped", f))
-    return cands
+    # an alternative of a few pixels is no choice to offer (the lines moving with a click on a
+    # person standing still: a sliver of a dozen pixels, shown as an empty mask)
+    return cands[:1] + [c for c in cands[1:] if c.features["pixels"] >= MIN_PIXELS]
 
 
 def person_boxes(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[np.ndarray, str, float]]:
