@@ -172,7 +172,9 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
     # one click at the point deepest inside each. The engine before the candidates of
     # soft boxes, thin lines and consensus (and ranking by agreement) gave default 0.315,
     # best 0.594 here; 0.434 / 0.624 before a fine box could extend the default (0.517 /
-    # 0.620 with it); see benchmarks/README.md for the full-size figures.
+    # 0.620 with it; 0.562 / 0.616 on main 1710159, best 0.640 with the person boxes of the
+    # click5 branch, 0.599 -> 0.607 over four GrabCut seeds); see benchmarks/README.md for
+    # the full-size figures.
     from PIL import Image
 
     defaults, bests = [], []
@@ -189,7 +191,7 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
         bests.append(max(iou(c.mask, gt) for c in eng.candidates(int(frame), 1)))
     print(f"\nreal first clicks: default {np.mean(defaults):.3f}, best {np.mean(bests):.3f}")
     assert np.mean(defaults) >= 0.47
-    assert np.mean(bests) >= 0.60
+    assert np.mean(bests) >= 0.62
 
 
 def _judo_full_size(frame: int, obj: int) -> tuple[ClassicEngine, int, np.ndarray]:
@@ -224,6 +226,30 @@ def test_a_default_that_is_part_of_a_person_is_joined_with_the_fine_box_holding_
     part = cands[1].mask
     assert np.count_nonzero(part & cands[0].mask) >= 0.95 * np.count_nonzero(part)
     assert iou(part, gt) < 0.5  # the jacket alone, still offered
+
+
+def test_person_boxes_offer_a_whole_standing_judoka_after_the_other_kinds(monkeypatch):
+    # judoka A: GrabCut in an upright box with the click on its upper third, on the
+    # chroma-weighted frame, keeps the jacket and the pale trousers (IoU 0.82 with each of
+    # four GrabCut seeds); the person boxes are offered after every other kind, leave the
+    # default and the other candidates as they were, and a corrective click does not make them
+    eng, f, gt = _judo_full_size(5, 2)
+    pt = interior_point(gt)
+    res = eng.add_prompt(f, 1, points=[pt], labels=[1])
+    cands, kinds = eng.candidates(f, 1), eng.candidate_kinds(f, 1)
+    person = [i for i, k in enumerate(kinds) if k.startswith(classic_click.PERSON)]
+    assert person and min(person) > max(i for i, k in enumerate(kinds) if i not in person)
+    assert max(iou(cands[i].mask, gt) for i in person) >= 0.75
+    missed = gt & ~res[1].mask
+    assert missed.any()
+    eng.add_prompt(f, 1, points=[pt, interior_point(missed)], labels=[1, 1])  # adds a missed part
+    edits = eng.candidate_kinds(f, 1)
+    assert edits and not any(classic_click.PERSON in k for k in edits)
+    monkeypatch.setattr(classic_click, "PERSON_EXTENTS", ())
+    eng, f, gt = _judo_full_size(5, 2)
+    res_without = eng.add_prompt(f, 1, points=[pt], labels=[1])
+    assert np.array_equal(res_without[1].mask, res[1].mask)
+    assert eng.candidate_kinds(f, 1) == [k for i, k in enumerate(kinds) if i not in person]
 
 
 def _textured(h: int, w: int, seed: int, scales=(4, 16, 48), amp: float = 18.0) -> np.ndarray:
@@ -451,6 +477,20 @@ def test_click_on_a_small_frame_gets_the_object_not_the_clicks_disc():
     eng.open(ArrayVideo(frames))
     res = eng.add_prompt(0, 1, points=[(15, 25)], labels=[1])
     assert iou(res[1].mask, gt) > 0.9
+
+
+def test_no_alternative_offered_is_a_sliver_of_a_few_pixels():
+    # clicks on the real dog clip's background (a lawn, a hedge) where some GrabCut boxes and the
+    # lines moving with the click collapsed to a dozen pixels at the engine's resolution: offered
+    # on Tab, they showed as an empty mask
+    eng = ClassicEngine()
+    eng.open(FileVideo(ROOT / "tests" / "data" / "dog.mp4"))
+    for k, (x, y) in enumerate([(40, 40), (120, 180)], start=1):
+        eng.add_prompt(10, k, points=[(x, y)], labels=[1])
+        cands = eng.candidates(10, k)
+        to_small = (eng._small[0] / cands[0].mask.shape[1]) ** 2  # engine pixels per video pixel
+        areas = [c.area * to_small for c in cands[1:]]
+        assert len(cands) > 1 and min(areas) >= 0.8 * classic_click.MIN_PIXELS, (eng.candidate_kinds(10, k), areas)
 
 
 def test_no_click_default_covers_more_than_40_percent_of_the_frame(background):

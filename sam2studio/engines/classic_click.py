@@ -65,9 +65,19 @@ EXTEND_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.06, 2.2), (0
 EXTEND_HOLD = 0.7
 EXTEND_RATIO = 1.1
 EXTEND_TOUCH = 0.1
+#: extents of the "person" boxes: upright boxes (height three times the width) placed with
+#: the clicks at :data:`PERSON_UP` of their height from the top, where a click on a standing
+#: or kneeling person's torso lies, GrabCut run on :func:`chroma_image`; offered as
+#: alternatives only, like the fine boxes (see :func:`click_candidates`)
+PERSON_EXTENTS: tuple[tuple[float, float], ...] = ((0.04, 3.0), (0.05, 3.0), (0.0625, 3.0), (0.078, 3.0))
+PERSON_UP = 0.3
+#: weights of lightness and of the two chroma axes of CIELAB in :func:`chroma_image`
+CHROMA_L = 0.5
+CHROMA_AB = 2.0
 _SOFT_ITERS = 3  # GrabCut iterations in a soft box (and in a hard one)
 GRABCUT_SEED = 12345
 MOVING = "moving with the click"
+PERSON = "person box"
 MOVING_LINES = classic_thin.MOVING_LINES
 #: candidates covering less of the frame than this, or fewer pixels than
 #: :data:`MIN_PIXELS` (three times the disc GrabCut is told is the click), are the click's
@@ -289,6 +299,17 @@ def comoving_region(cur: _Frame, other: _Frame, flow, pos) -> np.ndarray | None:
     return region if region.any() else None
 
 
+def chroma_image(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` in CIELAB with the lightness halved and the chroma doubled (:data:`CHROMA_L`,
+    :data:`CHROMA_AB`), as a 3-channel 8-bit image for GrabCut: the folds and shadows of
+    one cloth change its lightness far more than its chroma, so a white suit in shade stays
+    nearer the lit suit than the pale wall or the grey-green mat next to it."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] *= CHROMA_L
+    lab[..., 1:] = (lab[..., 1:] - 128.0) * CHROMA_AB + 128.0
+    return np.clip(lab, 0, 255).astype(np.uint8)
+
+
 def _pixel_box(box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """``box`` (x0, y0, x1, y1) rounded to whole pixels and cut to a frame of ``shape``."""
     h, w = shape
@@ -297,13 +318,14 @@ def _pixel_box(box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
 
 
 def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.0,
-                 side: int | None = None) -> tuple[np.ndarray, float]:
+                 side: int | None = None, image: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """GrabCut inside ``box`` (probably foreground) with the positive clicks as sure
     foreground; returns the connected part at the clicks and how much of the box's inner
     sides it covers (0: well inside the box, 1: a whole side). With ``band`` > 0 a band of
     that many box sides around the box is only *probably* background, so the mask may grow
     past a box smaller than the object (the touch figure is then 0). The crop runs at a
-    reduced size, its longest side ``side`` (default :data:`_GC_SIDE`) pixels at most."""
+    reduced size, its longest side ``side`` (default :data:`_GC_SIDE`) pixels at most.
+    ``image``: the frame GrabCut sees (default ``fr.rgb``; e.g. :func:`chroma_image`)."""
     h, w = fr.bins.shape
     x0, y0, x1, y1 = _pixel_box(box, (h, w))
     out = np.zeros((h, w), bool)
@@ -314,7 +336,8 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.
     cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
     s = min(1.0, (side or _GC_SIDE) / max(cx1 - cx0, cy1 - cy0))
     cw, ch = max(4, int(round((cx1 - cx0) * s))), max(4, int(round((cy1 - cy0) * s)))
-    img = cv2.resize(np.ascontiguousarray(fr.rgb[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
+    src = fr.rgb if image is None else image
+    img = cv2.resize(np.ascontiguousarray(src[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
     gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
 
     def span(a0: int, a1: int, o: int) -> tuple[int, int]:
@@ -438,20 +461,24 @@ def candidate_score(f: dict, touch: float = 0.0) -> float:
     return float(s)
 
 
-def _boxes(pos, shape: tuple[int, int], extents) -> list[tuple[tuple[float, float, float, float], str]]:
+def _boxes(pos, shape: tuple[int, int], extents,
+           up: float = 0.4) -> list[tuple[tuple[float, float, float, float], str]]:
     """Boxes around the clicks, one per ``(half-width, aspect)`` extent (a fraction of the
-    frame's longest side), reaching a little further below the clicks than above them."""
+    frame's longest side), ``up`` of their height above the clicks (default 0.4: reaching a
+    little further below the clicks than above them)."""
     h, w = shape
     xs, ys, L = [p[0] for p in pos], [p[1] for p in pos], max(h, w)
     out = []
     for r, asp in extents:
         hw, hh = r * L, r * L * asp
-        out.append(((min(xs) - hw, min(ys) - 0.8 * hh, max(xs) + hw, max(ys) + 1.2 * hh), f"{r:g}x{asp:g}"))
+        out.append(((min(xs) - hw, min(ys) - 2 * up * hh, max(xs) + hw, max(ys) + 2 * (1 - up) * hh),
+                    f"{r:g}x{asp:g}"))
     return out
 
 
 def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarray | None = None,
-                     claimed: Sequence[np.ndarray] = (), evidence: np.ndarray | None = None) -> list[Candidate]:
+                     claimed: Sequence[np.ndarray] = (), evidence: np.ndarray | None = None,
+                     person: bool = True) -> list[Candidate]:
     """Candidate masks for positive clicks ``pos`` (and negative ``neg``) on a frame with no
     earlier mask for the object: the colour region grown from the clicks and refined by
     GrabCut (:func:`segment`); given the region ``moving`` with the clicks (see
@@ -465,12 +492,14 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     alternatives that are offered, ranked among the others, but are never the default and
     do not count in the others' agreement (a finer crop keeps a person's legs or arms that
     the coarse one drops, but its outline is no steadier: as voters and possible defaults
-    they lowered the semi-real first clicks' default from 0.74 to 0.72); one of them may
-    extend the default, though, when it holds it and what it adds belongs with it
-    (:func:`extend_default`: the default becomes their union, the default alone is offered
-    next). The default
-    never covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does
-    not; when none does, it is the best one cut to a box around the clicks. ``claimed`` are
+    they lowered the semi-real first clicks' default from 0.74 to 0.72), and so does GrabCut
+    in upright "person" boxes on the chroma-weighted frame (:func:`person_boxes`, listed
+    after every other kind; skipped with ``person=False``: a corrective click's parts, see
+    :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
+    and what it adds belongs with it (:func:`extend_default`: the default becomes their
+    union, the default alone is offered next). The default never covers more than
+    :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not; when none does, it
+    is the best one cut to a box around the clicks. ``claimed`` are
     the masks of other objects under the clicks (the click takes their pixels): a candidate
     that would swallow nearly all of one of them ranks lower (a click on a rider is not meant
     to take the whole bicycle it rides, when the bicycle's mask ran over the rider).
@@ -529,10 +558,13 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
                     fine.append((m, f"fine box {name}", touch))
                 if ext in FINE_EXTENTS:
                     raw.append((m, f"fine box {name}", touch))
+    if pos and person:  # last: they never crowd out a candidate of the other kinds
+        raw += person_boxes(fr, pos, neg, forbid)
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
              "touch": touch, "moving": float(kind == MOVING), "offered": float(len(cands) >= voters),
+             "person": float(kind.startswith(PERSON)),
              "swallows": max([np.count_nonzero(m & c) / max(1, np.count_nonzero(c)) for c in claimed] + [0.0])}
         cands.append(Candidate(m, 0.0, kind, f))
     # agreement over every candidate made, before near-duplicates go: an outline that several
@@ -566,7 +598,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
-    cands.sort(key=lambda c: -c.score)
+    # the person boxes come after the other kinds (the order Tab goes through): they are the
+    # fallback when none of those is right, not a rival to the second-best of them
+    cands.sort(key=lambda c: (c.features["person"], -c.score))
     first = next((i for i, c in enumerate(cands) if not c.features["offered"]), 0)
     cands.insert(0, cands.pop(first))  # an alternative made only to be offered is never the default
     if cands and cands[0].features["share"] <= MAX_DEFAULT_SHARE:
@@ -584,7 +618,34 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             if m.any():
                 f = _features(fr, grad, m)
                 cands.insert(0, Candidate(m, candidate_score(f), "clipped", f))
-    return cands
+    # an alternative of a few pixels is no choice to offer (the lines moving with a click on a
+    # person standing still: a sliver of a dozen pixels, shown as an empty mask)
+    return cands[:1] + [c for c in cands[1:] if c.features["pixels"] >= MIN_PIXELS]
+
+
+def person_boxes(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[np.ndarray, str, float]]:
+    """GrabCut in upright boxes around the clicks (:data:`PERSON_EXTENTS`, the clicks at
+    :data:`PERSON_UP` of the height from the top) on :func:`chroma_image`: ``[(mask, kind,
+    touch), ...]`` for the masks that are more than the click's disc.
+
+    Why: a person clicked on the torso (standing, kneeling, on a bicycle) reaches about
+    twice as far below the click as above it and is about three times as tall as wide; the
+    other boxes are centred lower and wider, so in a busy scene they take a neighbour or the
+    wall beside a narrow person, or, with the person's own legs in their sure-background
+    margin, drop the legs (a white suit's trousers, a rider's shorts). The chroma-weighted
+    image keeps a white suit's shaded folds with its lit parts and apart from a pale wall or
+    a grey-green mat. These masks are offered, never the default and not counted in the
+    other candidates' agreement: which of the scales fits is not known, and one that does
+    not fit is as plausible to the agreement as the rest; :func:`click_candidates` lists
+    them after the other kinds."""
+    h, w = fr.bins.shape
+    img = chroma_image(fr.rgb)
+    out = []
+    for box, name in _boxes(pos, (h, w), PERSON_EXTENTS, up=PERSON_UP):
+        m, touch = _box_grabcut(fr, pos, neg, forbid, box, image=img)
+        if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
+            out.append((m, f"{PERSON} {name}", touch))
+    return out
 
 
 def extend_default(fr: _Frame, default: Candidate, fine, pos, moving: np.ndarray | None,

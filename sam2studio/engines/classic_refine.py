@@ -4,9 +4,10 @@ mask edits that mask locally (see :meth:`.classic.ClassicEngine.add_prompt`).
 The current mask is the prior, and nothing far from the click changes.
 
 * A positive click outside the mask adds *the part around the click*: the click's own
-  candidates (:func:`.classic_click.click_candidates` for that click alone, the negative
-  clicks still background) and GrabCut started from the mask and allowed to grow only near
-  the click, each cut to its connected piece at the click and united with the mask. They are
+  candidates (:func:`.classic_click.click_candidates` for that click alone, without the
+  person boxes a first click offers; the negative clicks still background) and GrabCut
+  started from the mask and allowed to grow only near the click, each cut to its connected
+  piece at the click and united with the mask. They are
   ranked by the part's own candidate score (its agreement with the click's other
   candidates), by how much of the click's neighbourhood it covers (a user clicks in the
   middle of a missed part), less penalties for a part much larger than the disc around the
@@ -118,7 +119,7 @@ def add_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) 
     positive click, ``click`` among them), the default first."""
     h, w = prev.shape
     forbid = others & ~_disk((h, w), click[0], click[1], 3)
-    parts = [(c.mask, c.score, c.kind) for c in classic_click.click_candidates(fr, [click], neg, forbid)]
+    parts = [(c.mask, c.score, c.kind) for c in classic_click.click_candidates(fr, [click], neg, forbid, person=False)]
     scale = _scale(prev, click)
     r = int(max(6, 0.5 * np.sqrt(scale)))
     zone = (_dilate(prev, max(3, r // 3)) | _disk((h, w), click[0], click[1], r)) & ~forbid
@@ -148,7 +149,8 @@ def remove_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarra
     keep = np.zeros((h, w), bool)
     for x, y in pos:
         keep |= _disk((h, w), x, y, 3)
-    parts = [(c.mask, c.score, c.kind) for c in classic_click.click_candidates(fr, [click], list(pos), others)]
+    parts = [(c.mask, c.score, c.kind)
+             for c in classic_click.click_candidates(fr, [click], list(pos), others, person=False)]
     area = max(1, np.count_nonzero(prev))
     zone = _dilate(prev, 3) & ~others
     g = _prior_grabcut(fr, prev, pos, neg, zone)
