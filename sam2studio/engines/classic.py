@@ -58,7 +58,10 @@ scaled back to the video's size):
   looks clearly more like it there than where its speed puts it (a cup passing behind its
   twin would otherwise stop with the twin). An object too thin for its interior's flow to be read
   (tubes a pixel or two wide), or found again at the frame's border, gets its motion by
-  matching its own pixels of the previous frame instead; parts that thin are carried over
+  matching its own pixels of the previous frame instead; one seen whole whose pixels are not
+  found near where its speed puts it either (a ball kicked: blurred, the flow loses it) is
+  matched within twice its size of there, never onto its twin, and its mask moved rigidly by
+  that step, not by the flow; parts that thin are carried over
   by the warp rather than filtered away as speckles. A *thin object* (its template's mean
   width a few internal pixels: a bicycle) is always moved that way, as a whole (dense flow
   smooths its tubes into the ground around them); the gaps between its tubes are not closed
