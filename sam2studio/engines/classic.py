@@ -61,7 +61,7 @@ scaled back to the video's size):
   matching its own pixels of the previous frame instead; one seen whole whose pixels are not
   found near where its speed puts it either (a ball kicked: blurred, the flow loses it) is
   matched within twice its size of there, never onto its twin, and its mask moved rigidly by
-  that step, not by the flow; parts that thin are carried over
+  that step, not by the flow. Parts a pixel or two wide are carried over
   by the warp rather than filtered away as speckles. A *thin object* (its template's mean
   width a few internal pixels: a bicycle) is always moved that way, as a whole (dense flow
   smooths its tubes into the ground around them); the gaps between its tubes are not closed
