@@ -14,6 +14,7 @@ cup must stay empty while the cups are shuffled over it (frames 30-80).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -41,15 +42,23 @@ def red_cup_near(rgb: np.ndarray, x: float) -> np.ndarray:
     return lab == min(big, key=lambda j: abs(cen[j][0] - x))
 
 
-@pytest.fixture(scope="module")
-def tracked():
+@contextmanager
+def sample_tracked(clicks: dict, start: int, end: int):
+    """A session on the sample with one object per click on frame ``start``, tracked forward to
+    ``end``; yields the session and each name's object id."""
     with Session.open(SAMPLE, engine="classic") as s:
         ids = {}
-        for name, (x, y) in CLICKS.items():
+        for name, (x, y) in clicks.items():
             ids[name] = s.add_object(name).id
-            s.add_click(START, ids[name], x, y)
-        for _f, _res in s.propagate(START, "forward", frame_range=(START, END)):
+            s.add_click(start, ids[name], x, y)
+        for _f, _res in s.propagate(start, "forward", frame_range=(start, end)):
             pass
+        yield s, ids
+
+
+@pytest.fixture(scope="module")
+def tracked():
+    with sample_tracked(CLICKS, START, END) as (s, ids):
         out = {}
         for f, where in WHERE.items():
             rgb = s.video.get_frame(f)
@@ -89,13 +98,7 @@ def red_cups(rgb: np.ndarray) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def newcomer():
-    with Session.open(SAMPLE, engine="classic") as s:
-        ids = {}
-        for name, (x, y) in NEWCOMER_CLICKS.items():
-            ids[name] = s.add_object(name).id
-            s.add_click(NEWCOMER_START, ids[name], x, y)
-        for _f, _res in s.propagate(NEWCOMER_START, "forward", frame_range=(NEWCOMER_START, NEWCOMER_END)):
-            pass
+    with sample_tracked(NEWCOMER_CLICKS, NEWCOMER_START, NEWCOMER_END) as (s, ids):
         out = {}
         for f in NEWCOMER_CHECKS:
             rgb = s.video.get_frame(f)
@@ -120,11 +123,8 @@ BALL_HIDDEN = (30, 80)  # under the left cup (the cups are shuffled, a hand over
 
 
 def test_ball_under_a_cup_stays_empty_until_it_shows_again():
-    with Session.open(SAMPLE, engine="classic") as s:
-        ball = s.add_object("ball").id
-        s.add_click(0, ball, *BALL_CLICK)
-        for _f, _res in s.propagate(0, "forward", frame_range=(0, BALL_HIDDEN[1])):
-            pass
+    with sample_tracked({"ball": BALL_CLICK}, 0, BALL_HIDDEN[1]) as (s, ids):
+        ball = ids["ball"]
         assert np.count_nonzero(s.mask(10, ball)) > 2000  # seen before the cup covers it
         shown = [f for f in range(BALL_HIDDEN[0], BALL_HIDDEN[1] + 1)
                  if s.mask(f, ball) is not None and s.mask(f, ball).any()]
