@@ -389,14 +389,20 @@ def test_a_thin_object_tracked_from_its_mask_keeps_its_gaps_and_its_handlebar():
     assert ious[-1] >= 0.9  # 0.80 before
 
 
+def _tubes(shape: tuple[int, int], segments) -> np.ndarray:
+    """A wire-frame object (0/1): one line 2 px wide per ``(p, q)`` segment."""
+    out = np.zeros(shape, np.uint8)
+    for p, q in segments:
+        cv2.line(out, p, q, 1, 2)
+    return out
+
+
 def test_a_default_that_is_a_piece_of_the_moving_lines_gives_way_to_them():
     # a click on a bicycle's crank: the default is the blob around the crank (GrabCut rounds
     # the tubes off), the lines moving with the click are the tubes through it; a solid
     # object's default is not a piece of its lines and stays first
     h, w = 120, 200
-    tubes = np.zeros((h, w), np.uint8)
-    for p, q in (((40, 80), (100, 80)), ((100, 80), (160, 40)), ((40, 80), (70, 30)), ((70, 30), (160, 40))):
-        cv2.line(tubes, p, q, 1, 2)
+    tubes = _tubes((h, w), (((40, 80), (100, 80)), ((100, 80), (160, 40)), ((40, 80), (70, 30)), ((70, 30), (160, 40))))
     blob = np.zeros((h, w), np.uint8)
     cv2.circle(blob, (100, 80), 6, 1, -1)  # the crank, where the tubes meet
     tubes |= blob
@@ -418,9 +424,8 @@ def test_a_click_on_what_rides_a_thin_object_takes_the_body_moving_with_it_less_
     # rider. Only when the thin object moves with the click: a bicycle elsewhere, or none,
     # leaves the default as it was
     h, w = 120, 200
-    bike = np.zeros((h, w), np.uint8)
-    for p, q in (((40, 100), (100, 100)), ((100, 100), (160, 60)), ((40, 100), (70, 60)), ((70, 60), (160, 60))):
-        cv2.line(bike, p, q, 1, 2)
+    bike = _tubes((h, w), (((40, 100), (100, 100)), ((100, 100), (160, 60)), ((40, 100), (70, 60)),
+                           ((70, 60), (160, 60))))
     body = np.zeros((h, w), np.uint8)
     cv2.rectangle(body, (80, 10), (120, 90), 1, -1)  # shirt, shorts and legs over the frame
     shirt = np.zeros((h, w), bool)
