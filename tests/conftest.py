@@ -9,10 +9,16 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Under pytest-xdist (the README's -n auto) each worker gets its share of the cores for torch's
-# thread pool (inherited by the processes tests start), so workers do not oversubscribe the CPU.
+# and OpenCV's thread pools (inherited by the processes tests start), so workers do not
+# oversubscribe the CPU. OpenCV's matters most: one of its parallel loops waits for its slowest
+# thread, so with two workers of two threads each on two cores every resize, blur and optical
+# flow stalls whenever a thread is descheduled (the classic engine's tests took 88 s instead of
+# 44 s on a loaded 2-core machine, for the same CPU time).
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
 if _WORKERS > 1:
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+    _SHARE = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    os.environ.setdefault("OMP_NUM_THREADS", _SHARE)
+    os.environ.setdefault("OPENCV_FOR_THREADS_NUM", _SHARE)
 import sam2studio  # noqa: E402,F401  (sets the OpenMP wait policy before any test imports torch)
 
 ROOT = Path(__file__).resolve().parent.parent
