@@ -67,7 +67,11 @@ scaled back to the video's size):
   smooths its tubes into the ground around them); the gaps between its tubes are not closed
   by the speckle filter nor filled as small holes, its small pieces are kept where its warp
   or template support them, and its score leans on its template more than on the warp (a
-  tube lost on one frame is not lost for good). The full-size mask is not a plain
+  tube lost on one frame is not lost for good); its full-size mask is its prompt's,
+  moved rigidly by how far it moved and placed to a full-size pixel on this frame's mask,
+  where that lies within a pixel of it (its tubes are finer than the internal masks can carry;
+  dropped once it no longer covers most of it: the object turned), and its prompt's
+  full-size mask is itself decided at the video's resolution. The full-size mask is not a plain
   upscaling: in a band around the upscaled outline every full-size pixel is decided again
   by its colour (object against surroundings, next to the outline on that frame) and its
   distance from the outline, and objects never share a pixel. When an object's visible
@@ -235,6 +239,11 @@ class _Track:
     twin_left: tuple[np.ndarray, int] | None = None
     # a thin object (tubes a few pixels wide: a bicycle): moved rigidly, its own pixels matched
     thin: bool = False
+    # a thin object's full-size mask on its prompt frame, and how far (internal pixels) the
+    # object moved since: its tubes are a few full-size pixels wide, finer than the internal
+    # resolution can carry from frame to frame (see ClassicEngine._carry_full)
+    full: np.ndarray | None = None
+    shift: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -304,6 +313,10 @@ class ClassicEngine(Engine):
     # the background's, a dark handlebar over dark shade) is not lost for good
     W_WARP_THIN = 1.0
     W_SHAPE_THIN = 2.5
+    REFINE_SIGMA_THIN = 1.2
+    REFINE_PRIOR_THIN = 0.15
+    CARRY_SEARCH = 2  # full-size pixels around its expected place searched for a thin object's prompt mask
+    CARRY_MIN = 0.7  # share of a thin object's refined mask its prompt's moved mask must cover to be used
     THIN_HOLE = 0.005  # a thin object's holes up to this share of its area are always filled (not 5%: its gaps)
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
@@ -423,7 +436,8 @@ class ClassicEngine(Engine):
         out[Y0:Y1, X0:X1] = up >= 0.5
         return out
 
-    def _refine_full(self, f: int, small: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
+    def _refine_full(self, f: int, small: np.ndarray, others: np.ndarray | None = None,
+                     thin: bool = False) -> np.ndarray:
         """The full-size mask of a propagated ``small`` mask on frame ``f``, its outline
         decided again at the video's resolution: in a band around the upscaled outline
         (a few internal pixels wide) each full-size pixel is the object's where its colour
@@ -441,7 +455,9 @@ class ClassicEngine(Engine):
         bb = _bbox(small)
         m = 3
         x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(sw, bb[2] + m), min(sh, bb[3] + m)
-        soft = cv2.GaussianBlur(small[y0:y1, x0:x1].astype(np.float32), (0, 0), self.REFINE_SIGMA)
+        sigma, weight = ((self.REFINE_SIGMA_THIN, self.REFINE_PRIOR_THIN) if thin
+                         else (self.REFINE_SIGMA, self.REFINE_PRIOR))
+        soft = cv2.GaussianBlur(small[y0:y1, x0:x1].astype(np.float32), (0, 0), sigma)
         X0, Y0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
         X1, Y1 = min(W, int(np.ceil(x1 * sx))), min(H, int(np.ceil(y1 * sy)))
         xs = (np.arange(X0, X1, dtype=np.float32) + 0.5) / sx - 0.5 - x0
@@ -461,12 +477,74 @@ class ClassicEngine(Engine):
         L = cv2.blur(lut[bins], (3, 3))
         pc = np.clip(p, 0.02, 0.98)
         prior = np.log(pc / (1.0 - pc))
-        dec = np.where(band, self.REFINE_PRIOR * prior + L > 0, p >= 0.5)
+        dec = np.where(band, weight * prior + L > 0, p >= 0.5)
         if others is not None:
             near = cv2.remap(others[y0:y1, x0:x1].astype(np.uint8), mx, my, cv2.INTER_NEAREST,
                              borderMode=cv2.BORDER_REPLICATE) > 0
             dec &= hard | ~near
         out[Y0:Y1, X0:X1] = dec
+        return out
+
+    def _prompt_full(self, f: int, small: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
+        """The full-size mask of a prompt's ``small`` mask on frame ``f``: upscaled; for a
+        thin object (:meth:`_is_thin`: tubes two or three internal pixels wide, whose outlines
+        the internal resolution cannot draw) its outline decided again at the video's
+        resolution as on propagated frames (:meth:`_refine_full`)."""
+        if small.any() and self._is_thin(small):
+            return self._refine_full(f, small, others, thin=True)
+        return self._to_full(small)
+
+    def _carry_full(self, t: _Track, m: np.ndarray) -> np.ndarray:
+        """A thin object's full-size mask ``m`` (refined on this frame) made of its prompt's
+        full-size mask moved by how far it moved since (``t.full``, ``t.shift``), where that
+        lies within a pixel of ``m``: the tubes' outlines are the prompt's, not those the
+        internal resolution blurs and this frame's colours re-decide. A rigid move; when the
+        moved mask no longer covers :attr:`CARRY_MIN` of ``m`` (the object turned, came nearer,
+        its prompt's mask is no longer its shape) ``m`` is kept and the prompt's mask dropped."""
+        bb = _bbox(t.full)
+        if bb is None or not m.any():
+            return m
+        H, W = m.shape
+        sx, sy = W / self._small[0], H / self._small[1]
+        dx, dy = t.shift[0] * sx, t.shift[1] * sy
+        X0, Y0 = max(0, int(np.floor(bb[0] + dx)) - 1), max(0, int(np.floor(bb[1] + dy)) - 1)
+        X1, Y1 = min(W, int(np.ceil(bb[2] + dx)) + 1), min(H, int(np.ceil(bb[3] + dy)) + 1)
+        if X1 <= X0 or Y1 <= Y0:
+            t.full = None
+            return m
+        src = t.full[bb[1]:bb[3], bb[0]:bb[2]].astype(np.float32)
+        M = np.float32([[1, 0, bb[0] + dx - X0], [0, 1, bb[1] + dy - Y0]])
+        moved = cv2.warpAffine(src, M, (X1 - X0, Y1 - Y0), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0) >= 0.5
+        # the internal resolution places it to a pixel or so (two or three full-size ones,
+        # as wide as a tube): the place within CARRY_SEARCH full-size pixels where it covers
+        # this frame's mask best
+        r = self.CARRY_SEARCH
+        pad = np.zeros((Y1 - Y0 + 2 * r, X1 - X0 + 2 * r), bool)
+        pad[r:r + Y1 - Y0, r:r + X1 - X0] = moved
+        ref = np.zeros_like(pad)
+        ry0, rx0 = Y0 - r, X0 - r
+        cy0, cx0 = max(0, ry0), max(0, rx0)
+        cy1, cx1 = min(H, Y1 + r), min(W, X1 + r)
+        ref[cy0 - ry0:cy1 - ry0, cx0 - rx0:cx1 - rx0] = m[cy0:cy1, cx0:cx1]
+        best, best_o = -1.0, (0, 0)
+        n_ref, n_pad = np.count_nonzero(ref), np.count_nonzero(pad)
+        # nearest offsets first: a tie stays nearest the expected place
+        offsets = [(a, b) for a in range(-r, r + 1) for b in range(-r, r + 1)]
+        for oy, ox in sorted(offsets, key=lambda v: v[0] ** 2 + v[1] ** 2):
+            inter = np.count_nonzero(np.roll(pad, (oy, ox), axis=(0, 1)) & ref)
+            score = inter / max(1, n_pad + n_ref - inter)
+            if score > best + 1e-9:
+                best, best_o = score, (oy, ox)
+        moved_full = np.zeros_like(m)
+        sh = np.roll(pad, best_o, axis=(0, 1))
+        moved_full[cy0:cy1, cx0:cx1] = sh[cy0 - ry0:cy1 - ry0, cx0 - rx0:cx1 - rx0]
+        t.shift = (t.shift[0] + best_o[1] / sx, t.shift[1] + best_o[0] / sy)
+        moved = moved_full
+        out = moved & _dilate(m, 1)
+        if np.count_nonzero(out) < self.CARRY_MIN * np.count_nonzero(m):
+            t.full = None
+            return m
         return out
 
     # ---- prompts -----------------------------------------------------------------------
@@ -510,7 +588,7 @@ class ClassicEngine(Engine):
                     if cut.any() and cut.mean() <= classic_click.MAX_DEFAULT_SHARE:
                         o.candidates[frame] = [(_rle(cut), 0.0, "clipped"), (_rle(small), 0.0, "whole region")]
                         small = cut
-            full = self._to_full(small)
+            full = self._prompt_full(frame, small, others)
             score = self._prompt_score(fr, small)
             self._set_keyframe(o, frame, fr, full, small, pts, lab, bx, base, score)
             # a click on what rides a thin object may take back the parts of it that the thin
@@ -633,10 +711,11 @@ class ClassicEngine(Engine):
             if o is None or int(frame) not in o.candidates:
                 return []
             fr = self._frame(int(frame))
+            others = self._other_masks_small(int(frame), int(obj))[0]
             out = []
             for rle, _score, _kind in o.candidates[int(frame)]:
                 small = _unrle(rle)
-                out.append(ObjectMask(self._to_full(small), self._prompt_score(fr, small)))
+                out.append(ObjectMask(self._prompt_full(int(frame), small, others), self._prompt_score(fr, small)))
             return out
 
     def candidate_kinds(self, frame: int, obj: int) -> list[str]:
@@ -660,7 +739,7 @@ class ClassicEngine(Engine):
             kf = o.keyframes[frame]
             fr = self._frame(frame)
             small = _unrle(cands[int(k)][0])
-            full = self._to_full(small)
+            full = self._prompt_full(frame, small, self._other_masks_small(frame, obj)[0])
             kf.mask, kf.small, kf.hist = _rle(full), _rle(small), _hist(fr.bins, small)
             kf.score = self._prompt_score(fr, small)
             ch = o.chains.get(frame)
@@ -798,7 +877,7 @@ class ClassicEngine(Engine):
                         if whole:
                             rest.insert(0, rest.pop(whole[0]))
                             small = rest[0][0]
-                            full = self._to_full(small)
+                            full = self._prompt_full(frame, small, taken)
                             kf.score = self._prompt_score(fr, small)
                     o.candidates[frame] = [(_rle(m), s, kind) for m, _m0, s, kind in rest]
                 kf.small, kf.mask, kf.hist = _rle(small), _rle(full), _hist(fr.bins, small)
@@ -889,7 +968,9 @@ class ClassicEngine(Engine):
                             for k2, t2 in tracks.items():
                                 if k2 != k and k2 not in anchored and t2.vis.any():
                                     others = t2.vis.copy() if others is None else (others | t2.vis)
-                            m = self._refine_full(f, t.vis, others)
+                            m = self._refine_full(f, t.vis, others, t.thin)
+                            if t.full is not None:
+                                m = self._carry_full(t, m)
                             if taken is not None:
                                 m &= ~taken  # objects never share a pixel
                             result[k] = ObjectMask(m, t.score)
@@ -947,10 +1028,11 @@ class ClassicEngine(Engine):
         if keyframe and o.keyframes[f].hist.sum() > 0:
             fg = 0.5 * _smooth_hist(o.keyframes[f].hist) + 0.5 * fg_anchor
         bg = self._ring_hist(fr, vis if vis.any() else (None if tmpl is None else _paste(tmpl >= 0.5, pos, vis.shape)))
+        thin = self._is_thin(tmpl)
         return _Track(vis=vis, tmpl=tmpl, pos=pos, vel=vel, vel_known=known, hidden=hidden, ref_area=ref,
                       fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref,
                       anchor_score=self._prompt_score(fr, vis) if keyframe else score,
-                      thin=self._is_thin(tmpl))
+                      thin=thin, full=_unrle(o.keyframes[f].mask) if thin and keyframe and vis.any() else None)
 
     def _is_thin(self, tmpl: np.ndarray | None) -> bool:
         """Whether an object of amodal template ``tmpl`` is thin: its mean width (twice its
@@ -1435,6 +1517,7 @@ class ClassicEngine(Engine):
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
                         t.realign = t.refound = True
+                        t.full = None
             elif t.tmpl is not None and (np.count_nonzero(t.vis) < 0.6 * max(t.ref_area, 0.8 * t.anchor_area)
                                          or t.score < self.LOST_SCORE * t.anchor_score):
                 # seen, but much smaller than it should be or much less like itself, clear of
@@ -1485,6 +1568,7 @@ class ClassicEngine(Engine):
                         t.vel, t.vel_known = (0.0, 0.0), False
                         t.hidden = 1
                         t.realign = t.refound = True
+                        t.full = None
                         warped[k] = W = None
             coasting = False
             if (measured and W is not None and t.vel_known and t.hidden == 0 and t.tmpl is not None
@@ -1630,6 +1714,7 @@ class ClassicEngine(Engine):
                 R = np.zeros((h, w), bool)
                 a = 0.0
             if a == 0:
+                t.full = None
                 t.vis = R
                 t.hidden += 1
                 t.score = 0.0
@@ -1660,6 +1745,8 @@ class ClassicEngine(Engine):
                 if d != (0.0, 0.0):
                     t.pos = (t.pos[0] + d[0], t.pos[1] + d[1])
                     raw_shapes[k] = _paste_soft(t.tmpl, t.pos, (h, w))
+            if t.full is not None:
+                t.shift = (t.shift[0] + steps[k][0] + d[0], t.shift[1] + steps[k][1] + d[1])
             # velocity: flow step + alignment (not while a twin passes over it), learnt only
             # while (almost) all of the object is seen on both frames
             if a >= 0.6 * t.ref_area and prev_a >= 0.6 * t.ref_area:

@@ -244,12 +244,16 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
     With the frame ``fr``, that region is the seed of a GrabCut within the moving body (the
     thin object's pixels included): the bicycle's lines took the rider's legs where they
     cross its tubes (legs are lines too, and move with it), and the rider's colours (skin,
-    shorts) claim them back. The pixels that clearly move like the background (``evidence``
-    below ``-MOTION_EVIDENCE``) are sure background there: the grass seen between the
+    shorts) claim them back. GrabCut runs on the frame and on its chroma-weighted version
+    (:func:`.classic_click.chroma_image`), and the rider is what either finds: a shin in the
+    bicycle's shade differs from the lit skin above it in lightness more than in chroma,
+    while a colour that differs only in lightness is told apart on the frame itself. The
+    pixels that clearly move like the background (``evidence`` below ``-MOTION_EVIDENCE``)
+    are sure background there: the grass seen between the
     rider's arm, body and the bicycle's tubes is enclosed, and GrabCut's smoothness (and the
     moving region's filled holes) would take it. The default may then overlap the thin objects' masks: the
     engine takes those pixels from them."""
-    from .classic_click import MAX_DEFAULT_SHARE, MIN_PIXELS, crop_grabcut  # (it imports this module)
+    from .classic_click import MAX_DEFAULT_SHARE, MIN_PIXELS, chroma_image, crop_grabcut  # (it imports this module)
 
     idx = next((i for i, c in enumerate(cands) if c.kind == MOVING_REGION), None)
     if idx is None or evidence is None or not pos or not thin:
@@ -274,7 +278,14 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
         # between his arm and the bicycle (GrabCut's smoothness would close that gap); the
         # thin object's pixels stay open to him (its lines took his legs)
         still = (evidence < -MOTION_EVIDENCE) & ~m & ~thin_px
-        grown = crop_grabcut(fr, m, _dilate(body, RIDER_ZONE), pos=pos, sure_fg=_erode(m, 2), sure_bg=still)
+        zone = _dilate(body, RIDER_ZONE)
+        grown = crop_grabcut(fr, m, zone, pos=pos, sure_fg=_erode(m, 2), sure_bg=still)
+        chroma = crop_grabcut(_Frame(chroma_image(fr.rgb), fr.gray, fr.bins), m, zone, pos=pos,
+                              sure_fg=_erode(m, 2), sure_bg=still)
+        if grown is None or chroma is None:
+            grown = chroma if grown is None else grown
+        else:
+            grown = grown | chroma
         if grown is not None:
             grown = _component_at(grown & _dilate(body, 1), pos)
             if MIN_PIXELS <= np.count_nonzero(grown) <= RIDER_GROWTH * np.count_nonzero(m):
