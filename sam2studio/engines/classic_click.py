@@ -5,7 +5,8 @@ See :mod:`sam2studio.engines.classic` for how it fits in the engine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -512,19 +513,36 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     forbid = others.copy()
     for x, y in pos:
         forbid &= ~_disk((h, w), x, y, 3)
-    raw: list[tuple[np.ndarray, str, float]] = [(segment(fr, pos, neg, None, None, others), "colour region", 0.0)]
-    if moving is not None and moving.any() and pos:
-        seed = moving & ~forbid
-        allowed = _dilate(seed, max(4, int(0.25 * np.sqrt(max(1, np.count_nonzero(seed)))))) & ~forbid
-        m = grabcut(fr, seed, allowed, pos, neg, False) & ~forbid
-        raw.append((_fill_holes(_component_at(m, pos)), MOVING, 0.0))
+    # the GrabCuts in boxes (most of a click's time) are independent of each other and of
+    # the rest: they run at once on OpenCV's threads while this thread grows the colour region
+    hard = _boxes(pos, (h, w), BOX_EXTENTS) if pos else []
+    soft = _boxes(pos, (h, w), SOFT_EXTENTS) if pos else []
+    extents = sorted(set(FINE_EXTENTS) | set(EXTEND_EXTENTS))  # the smallest box first
+    fine_boxes = []
+    for (box, name), ext in zip(_boxes(pos, (h, w), extents) if pos else [], extents):
+        x0, y0, x1, y1 = _pixel_box(box, (h, w))
+        if 1.6 * max(x1 - x0, y1 - y0) > _GC_SIDE:  # (box + margins) else the coarse crop was not reduced
+            fine_boxes.append((box, name, ext))
+    person_calls = _person_box_calls(fr, pos, neg, forbid) if pos and person else []
+    calls = ([(_box_grabcut, (fr, pos, neg, forbid, box), {}) for box, _ in hard]
+             + [(_box_grabcut, (fr, pos, neg, forbid, box), {"band": 0.5}) for box, _ in soft]
+             + [(_box_grabcut, (fr, pos, neg, forbid, box), {"side": FINE_SIDE}) for box, _, _ in fine_boxes]
+             + [call for call, _name in person_calls]) if pos else []
+    with _Parallel(calls) as boxed:
+        raw: list[tuple[np.ndarray, str, float]] = [(segment(fr, pos, neg, None, None, others), "colour region",
+                                                     0.0)]
+        if moving is not None and moving.any() and pos:
+            seed = moving & ~forbid
+            allowed = _dilate(seed, max(4, int(0.25 * np.sqrt(max(1, np.count_nonzero(seed)))))) & ~forbid
+            m = grabcut(fr, seed, allowed, pos, neg, False) & ~forbid
+            raw.append((_fill_holes(_component_at(m, pos)), MOVING, 0.0))
+        done = boxed.results()
     if pos:
-        for box, name in _boxes(pos, (h, w), BOX_EXTENTS):
-            m, touch = _box_grabcut(fr, pos, neg, forbid, box)
+        for (_box, name), (m, touch) in zip(hard, done):
             raw.append((m, f"box {name}", touch))
-        for box, name in _boxes(pos, (h, w), SOFT_EXTENTS):
-            m, _ = _box_grabcut(fr, pos, neg, forbid, box, band=0.5)
+        for (_box, name), (m, _) in zip(soft, done[len(hard):]):
             raw.append((m, f"soft box {name}", 0.0))
+        done = done[len(hard) + len(soft):]
     raw = [r for r in raw if r[0].any()]
     sane = [m for m, _k, _t in raw
             if MIN_SHARE <= m.mean() <= MAX_DEFAULT_SHARE and np.count_nonzero(m) >= MIN_PIXELS]
@@ -547,19 +565,14 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     voters = len(raw)  # the candidates after these are offered only
     fine: list[tuple[np.ndarray, str, float]] = []
     if pos:
-        extents = sorted(set(FINE_EXTENTS) | set(EXTEND_EXTENTS))  # the smallest box first
-        for (box, name), ext in zip(_boxes(pos, (h, w), extents), extents):
-            x0, y0, x1, y1 = _pixel_box(box, (h, w))
-            if 1.6 * max(x1 - x0, y1 - y0) <= _GC_SIDE:  # (box + margins) the coarse crop was not reduced
-                continue
-            m, touch = _box_grabcut(fr, pos, neg, forbid, box, side=FINE_SIDE)
+        for (_box, name, ext), (m, touch) in zip(fine_boxes, done):
             if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
                 if ext in EXTEND_EXTENTS:
                     fine.append((m, f"fine box {name}", touch))
                 if ext in FINE_EXTENTS:
                     raw.append((m, f"fine box {name}", touch))
-    if pos and person:  # last: they never crowd out a candidate of the other kinds
-        raw += person_boxes(fr, pos, neg, forbid)
+        # last: they never crowd out a candidate of the other kinds
+        raw += _person_masks([name for _call, name in person_calls], done[len(fine_boxes):])
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
@@ -638,14 +651,50 @@ def person_boxes(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[np.ndar
     other candidates' agreement: which of the scales fits is not known, and one that does
     not fit is as plausible to the agreement as the rest; :func:`click_candidates` lists
     them after the other kinds."""
+    calls = _person_box_calls(fr, pos, neg, forbid)
+    return _person_masks([name for _call, name in calls], [fn(*a, **k) for (fn, a, k), _name in calls])
+
+
+def _person_box_calls(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[tuple, str]]:
+    """The GrabCuts of :func:`person_boxes`, ``[((function, args, kwargs), box name), ...]``."""
     h, w = fr.bins.shape
     img = chroma_image(fr.rgb)
-    out = []
-    for box, name in _boxes(pos, (h, w), PERSON_EXTENTS, up=PERSON_UP):
-        m, touch = _box_grabcut(fr, pos, neg, forbid, box, image=img)
-        if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
-            out.append((m, f"{PERSON} {name}", touch))
-    return out
+    return [((_box_grabcut, (fr, pos, neg, forbid, box), {"image": img}), name)
+            for box, name in _boxes(pos, (h, w), PERSON_EXTENTS, up=PERSON_UP)]
+
+
+def _person_masks(names: list[str], results: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, str, float]]:
+    return [(m, f"{PERSON} {name}", touch) for name, (m, touch) in zip(names, results)
+            if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE]
+
+
+class _Parallel:
+    """Calls ``[(function, args, kwargs), ...]`` run at once on up to ``cv2.getNumThreads()``
+    threads (OpenCV's own share of the machine: one thread where it was set to one, as in a
+    batch worker), started on entering; :meth:`results` waits for them, in order. GrabCut
+    releases the GIL, and each call seeds OpenCV's random generator of its own thread
+    (:data:`GRABCUT_SEED`), so the masks are those of running them one after another."""
+
+    def __init__(self, calls: list[tuple[Callable, tuple, dict]]) -> None:
+        self.calls = calls
+        self.pool: ThreadPoolExecutor | None = None
+        self.futures: list = []
+
+    def __enter__(self) -> _Parallel:
+        threads = min(len(self.calls), max(1, cv2.getNumThreads()))
+        if threads > 1:
+            self.pool = ThreadPoolExecutor(threads, thread_name_prefix="click-grabcut")
+            self.futures = [self.pool.submit(fn, *a, **k) for fn, a, k in self.calls]
+        return self
+
+    def results(self) -> list:
+        if self.pool is None:
+            return [fn(*a, **k) for fn, a, k in self.calls]
+        return [f.result() for f in self.futures]
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def extend_default(fr: _Frame, default: Candidate, fine, pos, moving: np.ndarray | None,
