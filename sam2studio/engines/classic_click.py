@@ -45,6 +45,12 @@ THIN_EXTENTS: tuple[tuple[float, float], ...] = ((0.045, 2.2), (0.11, 1.0))
 RIDGE_EXTENTS: tuple[tuple[float, float], ...] = ((0.11, 1.0),)
 RIDGE_SHARE = 0.3
 RIDGE_MIN = 8.0  # grey levels: fainter lines are texture or noise
+#: extents of the boxes where GrabCut starts from the thin lines connected to the click
+#: (:func:`lines_grabcut`: the lines probably foreground, the rest of the box probably
+#: background), on crops no longer than :data:`LINES_SIDE`; offered only, like the fine boxes
+LINES_GC_EXTENTS: tuple[tuple[float, float], ...] = ((0.11, 1.0), (0.11, 2.2))
+LINES_SIDE = 200
+LINES_GC = "grabcut on lines"
 #: a pixel chosen by at least this share of the GrabCut candidates is in a consensus candidate
 CONSENSUS_VOTES: tuple[float, ...] = (0.3, 0.5)
 #: a click's default mask never covers more of the frame than this (larger candidates are
@@ -493,9 +499,11 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     alternatives that are offered, ranked among the others, but are never the default and
     do not count in the others' agreement (a finer crop keeps a person's legs or arms that
     the coarse one drops, but its outline is no steadier: as voters and possible defaults
-    they lowered the semi-real first clicks' default from 0.74 to 0.72), and so does GrabCut
-    in upright "person" boxes on the chroma-weighted frame (:func:`person_boxes`, listed
-    after every other kind; skipped with ``person=False``: a corrective click's parts, see
+    they lowered the semi-real first clicks' default from 0.74 to 0.72), and so do GrabCut
+    started from the thin lines joining the clicks (:func:`lines_grabcut`,
+    :data:`LINES_GC_EXTENTS`) and GrabCut in upright "person" boxes on the chroma-weighted
+    frame (:func:`person_boxes`); these two are listed after every other kind, in that
+    order, and skipped with ``person=False`` (a corrective click's parts, see
     :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
     and what it adds belongs with it (:func:`extend_default`: the default becomes their
     union, the default alone is offered next). The default never covers more than
@@ -523,7 +531,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         x0, y0, x1, y1 = _pixel_box(box, (h, w))
         if 1.6 * max(x1 - x0, y1 - y0) > _GC_SIDE:  # (box + margins) else the coarse crop was not reduced
             fine_boxes.append((box, name, ext))
-    person_calls = _person_box_calls(fr, pos, neg, forbid) if pos and person else []
+    chroma = chroma_image(fr.rgb) if pos and person else None
+    person_calls = _person_box_calls(fr, pos, neg, forbid, chroma) if pos and person else []
     calls = ([(_box_grabcut, (fr, pos, neg, forbid, box), {}) for box, _ in hard]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"band": 0.5}) for box, _ in soft]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"side": FINE_SIDE}) for box, _, _ in fine_boxes]
@@ -571,8 +580,16 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
                     fine.append((m, f"fine box {name}", touch))
                 if ext in FINE_EXTENTS:
                     raw.append((m, f"fine box {name}", touch))
-        # last: they never crowd out a candidate of the other kinds
-        raw += _person_masks([name for _call, name in person_calls], done[len(fine_boxes):])
+    if pos and person and LINES_GC_EXTENTS:
+        lines_boxes = _boxes(pos, (h, w), LINES_GC_EXTENTS)
+        calls = [(lines_grabcut, (chroma, pos, neg, forbid, ridge_region(fr, pos, forbid, box), box), {})
+                 for box, _name in lines_boxes]
+        with _Parallel(calls) as lines_gc:
+            for (_box, name), g in zip(lines_boxes, lines_gc.results()):
+                if np.count_nonzero(g) >= MIN_PIXELS and g.mean() >= MIN_SHARE:
+                    raw.append((g, f"{LINES_GC} {name}", 0.0))
+    # last: they never crowd out a candidate of the other kinds
+    raw += _person_masks([name for _call, name in person_calls], done[len(fine_boxes):])
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
@@ -611,9 +628,10 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
-    # the person boxes come after the other kinds (the order Tab goes through): they are the
-    # fallback when none of those is right, not a rival to the second-best of them
-    cands.sort(key=lambda c: (c.features["person"], -c.score))
+    # GrabCut from the lines and then the person boxes come after the other kinds (the order
+    # Tab goes through): they are the fallback when none of those is right, not a rival to
+    # the second-best of them
+    cands.sort(key=lambda c: (2 * c.features["person"] + float(c.kind.startswith(LINES_GC)), -c.score))
     first = next((i for i, c in enumerate(cands) if not c.features["offered"]), 0)
     cands.insert(0, cands.pop(first))  # an alternative made only to be offered is never the default
     if cands and cands[0].features["share"] <= MAX_DEFAULT_SHARE:
@@ -636,6 +654,58 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     return cands[:1] + [c for c in cands[1:] if c.features["pixels"] >= MIN_PIXELS]
 
 
+def lines_grabcut(image: np.ndarray, pos, neg, forbid: np.ndarray, lines: np.ndarray, box,
+                  side: int | None = None) -> np.ndarray:
+    """GrabCut in ``box`` on ``image`` (:func:`chroma_image`) that starts from ``lines`` (the
+    thin lines connected to the clicks, :func:`ridge_region`) as probably foreground and the
+    rest of the box as probably background (outside it: sure background); the part connected
+    to the clicks. The crop runs at a reduced size, its longest side ``side`` (default
+    :data:`LINES_SIDE`) pixels at most.
+
+    Why: the other boxes start with the whole box as probably foreground, so a flat stretch
+    of floor, mat or wall inside the box that its margin does not show (a coloured mat in a
+    corner, the strip beside a person at the frame's edge) stays foreground. An object's
+    folds, seams and outline are lines that join the click; the flat background is not: the
+    colour models start from the object's own lines against the rest of the box, and GrabCut
+    fills the object between them (a kneeling judoka at the frame's edge, a rider's arms and
+    legs)."""
+    h, w = forbid.shape
+    x0, y0, x1, y1 = _pixel_box(box, (h, w))
+    out = np.zeros((h, w), bool)
+    if x1 - x0 < 5 or y1 - y0 < 5 or not lines.any():
+        return out
+    m = max(6, int(0.3 * max(x1 - x0, y1 - y0)))
+    cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+    s = min(1.0, (side or LINES_SIDE) / max(cx1 - cx0, cy1 - cy0))
+    cw, ch = max(4, int(round((cx1 - cx0) * s))), max(4, int(round((cy1 - cy0) * s)))
+
+    def small(a: np.ndarray, thr: float = 0.5) -> np.ndarray:
+        return cv2.resize(a[cy0:cy1, cx0:cx1].astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA) >= thr
+
+    inside = np.zeros((h, w), bool)
+    inside[y0:y1, x0:x1] = True
+    gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
+    gm[small(inside)] = cv2.GC_PR_BGD
+    gm[small(lines, 0.25) & (gm == cv2.GC_PR_BGD)] = cv2.GC_PR_FGD  # a thin line survives the reduction
+    gm[small(forbid)] = cv2.GC_BGD
+    for x, y in neg:
+        cv2.circle(gm, (int((x - cx0) * s), int((y - cy0) * s)), 2, int(cv2.GC_BGD), -1)
+    for x, y in pos:
+        cv2.circle(gm, (int((x - cx0) * s), int((y - cy0) * s)), 2, int(cv2.GC_FGD), -1)
+    if np.count_nonzero(gm == cv2.GC_PR_FGD) < 10 or np.count_nonzero(gm == cv2.GC_PR_BGD) < 10:
+        return out
+    img = cv2.resize(np.ascontiguousarray(image[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(GRABCUT_SEED)
+    try:
+        cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return out
+    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
+    out[cy0:cy1, cx0:cx1] = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR) >= 0.5
+    return _component_at(out & ~forbid, pos)
+
+
 def person_boxes(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[np.ndarray, str, float]]:
     """GrabCut in upright boxes around the clicks (:data:`PERSON_EXTENTS`, the clicks at
     :data:`PERSON_UP` of the height from the top) on :func:`chroma_image`: ``[(mask, kind,
@@ -655,10 +725,12 @@ def person_boxes(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[np.ndar
     return _person_masks([name for _call, name in calls], [fn(*a, **k) for (fn, a, k), _name in calls])
 
 
-def _person_box_calls(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[tuple, str]]:
-    """The GrabCuts of :func:`person_boxes`, ``[((function, args, kwargs), box name), ...]``."""
+def _person_box_calls(fr: _Frame, pos, neg, forbid: np.ndarray,
+                      img: np.ndarray | None = None) -> list[tuple[tuple, str]]:
+    """The GrabCuts of :func:`person_boxes` (on ``img``, default :func:`chroma_image` of the
+    frame), ``[((function, args, kwargs), box name), ...]``."""
     h, w = fr.bins.shape
-    img = chroma_image(fr.rgb)
+    img = chroma_image(fr.rgb) if img is None else img
     return [((_box_grabcut, (fr, pos, neg, forbid, box), {"image": img}), name)
             for box, name in _boxes(pos, (h, w), PERSON_EXTENTS, up=PERSON_UP)]
 
