@@ -71,6 +71,15 @@ class _Track:
     full: np.ndarray | None = None
     shift: tuple[float, float] = (0.0, 0.0)
 
+    def found_at(self, pos: tuple[float, float]) -> None:
+        """Re-detected with its template at ``pos``: its speed unknown until measured again,
+        its template aligned widely on the next frame, its prompt's full-size mask dropped."""
+        self.pos = pos
+        self.vel, self.vel_known = (0.0, 0.0), False
+        self.hidden = 1
+        self.realign = self.refound = True
+        self.full = None
+
 
 @dataclass
 class _Object:

@@ -549,11 +549,8 @@ class Tracker(TwinSearch):
                             exclude |= warped[k2] > 0.5
                     found = self._redetect(cur, t, exclude)
                     if found is not None:
-                        t.pos, step = found, (0.0, 0.0)
-                        t.vel, t.vel_known = (0.0, 0.0), False
-                        t.hidden = 1
-                        t.realign = t.refound = True
-                        t.full = None
+                        t.found_at(found)
+                        step = (0.0, 0.0)
             elif t.tmpl is not None and (np.count_nonzero(t.vis) < 0.6 * max(t.ref_area, 0.8 * t.anchor_area)
                                          or t.score < self.LOST_SCORE * t.anchor_score):
                 # seen, but much smaller than it should be or much less like itself, clear of
@@ -600,11 +597,8 @@ class Tracker(TwinSearch):
                         # the same
                         found = None
                     if found is not None:
-                        t.pos, step = found, (0.0, 0.0)
-                        t.vel, t.vel_known = (0.0, 0.0), False
-                        t.hidden = 1
-                        t.realign = t.refound = True
-                        t.full = None
+                        t.found_at(found)
+                        step = (0.0, 0.0)
                         warped[k] = W = None
             coasting = False
             if (measured and W is not None and t.vel_known and t.hidden == 0 and t.tmpl is not None
