@@ -4,6 +4,13 @@ It needs nothing but OpenCV and numpy, so it always works (no checkpoint, no GPU
 fast enough to be interactive. It is meant for clips where objects differ from their
 surroundings in colour and move smoothly; SAM 2 is far better on real footage.
 
+Where the code is: this module holds the engine (prompts, corrective click chains,
+candidates, propagation runs, full-size outlines); a first click's candidates are in
+:mod:`.classic_click` (thin objects and riders in :mod:`.classic_thin`, corrective clicks in
+:mod:`.classic_refine`); the per-frame tracking step in :mod:`.classic_tracker`, its
+look-alike search in :mod:`.classic_twin`; keyframes, snapshots and tracks in
+:mod:`.classic_state`.
+
 How it works (all at a reduced internal resolution, longest side ``max_side``; masks are
 scaled back to the video's size):
 
