@@ -531,12 +531,15 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
         x0, y0, x1, y1 = _pixel_box(box, (h, w))
         if 1.6 * max(x1 - x0, y1 - y0) > _GC_SIDE:  # (box + margins) else the coarse crop was not reduced
             fine_boxes.append((box, name, ext))
-    chroma = chroma_image(fr.rgb) if pos and person else None
-    person_calls = _person_box_calls(fr, pos, neg, forbid, chroma) if pos and person else []
+    offered = bool(pos) and person  # the line-seeded and person boxes: not for a corrective click's parts
+    chroma = chroma_image(fr.rgb) if offered else None
+    lines_boxes = _boxes(pos, (h, w), LINES_GC_EXTENTS) if offered else []
+    people = person_boxes(fr, pos, forbid) if offered else []
     calls = ([(_box_grabcut, (fr, pos, neg, forbid, box), {}) for box, _ in hard]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"band": 0.5}) for box, _ in soft]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"side": FINE_SIDE}) for box, _, _ in fine_boxes]
-             + [call for call, _name in person_calls]) if pos else []
+             + [(_lines_grabcut_in, (fr, chroma, pos, neg, forbid, box), {}) for box, _ in lines_boxes]
+             + [(_box_grabcut, (fr, pos, neg, forbid, box), {"image": chroma}) for box, _ in people])
     with _Parallel(calls) as boxed:
         raw: list[tuple[np.ndarray, str, float]] = [(segment(fr, pos, neg, None, None, others), "colour region",
                                                      0.0)]
@@ -545,13 +548,11 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             allowed = _dilate(seed, max(4, int(0.25 * np.sqrt(max(1, np.count_nonzero(seed)))))) & ~forbid
             m = grabcut(fr, seed, allowed, pos, neg, False) & ~forbid
             raw.append((_fill_holes(_component_at(m, pos)), MOVING, 0.0))
-        done = boxed.results()
-    if pos:
-        for (_box, name), (m, touch) in zip(hard, done):
-            raw.append((m, f"box {name}", touch))
-        for (_box, name), (m, _) in zip(soft, done[len(hard):]):
-            raw.append((m, f"soft box {name}", 0.0))
-        done = done[len(hard) + len(soft):]
+        done = iter(boxed.results())
+    for (_box, name), (m, touch) in zip(hard, done):
+        raw.append((m, f"box {name}", touch))
+    for (_box, name), (m, _) in zip(soft, done):
+        raw.append((m, f"soft box {name}", 0.0))
     raw = [r for r in raw if r[0].any()]
     sane = [m for m, _k, _t in raw
             if MIN_SHARE <= m.mean() <= MAX_DEFAULT_SHARE and np.count_nonzero(m) >= MIN_PIXELS]
@@ -573,23 +574,20 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     raw = [r for r in raw if r[0].any()]
     voters = len(raw)  # the candidates after these are offered only
     fine: list[tuple[np.ndarray, str, float]] = []
-    if pos:
-        for (_box, name, ext), (m, touch) in zip(fine_boxes, done):
-            if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
-                if ext in EXTEND_EXTENTS:
-                    fine.append((m, f"fine box {name}", touch))
-                if ext in FINE_EXTENTS:
-                    raw.append((m, f"fine box {name}", touch))
-    if pos and person and LINES_GC_EXTENTS:
-        lines_boxes = _boxes(pos, (h, w), LINES_GC_EXTENTS)
-        calls = [(lines_grabcut, (chroma, pos, neg, forbid, ridge_region(fr, pos, forbid, box), box), {})
-                 for box, _name in lines_boxes]
-        with _Parallel(calls) as lines_gc:
-            for (_box, name), g in zip(lines_boxes, lines_gc.results()):
-                if np.count_nonzero(g) >= MIN_PIXELS and g.mean() >= MIN_SHARE:
-                    raw.append((g, f"{LINES_GC} {name}", 0.0))
-    # last: they never crowd out a candidate of the other kinds
-    raw += _person_masks([name for _call, name in person_calls], done[len(fine_boxes):])
+    for (_box, name, ext), (m, touch) in zip(fine_boxes, done):
+        if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
+            if ext in EXTEND_EXTENTS:
+                fine.append((m, f"fine box {name}", touch))
+            if ext in FINE_EXTENTS:
+                raw.append((m, f"fine box {name}", touch))
+    # last, GrabCut from the lines and then the person boxes: they never crowd out a
+    # candidate of the other kinds
+    for (_box, name), m in zip(lines_boxes, done):
+        if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
+            raw.append((m, f"{LINES_GC} {name}", 0.0))
+    for (_box, name), (m, touch) in zip(people, done):
+        if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
+            raw.append((m, f"{PERSON} {name}", touch))
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
@@ -706,10 +704,17 @@ def lines_grabcut(image: np.ndarray, pos, neg, forbid: np.ndarray, lines: np.nda
     return _component_at(out & ~forbid, pos)
 
 
-def person_boxes(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[np.ndarray, str, float]]:
-    """GrabCut in upright boxes around the clicks (:data:`PERSON_EXTENTS`, the clicks at
-    :data:`PERSON_UP` of the height from the top) on :func:`chroma_image`: ``[(mask, kind,
-    touch), ...]`` for the masks that are more than the click's disc.
+
+def _lines_grabcut_in(fr: _Frame, image: np.ndarray, pos, neg, forbid: np.ndarray, box) -> np.ndarray:
+    """:func:`lines_grabcut` in ``box`` from the lines :func:`ridge_region` finds there."""
+    return lines_grabcut(image, pos, neg, forbid, ridge_region(fr, pos, forbid, box), box)
+
+
+def person_boxes(fr: _Frame, pos, forbid: np.ndarray) -> list[tuple[tuple[float, float, float, float], str]]:
+    """Upright boxes around the clicks (:data:`PERSON_EXTENTS`, the clicks at
+    :data:`PERSON_UP` of the height from the top), ``[(box, name), ...]``, where
+    :func:`click_candidates` runs GrabCut on :func:`chroma_image` and keeps the masks that
+    are more than the click's disc.
 
     Why: a person clicked on the torso (standing, kneeling, on a bicycle) reaches about
     twice as far below the click as above it and is about three times as tall as wide; the
@@ -721,23 +726,7 @@ def person_boxes(fr: _Frame, pos, neg, forbid: np.ndarray) -> list[tuple[np.ndar
     other candidates' agreement: which of the scales fits is not known, and one that does
     not fit is as plausible to the agreement as the rest; :func:`click_candidates` lists
     them after the other kinds."""
-    calls = _person_box_calls(fr, pos, neg, forbid)
-    return _person_masks([name for _call, name in calls], [fn(*a, **k) for (fn, a, k), _name in calls])
-
-
-def _person_box_calls(fr: _Frame, pos, neg, forbid: np.ndarray,
-                      img: np.ndarray | None = None) -> list[tuple[tuple, str]]:
-    """The GrabCuts of :func:`person_boxes` (on ``img``, default :func:`chroma_image` of the
-    frame), ``[((function, args, kwargs), box name), ...]``."""
-    h, w = fr.bins.shape
-    img = chroma_image(fr.rgb) if img is None else img
-    return [((_box_grabcut, (fr, pos, neg, forbid, box), {"image": img}), name)
-            for box, name in _boxes(pos, (h, w), PERSON_EXTENTS, up=PERSON_UP)]
-
-
-def _person_masks(names: list[str], results: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, str, float]]:
-    return [(m, f"{PERSON} {name}", touch) for name, (m, touch) in zip(names, results)
-            if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE]
+    return _boxes(pos, forbid.shape, PERSON_EXTENTS, up=PERSON_UP)
 
 
 class _Parallel:
