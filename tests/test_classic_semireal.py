@@ -229,28 +229,37 @@ def test_a_default_that_is_part_of_a_person_is_joined_with_the_fine_box_holding_
     assert iou(part, gt) < 0.5  # the jacket alone, still offered
 
 
+def _offered_kind(monkeypatch, frame: int, obj: int, prefix: str, extents: str):
+    """A judoka clicked once at full size, and the candidates of the kind named ``prefix``:
+    checks that a corrective click does not make them and that the default is the same
+    without them (``classic_click.<extents>`` emptied). Returns the candidates, their kinds,
+    the indices of that kind, the annotation and the engine clicked without them."""
+    eng, f, gt = _judo_full_size(frame, obj)
+    pt = interior_point(gt)
+    res = eng.add_prompt(f, 1, points=[pt], labels=[1])
+    cands, kinds = eng.candidates(f, 1), eng.candidate_kinds(f, 1)
+    of_kind = [i for i, k in enumerate(kinds) if k.startswith(prefix)]
+    missed = gt & ~res[1].mask
+    assert missed.any()
+    eng.add_prompt(f, 1, points=[pt, interior_point(missed)], labels=[1, 1])  # adds a missed part
+    edits = eng.candidate_kinds(f, 1)
+    assert edits and not any(k.startswith(prefix) for k in edits)
+    monkeypatch.setattr(classic_click, extents, ())
+    without, f, gt = _judo_full_size(frame, obj)
+    res_without = without.add_prompt(f, 1, points=[pt], labels=[1])
+    assert np.array_equal(res_without[1].mask, res[1].mask)
+    return cands, kinds, of_kind, gt, without, f
+
+
 def test_person_boxes_offer_a_whole_standing_judoka_after_the_other_kinds(monkeypatch):
     # judoka A: GrabCut in an upright box with the click on its upper third, on the
     # chroma-weighted frame, keeps the jacket and the pale trousers (IoU 0.82 with each of
     # four GrabCut seeds); the person boxes are offered after every other kind, leave the
     # default and the other candidates as they were, and a corrective click does not make them
-    eng, f, gt = _judo_full_size(5, 2)
-    pt = interior_point(gt)
-    res = eng.add_prompt(f, 1, points=[pt], labels=[1])
-    cands, kinds = eng.candidates(f, 1), eng.candidate_kinds(f, 1)
-    person = [i for i, k in enumerate(kinds) if k.startswith(classic_click.PERSON)]
+    cands, kinds, person, gt, without, f = _offered_kind(monkeypatch, 5, 2, classic_click.PERSON, "PERSON_EXTENTS")
     assert person and min(person) > max(i for i, k in enumerate(kinds) if i not in person)
     assert max(iou(cands[i].mask, gt) for i in person) >= 0.75
-    missed = gt & ~res[1].mask
-    assert missed.any()
-    eng.add_prompt(f, 1, points=[pt, interior_point(missed)], labels=[1, 1])  # adds a missed part
-    edits = eng.candidate_kinds(f, 1)
-    assert edits and not any(classic_click.PERSON in k for k in edits)
-    monkeypatch.setattr(classic_click, "PERSON_EXTENTS", ())
-    eng, f, gt = _judo_full_size(5, 2)
-    res_without = eng.add_prompt(f, 1, points=[pt], labels=[1])
-    assert np.array_equal(res_without[1].mask, res[1].mask)
-    assert eng.candidate_kinds(f, 1) == [k for i, k in enumerate(kinds) if i not in person]
+    assert without.candidate_kinds(f, 1) == [k for i, k in enumerate(kinds) if i not in person]
 
 
 def test_grabcut_started_from_the_lines_offers_a_kneeling_judoka_at_the_frames_edge(monkeypatch):
@@ -259,21 +268,11 @@ def test_grabcut_started_from_the_lines_offers_a_kneeling_judoka_at_the_frames_e
     # started from the lines joining the click (his suit's folds and outline) against the
     # rest of the box drops the flat mat: offered (not the default, which is the same
     # without it), not made by a corrective click
-    eng, f, gt = _judo_full_size(13, 4)
-    pt = interior_point(gt)
-    res = eng.add_prompt(f, 1, points=[pt], labels=[1])
-    cands, kinds = eng.candidates(f, 1), eng.candidate_kinds(f, 1)
-    lines = [i for i, k in enumerate(kinds) if k.startswith(classic_click.LINES_GC)]
+    cands, kinds, lines, gt, without, f = _offered_kind(monkeypatch, 13, 4, classic_click.LINES_GC,
+                                                        "LINES_GC_EXTENTS")
     assert lines and 0 not in lines
     assert max(iou(cands[i].mask, gt) for i in lines) >= 0.8
-    missed = gt & ~res[1].mask
-    eng.add_prompt(f, 1, points=[pt, interior_point(missed)], labels=[1, 1])
-    assert not any(k.startswith(classic_click.LINES_GC) for k in eng.candidate_kinds(f, 1))
-    monkeypatch.setattr(classic_click, "LINES_GC_EXTENTS", ())
-    eng, f, gt = _judo_full_size(13, 4)
-    res_without = eng.add_prompt(f, 1, points=[pt], labels=[1])
-    assert np.array_equal(res_without[1].mask, res[1].mask)
-    assert max(iou(c.mask, gt) for c in eng.candidates(f, 1)) < 0.8
+    assert max(iou(c.mask, gt) for c in without.candidates(f, 1)) < 0.8
 
 
 def _textured(h: int, w: int, seed: int, scales=(4, 16, 48), amp: float = 18.0) -> np.ndarray:
