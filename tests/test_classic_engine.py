@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import data
 from sam2studio.core.synthetic import (
     appearance_change_clip,
     constant_speed_clip,
@@ -354,7 +354,7 @@ def test_a_clicks_grabcuts_run_at_once_on_opencvs_threads_and_give_the_masks_of_
         return real(*args, **kwargs)
 
     monkeypatch.setattr(classic_click, "_box_grabcut", spy)
-    video = open_video(Path(__file__).parent / "data" / "judo" / "frames")
+    video = open_video(data("judo", "frames"))
 
     def click(threads: int):
         cv2.setNumThreads(threads)
