@@ -158,3 +158,25 @@ def test_a_reopened_project_replays_a_tab_pick_made_before_later_clicks(runs, tm
     with Session.open(tmp_path / "p.s2s", engine="classic") as s:
         assert s.prompt(f, 1).chosen == [1]
         assert np.array_equal(s.add_click(f, 1, **nxt), expected)
+
+
+def test_a_first_click_on_a_mask_left_behind_offers_the_clicked_object_in_its_place():
+    # a propagated mask that stayed behind when the object moved away (seen on a child jumping
+    # on tests/data/bedroom.mp4's full clip): a positive click on the object edits that mask by
+    # default, and the click's own mask without the stale one is offered too, last
+    frames, gt = _load("judo", "00000", 1)
+    stale = np.roll(gt, -110, axis=1) & ~gt  # the pair's outline beside it, on the mat and wall
+    click = interior_point(gt)
+    assert not stale[click[1], click[0]]
+    eng = ClassicEngine()
+    eng.open(ArrayVideo(frames))
+    eng.add_mask(0, 1, stale)
+    first = eng.add_prompt(0, 1, points=[click], labels=[1])[1].mask
+    assert np.count_nonzero(first & stale) >= 0.95 * np.count_nonzero(stale)  # the default edits
+    cands = eng.candidates(0, 1)
+    assert eng.candidate_kinds(0, 1)[-1].startswith("replaced")
+    alone = cands[-1].mask
+    assert iou(alone, gt) >= 0.7 and np.count_nonzero(alone & stale) <= 0.02 * np.count_nonzero(stale)
+    # picked with Tab, it is the mask the next click edits
+    assert np.array_equal(eng.choose_candidate(0, 1, len(cands) - 1)[1].mask, alone)
+    eng.close()

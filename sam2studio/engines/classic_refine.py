@@ -12,6 +12,9 @@ The current mask is the prior, and nothing far from the click changes.
   candidates), by how much of the click's neighbourhood it covers (a user clicks in the
   middle of a missed part), less penalties for a part much larger than the disc around the
   click that reaches the mask, or one that stretches the mask's extent far past the click.
+  On a frame whose mask came from elsewhere (propagated, a mask prompt), the first positive
+  click also offers, last, the click's own mask *instead of* that mask: a mask left behind
+  when the object moved is replaced with one pick rather than erased click by click.
 * A negative click inside the mask removes the part around it: the candidates of the
   negative click (with the positive clicks as *its* negatives), GrabCut started from the mask
   with the click as background, and the colour region grown from the click, each cut to the
@@ -119,7 +122,8 @@ def add_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) 
     positive click, ``click`` among them), the default first."""
     h, w = prev.shape
     forbid = others & ~_disk((h, w), click[0], click[1], 3)
-    parts = [(c.mask, c.score, c.kind) for c in classic_click.click_candidates(fr, [click], neg, forbid, person=False)]
+    own = classic_click.click_candidates(fr, [click], neg, forbid, person=False)
+    parts = [(c.mask, c.score, c.kind) for c in own]
     scale = _scale(prev, click)
     r = int(max(6, 0.5 * np.sqrt(scale)))
     zone = (_dilate(prev, max(3, r // 3)) | _disk((h, w), click[0], click[1], r)) & ~forbid
@@ -140,7 +144,16 @@ def add_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) 
         score = (ADD_WEIGHTS[0] * s + ADD_WEIGHTS[1] * f["cover"] - ADD_WEIGHTS[2] * max(0.0, f["grow_r"] - GROW_LIMIT)
                  - ADD_WEIGHTS[3] * max(0.0, f["extent"] - EXTENT_LIMIT))
         out.append(Candidate(u, float(score), f"added: {kind}", f))
-    return _ranked(out)
+    out = _ranked(out)
+    if len(pos) == 1 and own:
+        # the first positive click on a frame whose mask came from elsewhere (propagated, a
+        # mask prompt): that mask may have drifted onto something else, so the click's own
+        # mask in its place is offered too, last
+        alone = _fill_holes(_component_at(own[0].mask & ~forbid, [click]))
+        if alone.any() and all(classic_click._iou(alone, c.mask) <= 0.95 for c in out):
+            worst = min((c.score for c in out), default=0.0)
+            out.append(Candidate(alone, worst - 1.0, f"replaced: {own[0].kind}", {"share": float(alone.mean())}))
+    return out
 
 
 def remove_part(fr: _Frame, prev: np.ndarray, pos, neg, click, others: np.ndarray) -> list[Candidate]:
