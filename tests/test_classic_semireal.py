@@ -271,14 +271,15 @@ def test_grabcut_started_from_the_lines_is_the_default_for_a_kneeling_judoka_at_
     # the lines joining the click (his suit's folds and outline) against the rest of the box
     # drops the flat mat; on this still frame its mask lies in that default, reaches the
     # frame's edge less and stands out more, so it takes the default's place
-    # (classic_click.trim_default; IoU 0.86), the box's mask offered next. A corrective
-    # click does not make it.
+    # (classic_click.trim_default; IoU 0.86); the box's mask it replaced is offered last,
+    # the other candidates in their order. A corrective click does not make it.
     cands, kinds, lines, gt, without, f = _offered_kind(monkeypatch, 13, 4, classic_click.LINES_GC,
                                                         "LINES_GC_EXTENTS", same_default=False)
     assert lines and lines[0] == 0 and iou(cands[0].mask, gt) >= 0.8
     old = without.candidates(f, 1)
     assert iou(old[0].mask, gt) < 0.6 and max(iou(c.mask, gt) for c in old) < 0.8
-    assert iou(cands[1].mask, old[0].mask) > 0.99  # the default it replaced, offered next
+    assert iou(cands[-1].mask, old[0].mask) > 0.99  # the default it replaced, offered last
+    assert [k for k in kinds[1:-1] if not k.startswith(classic_click.LINES_GC)] == without.candidate_kinds(f, 1)[1:]
     inside = np.count_nonzero(cands[0].mask & old[0].mask) / np.count_nonzero(cands[0].mask)
     assert inside >= classic_click.TRIM_HOLD
 

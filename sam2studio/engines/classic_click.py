@@ -515,9 +515,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     union, the default alone is offered next), and GrabCut from the lines may take the
     default's place when it lies in it and what it leaves out is background
     (:func:`trim_default`: beside the frame's edge, or not moving with the clicks; the
-    default it replaced is offered next). The default never covers more than
-    :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not; when none does, it
-    is the best one cut to a box around the clicks. ``claimed`` are
+    default it replaced is offered last, the others in their order). The default never
+    covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not;
+    when none does, it is the best one cut to a box around the clicks. ``claimed`` are
     the masks of other objects under the clicks (the click takes their pixels): a candidate
     that would swallow nearly all of one of them ranks lower (a click on a rider is not meant
     to take the whole bicycle it rides, when the bicycle's mask ran over the rider).
@@ -647,8 +647,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
             cands.insert(0, ext)
             cands = cands[:2] + [c for c in cands[2:] if _iou(c.mask, ext.mask) <= 0.9]
         cut = trim_default(fr, cands[0], cands[1:], moving, evidence)
-        if cut is not None:
-            cands = [cut] + [c for c in cands if c.mask is not cut.mask]
+        if cut is not None:  # the default it replaced goes last: the others keep their order (Tab)
+            cands = [cut] + [c for c in cands[1:] if c.mask is not cut.mask] + cands[:1]
     if cands and cands[0].features["share"] > MAX_DEFAULT_SHARE:
         small = [i for i, c in enumerate(cands) if c.features["share"] <= MAX_DEFAULT_SHARE
                  and not c.features["offered"]]
