@@ -174,8 +174,9 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
     # best 0.594 here; 0.434 / 0.624 before a fine box could extend the default (0.517 /
     # 0.620 with it; 0.562 / 0.616 on main 1710159, best 0.640 with the person boxes of the
     # click5 branch, 0.599 -> 0.607 over four GrabCut seeds; 0.700 with GrabCut started from
-    # the lines joining the click, click6 branch); see benchmarks/README.md for the full-size
-    # figures.
+    # the lines joining the click, click6 branch; default 0.611 once that mask may replace a
+    # default holding it, judoka C 0.54 -> 0.84, click7 branch); see benchmarks/README.md for
+    # the full-size figures.
     from PIL import Image
 
     defaults, bests = [], []
@@ -191,7 +192,7 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
         defaults.append(iou(res[1].mask, gt))
         bests.append(max(iou(c.mask, gt) for c in eng.candidates(int(frame), 1)))
     print(f"\nreal first clicks: default {np.mean(defaults):.3f}, best {np.mean(bests):.3f}")
-    assert np.mean(defaults) >= 0.47
+    assert np.mean(defaults) >= 0.58
     assert np.mean(bests) >= 0.67
 
 
