@@ -27,7 +27,9 @@ scaled back to the video's size):
   that dense flow smooths away); and the consensus of the GrabCut candidates. They are
   ranked by how much each agrees with the others (mean IoU), with a bonus for the
   motion-seeded one; the default is the best (unless it is only a thick piece of the lines
-  moving with the click: then those lines), and never covers more
+  moving with the click: then those lines; or it holds GrabCut started from the lines
+  joining the click and adds to it only background, beside the frame's edge or not moving
+  with the click: then that, :func:`.classic_click.trim_default`), and never covers more
   than 40% of the frame (larger candidates are only alternatives). A click on another
   object's mask avoids candidates that swallow that object whole, and the object it took
   pixels from falls back to a candidate of its own click that is left whole. A click on
