@@ -78,6 +78,12 @@ EXTEND_TOUCH = 0.1
 #: alternatives only, like the fine boxes (see :func:`click_candidates`)
 PERSON_EXTENTS: tuple[tuple[float, float], ...] = ((0.04, 3.0), (0.05, 3.0), (0.0625, 3.0), (0.078, 3.0))
 PERSON_UP = 0.3
+#: extents of the person boxes where GrabCut also starts from the thin lines joining the
+#: clicks (:func:`lines_grabcut`, on crops no longer than :data:`LINES_SIDE`), None: those of
+#: :data:`PERSON_EXTENTS`; offered only, listed after every other kind (see
+#: :func:`click_candidates`)
+PERSON_LINES_EXTENTS: tuple[tuple[float, float], ...] | None = None
+PERSON_LINES = "person box from the lines"
 #: weights of lightness and of the two chroma axes of CIELAB in :func:`chroma_image`
 CHROMA_L = 0.5
 CHROMA_AB = 2.0
@@ -502,9 +508,12 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     they lowered the semi-real first clicks' default from 0.74 to 0.72), and so do GrabCut
     started from the thin lines joining the clicks (:func:`lines_grabcut`,
     :data:`LINES_GC_EXTENTS`) and GrabCut in upright "person" boxes on the chroma-weighted
-    frame (:func:`person_boxes`); these two are listed after every other kind, in that
-    order, and skipped with ``person=False`` (a corrective click's parts, see
-    :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
+    frame (:func:`person_boxes`), and GrabCut from the lines in those person boxes
+    (:data:`PERSON_LINES_EXTENTS`: the object's lines give GrabCut's colour models a start
+    that does not hang on its random one, a white suit beside a pale wall kept whole with
+    every seed where the person box alone keeps the jacket with one); these three are listed
+    after every other kind, in that order, and skipped with ``person=False`` (a corrective
+    click's parts, see :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
     and what it adds belongs with it (:func:`extend_default`: the default becomes their
     union, the default alone is offered next). The default never covers more than
     :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not; when none does, it
@@ -535,11 +544,14 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     chroma = chroma_image(fr.rgb) if offered else None
     lines_boxes = _boxes(pos, (h, w), LINES_GC_EXTENTS) if offered else []
     people = person_boxes(fr, pos, forbid) if offered else []
+    people_lines = (_boxes(pos, (h, w), PERSON_EXTENTS if PERSON_LINES_EXTENTS is None else PERSON_LINES_EXTENTS,
+                           up=PERSON_UP) if offered else [])
     calls = ([(_box_grabcut, (fr, pos, neg, forbid, box), {}) for box, _ in hard]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"band": 0.5}) for box, _ in soft]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"side": FINE_SIDE}) for box, _, _ in fine_boxes]
              + [(_lines_grabcut_in, (fr, chroma, pos, neg, forbid, box), {}) for box, _ in lines_boxes]
-             + [(_box_grabcut, (fr, pos, neg, forbid, box), {"image": chroma}) for box, _ in people])
+             + [(_box_grabcut, (fr, pos, neg, forbid, box), {"image": chroma}) for box, _ in people]
+             + [(_lines_grabcut_in, (fr, chroma, pos, neg, forbid, box), {}) for box, _ in people_lines])
     with _Parallel(calls) as boxed:
         raw: list[tuple[np.ndarray, str, float]] = [(segment(fr, pos, neg, None, None, others), "colour region",
                                                      0.0)]
@@ -580,14 +592,17 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
                 fine.append((m, f"fine box {name}", touch))
             if ext in FINE_EXTENTS:
                 raw.append((m, f"fine box {name}", touch))
-    # last, GrabCut from the lines and then the person boxes: they never crowd out a
-    # candidate of the other kinds
+    # last, GrabCut from the lines, the person boxes and GrabCut from the lines in the person
+    # boxes: they never crowd out a candidate of the other kinds (nor one another, in that order)
     for (_box, name), m in zip(lines_boxes, done):
         if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
             raw.append((m, f"{LINES_GC} {name}", 0.0))
     for (_box, name), (m, touch) in zip(people, done):
         if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
             raw.append((m, f"{PERSON} {name}", touch))
+    for (_box, name), m in zip(people_lines, done):
+        if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
+            raw.append((m, f"{PERSON_LINES} {name}", 0.0))
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
@@ -626,10 +641,11 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
-    # GrabCut from the lines and then the person boxes come after the other kinds (the order
-    # Tab goes through): they are the fallback when none of those is right, not a rival to
-    # the second-best of them
-    cands.sort(key=lambda c: (2 * c.features["person"] + float(c.kind.startswith(LINES_GC)), -c.score))
+    # GrabCut from the lines, the person boxes and then GrabCut from the lines in them come
+    # after the other kinds (the order Tab goes through): they are the fallback when none of
+    # those is right, not a rival to the second-best of them
+    cands.sort(key=lambda c: (2 * c.features["person"] + float(c.kind.startswith(LINES_GC))
+                              + float(c.kind.startswith(PERSON_LINES)), -c.score))
     first = next((i for i, c in enumerate(cands) if not c.features["offered"]), 0)
     cands.insert(0, cands.pop(first))  # an alternative made only to be offered is never the default
     if cands and cands[0].features["share"] <= MAX_DEFAULT_SHARE:
