@@ -288,7 +288,7 @@ def test_grabcut_from_the_lines_in_person_boxes_offers_a_white_suit_beside_a_pal
     assert lines and min(lines) > max(i for i, k in enumerate(kinds) if i not in lines)
     assert max(iou(c.mask, gt) for c in cands) >= 0.58
     assert max(iou(c.mask, gt) for c in without.candidates(f, 1)) < 0.55
-    monkeypatch.setattr(classic_click, "PERSON_LINES_EXTENTS", None)
+    monkeypatch.undo()
     monkeypatch.setattr(classic_click, "GRABCUT_SEED", 1)
     eng, f, gt = _judo_full_size(8, 3)
     eng.add_prompt(f, 1, points=[interior_point(gt)], labels=[1])

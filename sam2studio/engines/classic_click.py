@@ -78,11 +78,11 @@ EXTEND_TOUCH = 0.1
 #: alternatives only, like the fine boxes (see :func:`click_candidates`)
 PERSON_EXTENTS: tuple[tuple[float, float], ...] = ((0.04, 3.0), (0.05, 3.0), (0.0625, 3.0), (0.078, 3.0))
 PERSON_UP = 0.3
-#: extents of the person boxes where GrabCut also starts from the thin lines joining the
-#: clicks (:func:`lines_grabcut`, on crops no longer than :data:`LINES_SIDE`), None: those of
-#: :data:`PERSON_EXTENTS`; offered only, listed after every other kind (see
-#: :func:`click_candidates`)
-PERSON_LINES_EXTENTS: tuple[tuple[float, float], ...] | None = None
+#: the person boxes (those of :data:`PERSON_EXTENTS` also listed here: the two middle sizes)
+#: where GrabCut also starts from the thin lines joining the clicks (:func:`lines_grabcut`,
+#: on crops no longer than :data:`LINES_SIDE`); offered only, listed after every other kind
+#: (see :func:`click_candidates`)
+PERSON_LINES_EXTENTS: tuple[tuple[float, float], ...] = ((0.05, 3.0), (0.0625, 3.0))
 PERSON_LINES = "person box from the lines"
 #: weights of lightness and of the two chroma axes of CIELAB in :func:`chroma_image`
 CHROMA_L = 0.5
@@ -544,8 +544,8 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     chroma = chroma_image(fr.rgb) if offered else None
     lines_boxes = _boxes(pos, (h, w), LINES_GC_EXTENTS) if offered else []
     people = person_boxes(fr, pos, forbid) if offered else []
-    people_lines = (_boxes(pos, (h, w), PERSON_EXTENTS if PERSON_LINES_EXTENTS is None else PERSON_LINES_EXTENTS,
-                           up=PERSON_UP) if offered else [])
+    people_lines = (_boxes(pos, (h, w), [e for e in PERSON_EXTENTS if e in PERSON_LINES_EXTENTS], up=PERSON_UP)
+                    if offered else [])
     calls = ([(_box_grabcut, (fr, pos, neg, forbid, box), {}) for box, _ in hard]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"band": 0.5}) for box, _ in soft]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"side": FINE_SIDE}) for box, _, _ in fine_boxes]
