@@ -297,8 +297,8 @@ def test_grabcut_from_the_lines_in_person_boxes_offers_a_white_suit_beside_a_pal
 
 def test_grabcut_from_the_lines_keeps_the_start_of_lowest_energy():
     # GrabCut's result hangs on its random start (k-means of the colour models): on judoka A's
-    # frame, GrabCut from the lines in the tall 0.11x2.2 box keeps his jacket alone from start
-    # 4 (IoU 0.41) and the whole judoka from start 5 (0.74), at a lower GrabCut energy; run
+    # frame, GrabCut from the lines in the tall 0.11x2.2 box keeps a part of him from start 4
+    # (IoU 0.41) and nearly all of him from start 5 (0.74), at a lower GrabCut energy; run
     # from both starts it returns the cut of lowest energy, the better one
     eng, f, gt = _judo_full_size(5, 2)
     fr = eng._frame(f)

@@ -517,9 +517,12 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     frame (:func:`person_boxes`), and GrabCut from the lines in those person boxes
     (:data:`PERSON_LINES_EXTENTS`: the object's lines give GrabCut's colour models a start
     that does not hang on its random one, a white suit beside a pale wall kept whole with
-    every seed where the person box alone keeps the jacket with one); these three are listed
-    after every other kind, in that order, and skipped with ``person=False`` (a corrective
-    click's parts, see :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
+    every seed where the person box alone keeps the jacket with one), and the GrabCut from the
+    lines in :data:`LINES_RESTART_EXTENTS` run from other random starts, offered when its cut
+    has a lower GrabCut energy than the first start's (:func:`grabcut_energy`: GrabCut only
+    finds a local minimum of it, and which one hangs on its random start); these four are
+    listed after every other kind, in that order, and skipped with ``person=False`` (a
+    corrective click's parts, see :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
     and what it adds belongs with it (:func:`extend_default`: the default becomes their
     union, the default alone is offered next). The default never covers more than
     :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not; when none does, it
