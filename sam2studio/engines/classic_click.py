@@ -522,9 +522,10 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     has a lower GrabCut energy than the first start's (:func:`grabcut_energy`: GrabCut only
     finds a local minimum of it, and which one hangs on its random start); these four are
     listed after every other kind, in that order, and skipped with ``person=False`` (a
-    corrective click's parts, see :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
-    and what it adds belongs with it (:func:`extend_default`: the default becomes their
-    union, the default alone is offered next). The default never covers more than
+    corrective click's parts, see :mod:`.classic_refine`). One fine box may extend the
+    default, though, when it holds it and what it adds belongs with it
+    (:func:`extend_default`: the default becomes their union, the default alone is offered
+    next). The default never covers more than
     :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not; when none does, it
     is the best one cut to a box around the clicks. ``claimed`` are
     the masks of other objects under the clicks (the click takes their pixels): a candidate
@@ -609,8 +610,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
                 fine.append((m, f"fine box {name}", touch))
             if ext in FINE_EXTENTS:
                 raw.append((m, f"fine box {name}", touch))
-    # last, GrabCut from the lines, the person boxes and GrabCut from the lines in the person
-    # boxes: they never crowd out a candidate of the other kinds (nor one another, in that order)
+    # last, GrabCut from the lines, the person boxes, GrabCut from the lines in the person boxes
+    # and from another start: they never crowd out a candidate of the other kinds (nor one
+    # another, in that order)
     first_energy = {}
     for (_box, name), (m, e) in zip(lines_boxes, done):
         first_energy[name] = e
@@ -664,9 +666,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
-    # GrabCut from the lines, the person boxes and then GrabCut from the lines in them come
-    # after the other kinds (the order Tab goes through): they are the fallback when none of
-    # those is right, not a rival to the second-best of them
+    # GrabCut from the lines, the person boxes, GrabCut from the lines in them and from another
+    # start come after the other kinds (the order Tab goes through): they are the fallback when
+    # none of those is right, not a rival to the second-best of them
     cands.sort(key=lambda c: (_offered_rank(c.kind), -c.score))
     first = next((i for i, c in enumerate(cands) if not c.features["offered"]), 0)
     cands.insert(0, cands.pop(first))  # an alternative made only to be offered is never the default
