@@ -52,6 +52,12 @@ RIDGE_MIN = 8.0  # grey levels: fainter lines are texture or noise
 LINES_GC_EXTENTS: tuple[tuple[float, float], ...] = ((0.11, 1.0), (0.11, 2.2))
 LINES_SIDE = 200
 LINES_GC = "grabcut on lines"
+#: extents of the line-started GrabCuts that are also run from :data:`LINES_STARTS` - 1 more
+#: random starts (seeds after :data:`GRABCUT_SEED`); the cut of lowest GrabCut energy among
+#: them is offered when it is lower than the first start's (:func:`lines_grabcut`); offered only
+LINES_RESTART_EXTENTS: tuple[tuple[float, float], ...] = ((0.11, 1.0),)
+LINES_STARTS = 2
+LINES_RESTART = "lowest energy of other starts"
 #: a pixel chosen by at least this share of the GrabCut candidates is in a consensus candidate
 CONSENSUS_VOTES: tuple[float, ...] = (0.3, 0.5)
 #: a click's default mask never covers more of the frame than this (larger candidates are
@@ -84,6 +90,12 @@ TRIM_SIZE = (0.3, 0.95)
 #: alternatives only, like the fine boxes (see :func:`click_candidates`)
 PERSON_EXTENTS: tuple[tuple[float, float], ...] = ((0.04, 3.0), (0.05, 3.0), (0.0625, 3.0), (0.078, 3.0))
 PERSON_UP = 0.3
+#: the person boxes (those of :data:`PERSON_EXTENTS` also listed here: the two middle sizes)
+#: where GrabCut also starts from the thin lines joining the clicks (:func:`lines_grabcut`,
+#: on crops no longer than :data:`LINES_SIDE`); offered only, listed after every other kind
+#: (see :func:`click_candidates`)
+PERSON_LINES_EXTENTS: tuple[tuple[float, float], ...] = ((0.05, 3.0), (0.0625, 3.0))
+PERSON_LINES = "person box from the lines"
 #: weights of lightness and of the two chroma axes of CIELAB in :func:`chroma_image`
 CHROMA_L = 0.5
 CHROMA_AB = 2.0
@@ -508,16 +520,23 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     they lowered the semi-real first clicks' default from 0.74 to 0.72), and so do GrabCut
     started from the thin lines joining the clicks (:func:`lines_grabcut`,
     :data:`LINES_GC_EXTENTS`) and GrabCut in upright "person" boxes on the chroma-weighted
-    frame (:func:`person_boxes`); these two are listed after every other kind, in that
-    order, and skipped with ``person=False`` (a corrective click's parts, see
-    :mod:`.classic_refine`). One fine box may extend the default, though, when it holds it
-    and what it adds belongs with it (:func:`extend_default`: the default becomes their
-    union, the default alone is offered next), and GrabCut from the lines may take the
-    default's place when it lies in it and what it leaves out is background
-    (:func:`trim_default`: beside the frame's edge, or not moving with the clicks; the
-    default it replaced is offered last, the others in their order). The default never
-    covers more than :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not;
-    when none does, it is the best one cut to a box around the clicks. ``claimed`` are
+    frame (:func:`person_boxes`), and GrabCut from the lines in those person boxes
+    (:data:`PERSON_LINES_EXTENTS`: the object's lines give GrabCut's colour models a start
+    that does not hang on its random one, a white suit beside a pale wall kept whole with
+    every seed where the person box alone keeps the jacket with one), and the GrabCut from the
+    lines in :data:`LINES_RESTART_EXTENTS` run from other random starts, offered when its cut
+    has a lower GrabCut energy than the first start's (:func:`grabcut_energy`: GrabCut only
+    finds a local minimum of it, and which one hangs on its random start); these four are
+    listed after every other kind, in that order, and skipped with ``person=False`` (a
+    corrective click's parts, see :mod:`.classic_refine`). One fine box may extend the
+    default, though, when it holds it and what it adds belongs with it
+    (:func:`extend_default`: the default becomes their union, the default alone is offered
+    next), and GrabCut from the lines (its first start) may take the default's place when it
+    lies in it and what it leaves out is background (:func:`trim_default`: beside the
+    frame's edge, or not moving with the clicks; the default it replaced is offered last,
+    the others in their order). The default never covers more than
+    :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not; when none does, it
+    is the best one cut to a box around the clicks. ``claimed`` are
     the masks of other objects under the clicks (the click takes their pixels): a candidate
     that would swallow nearly all of one of them ranks lower (a click on a rider is not meant
     to take the whole bicycle it rides, when the bicycle's mask ran over the rider).
@@ -543,12 +562,23 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     offered = bool(pos) and person  # the line-seeded and person boxes: not for a corrective click's parts
     chroma = chroma_image(fr.rgb) if offered else None
     lines_boxes = _boxes(pos, (h, w), LINES_GC_EXTENTS) if offered else []
+    # the line-started GrabCuts run again from other random starts (their first start's energy
+    # is worked out to compare)
+    restart = [ext in LINES_RESTART_EXTENTS and LINES_STARTS > 1 for ext in LINES_GC_EXTENTS] if offered else []
+    more_starts = tuple(GRABCUT_SEED + i for i in range(1, LINES_STARTS))
+    restarts = [(box, name) for (box, name), r in zip(lines_boxes, restart) if r]
     people = person_boxes(fr, pos, forbid) if offered else []
+    people_lines = (_boxes(pos, (h, w), [e for e in PERSON_EXTENTS if e in PERSON_LINES_EXTENTS], up=PERSON_UP)
+                    if offered else [])
     calls = ([(_box_grabcut, (fr, pos, neg, forbid, box), {}) for box, _ in hard]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"band": 0.5}) for box, _ in soft]
              + [(_box_grabcut, (fr, pos, neg, forbid, box), {"side": FINE_SIDE}) for box, _, _ in fine_boxes]
-             + [(_lines_grabcut_in, (fr, chroma, pos, neg, forbid, box), {}) for box, _ in lines_boxes]
-             + [(_box_grabcut, (fr, pos, neg, forbid, box), {"image": chroma}) for box, _ in people])
+             + [(_lines_grabcut_in, (fr, chroma, pos, neg, forbid, box), {"starts": (GRABCUT_SEED,) if r else None})
+                for (box, _), r in zip(lines_boxes, restart)]
+             + [(_box_grabcut, (fr, pos, neg, forbid, box), {"image": chroma}) for box, _ in people]
+             + [(_lines_grabcut_in, (fr, chroma, pos, neg, forbid, box), {}) for box, _ in people_lines]
+             + [(_lines_grabcut_in, (fr, chroma, pos, neg, forbid, box), {"starts": more_starts})
+                for box, _ in restarts])
     with _Parallel(calls) as boxed:
         raw: list[tuple[np.ndarray, str, float]] = [(segment(fr, pos, neg, None, None, others), "colour region",
                                                      0.0)]
@@ -589,14 +619,24 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
                 fine.append((m, f"fine box {name}", touch))
             if ext in FINE_EXTENTS:
                 raw.append((m, f"fine box {name}", touch))
-    # last, GrabCut from the lines and then the person boxes: they never crowd out a
-    # candidate of the other kinds
-    for (_box, name), m in zip(lines_boxes, done):
+    # last, GrabCut from the lines, the person boxes, GrabCut from the lines in the person boxes
+    # and from another start: they never crowd out a candidate of the other kinds (nor one
+    # another, in that order)
+    first_energy = {}
+    for (_box, name), (m, e) in zip(lines_boxes, done):
+        first_energy[name] = e
         if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
             raw.append((m, f"{LINES_GC} {name}", 0.0))
     for (_box, name), (m, touch) in zip(people, done):
         if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
             raw.append((m, f"{PERSON} {name}", touch))
+    for (_box, name), (m, _e) in zip(people_lines, done):
+        if np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
+            raw.append((m, f"{PERSON_LINES} {name}", 0.0))
+    # a line-started GrabCut from another random start that reached a lower energy than the first
+    for (_box, name), (m, e) in zip(restarts, done):
+        if e < first_energy[name] and np.count_nonzero(m) >= MIN_PIXELS and m.mean() >= MIN_SHARE:
+            raw.append((m, f"{LINES_GC} {name}, {LINES_RESTART}", 0.0))
     cands: list[Candidate] = []
     for m, kind, touch in raw:
         f = {"share": float(np.count_nonzero(m)) / (h * w), "pixels": float(np.count_nonzero(m)),
@@ -635,10 +675,10 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     cands = [cands[i] for i in kept]
     for c in cands:
         c.features.update(contrast=_objectness(fr, c.mask), edge=_edge_ratio(grad, c.mask))
-    # GrabCut from the lines and then the person boxes come after the other kinds (the order
-    # Tab goes through): they are the fallback when none of those is right, not a rival to
-    # the second-best of them
-    cands.sort(key=lambda c: (2 * c.features["person"] + float(c.kind.startswith(LINES_GC)), -c.score))
+    # GrabCut from the lines, the person boxes, GrabCut from the lines in them and from another
+    # start come after the other kinds (the order Tab goes through): they are the fallback when
+    # none of those is right, not a rival to the second-best of them
+    cands.sort(key=lambda c: (_offered_rank(c.kind), -c.score))
     first = next((i for i, c in enumerate(cands) if not c.features["offered"]), 0)
     cands.insert(0, cands.pop(first))  # an alternative made only to be offered is never the default
     if cands and cands[0].features["share"] <= MAX_DEFAULT_SHARE:
@@ -664,13 +704,65 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     return cands[:1] + [c for c in cands[1:] if c.features["pixels"] >= MIN_PIXELS]
 
 
+def grabcut_energy(img: np.ndarray, gm: np.ndarray, free: np.ndarray, bgd: np.ndarray,
+                   fgd: np.ndarray) -> float:
+    """The energy OpenCV's GrabCut minimises for the labels ``gm`` (a GrabCut mask after the
+    cut) of ``img`` with the colour models ``bgd`` / ``fgd`` it returned: minus the log of
+    each ``free`` pixel's likelihood under its label's Gaussian mixture (the pixels fixed
+    as sure foreground or background add the same to every cut) plus, for every pair of
+    8-neighbours on different sides, 50 / distance x exp(-beta |colour difference|^2), beta
+    from the mean squared difference of neighbours (as ``cv2.grabCut``)."""
+    z = img.astype(np.float32)
+    fg = (gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)
+    nll = np.zeros(img.shape[:2], np.float32)
+    for model, side in ((fgd, fg), (bgd, ~fg)):
+        sel = side & free
+        if not sel.any():
+            continue
+        x = z[sel].astype(np.float64)
+        coefs, means, covs = model[0, :5], model[0, 5:20].reshape(5, 3), model[0, 20:65].reshape(5, 3, 3)
+        p = np.zeros(len(x))
+        for k in range(5):
+            if coefs[k] <= 0:
+                continue
+            d = x - means[k]
+            inv = np.linalg.inv(covs[k])
+            p += coefs[k] / np.sqrt(max(np.linalg.det(covs[k]), 1e-12)) * np.exp(-0.5 * np.sum((d @ inv) * d, axis=1))
+        nll[sel] = -np.log(np.maximum(p, 1e-300))
+    h, w = fg.shape
+    diffs, cuts = [], []
+    for dy, dx, dist in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, np.sqrt(2.0)), (1, -1, np.sqrt(2.0))):
+        x0, x1 = max(0, -dx), w - max(0, dx)
+        a, b = z[0:h - dy, x0:x1], z[dy:h, x0 + dx:x1 + dx]
+        diffs.append(np.sum((a - b) ** 2, axis=-1))
+        cuts.append((fg[0:h - dy, x0:x1] != fg[dy:h, x0 + dx:x1 + dx], dist))
+    beta = 1.0 / (2.0 * float(np.mean(np.concatenate([d.ravel() for d in diffs]))) + 1e-9)
+    smooth = sum(float(np.sum(50.0 / dist * np.exp(-beta * d[c]))) for d, (c, dist) in zip(diffs, cuts))
+    return float(np.sum(nll, dtype=np.float64)) + smooth
+
+
+def _offered_rank(kind: str) -> int:
+    """Where a candidate of ``kind`` is listed (the order Tab goes through): the other kinds
+    first, then GrabCut from the lines, the person boxes, GrabCut from the lines in the person
+    boxes and line-started GrabCut from other random starts."""
+    if kind.endswith(LINES_RESTART):
+        return 4
+    if kind.startswith(PERSON_LINES):
+        return 3
+    if kind.startswith(PERSON):
+        return 2
+    return int(kind.startswith(LINES_GC))
+
+
 def lines_grabcut(image: np.ndarray, pos, neg, forbid: np.ndarray, lines: np.ndarray, box,
-                  side: int | None = None) -> np.ndarray:
+                  side: int | None = None, starts: tuple[int, ...] | None = None) -> tuple[np.ndarray, float]:
     """GrabCut in ``box`` on ``image`` (:func:`chroma_image`) that starts from ``lines`` (the
     thin lines connected to the clicks, :func:`ridge_region`) as probably foreground and the
     rest of the box as probably background (outside it: sure background); the part connected
-    to the clicks. The crop runs at a reduced size, its longest side ``side`` (default
-    :data:`LINES_SIDE`) pixels at most.
+    to the clicks, and the cut's :func:`grabcut_energy` (0 without ``starts``, inf when
+    GrabCut could not run). The crop runs at a reduced size, its longest side ``side`` (default
+    :data:`LINES_SIDE`) pixels at most. ``starts``: the seeds of GrabCut's random start to run
+    from (default: :data:`GRABCUT_SEED` alone); the cut of lowest energy is returned.
 
     Why: the other boxes start with the whole box as probably foreground, so a flat stretch
     of floor, mat or wall inside the box that its margin does not show (a coloured mat in a
@@ -683,7 +775,7 @@ def lines_grabcut(image: np.ndarray, pos, neg, forbid: np.ndarray, lines: np.nda
     x0, y0, x1, y1 = _pixel_box(box, (h, w))
     out = np.zeros((h, w), bool)
     if x1 - x0 < 5 or y1 - y0 < 5 or not lines.any():
-        return out
+        return out, np.inf
     m = max(6, int(0.3 * max(x1 - x0, y1 - y0)))
     cx0, cy0, cx1, cy1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
     s = min(1.0, (side or LINES_SIDE) / max(cx1 - cx0, cy1 - cy0))
@@ -703,23 +795,33 @@ def lines_grabcut(image: np.ndarray, pos, neg, forbid: np.ndarray, lines: np.nda
     for x, y in pos:
         cv2.circle(gm, (int((x - cx0) * s), int((y - cy0) * s)), 2, int(cv2.GC_FGD), -1)
     if np.count_nonzero(gm == cv2.GC_PR_FGD) < 10 or np.count_nonzero(gm == cv2.GC_PR_BGD) < 10:
-        return out
+        return out, np.inf
     img = cv2.resize(np.ascontiguousarray(image[cy0:cy1, cx0:cx1]), (cw, ch), interpolation=cv2.INTER_AREA)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(GRABCUT_SEED)
-    try:
-        cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
-        return out
-    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
+    free = (gm == cv2.GC_PR_FGD) | (gm == cv2.GC_PR_BGD)
+    best, energy = None, np.inf
+    for seed in (GRABCUT_SEED,) if starts is None else starts:
+        g = gm.copy()
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(seed)
+        try:
+            cv2.grabCut(img, g, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            continue
+        e = grabcut_energy(img, g, free, bgd, fgd) if starts is not None else 0.0
+        if best is None or e < energy:
+            best, energy = g, e
+    if best is None:
+        return out, np.inf
+    fg = ((best == cv2.GC_FGD) | (best == cv2.GC_PR_FGD)).astype(np.float32)
     out[cy0:cy1, cx0:cx1] = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR) >= 0.5
-    return _component_at(out & ~forbid, pos)
+    return _component_at(out & ~forbid, pos), energy
 
 
 
-def _lines_grabcut_in(fr: _Frame, image: np.ndarray, pos, neg, forbid: np.ndarray, box) -> np.ndarray:
+def _lines_grabcut_in(fr: _Frame, image: np.ndarray, pos, neg, forbid: np.ndarray, box,
+                      starts: tuple[int, ...] | None = None) -> tuple[np.ndarray, float]:
     """:func:`lines_grabcut` in ``box`` from the lines :func:`ridge_region` finds there."""
-    return lines_grabcut(image, pos, neg, forbid, ridge_region(fr, pos, forbid, box), box)
+    return lines_grabcut(image, pos, neg, forbid, ridge_region(fr, pos, forbid, box), box, starts=starts)
 
 
 def person_boxes(fr: _Frame, pos, forbid: np.ndarray) -> list[tuple[tuple[float, float, float, float], str]]:
@@ -824,8 +926,8 @@ def _on_frame_edge(m: np.ndarray) -> int:
 
 def trim_default(fr: _Frame, default: Candidate, others: Sequence[Candidate], moving: np.ndarray | None,
                  evidence: np.ndarray | None) -> Candidate | None:
-    """The largest mask of GrabCut started from the lines joining the clicks
-    (:func:`lines_grabcut`, among ``others``) that lies in the default (:data:`TRIM_HOLD`),
+    """The largest mask of GrabCut started from the lines joining the clicks (its first start:
+    :func:`lines_grabcut`, among ``others``) that lies in the default (:data:`TRIM_HOLD`),
     is smaller but not much smaller (:data:`TRIM_SIZE`), and leaves out of it only what is
     not the object: where a motion cue (``moving``, the region moving with the clicks, or
     else ``evidence``, see :func:`click_candidates`) moves with at least half of the lines'
@@ -853,7 +955,7 @@ def trim_default(fr: _Frame, default: Candidate, others: Sequence[Candidate], mo
     cue = moving if moving is not None and moving.any() else None if evidence is None else evidence > 0
     best, best_n = None, 0
     for c in others:
-        if not c.kind.startswith(LINES_GC):
+        if not c.kind.startswith(LINES_GC) or c.kind.endswith(LINES_RESTART):
             continue
         nc = np.count_nonzero(c.mask)
         if (not TRIM_SIZE[0] * nd <= nc <= TRIM_SIZE[1] * nd or nc <= best_n
