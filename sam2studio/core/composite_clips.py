@@ -15,7 +15,9 @@ Ready-made recipes (any size; positions and speeds are fractions of the frame):
 * :func:`exit_return` -- an object walks out of the frame, stays out, and comes back;
 * :func:`entering` -- an object enters at the frame's left edge after the clip has started;
 * :func:`riding` -- two objects moving together as one (a bicycle and its rider: a thin object
-  next to a solid one).
+  next to a solid one);
+* :func:`jumping` -- an object hops up and down on the spot, about its own height every ten
+  frames (with ``blur``, smeared by its motion as a camera's shutter smears it).
 
 Only numpy and OpenCV are used; frames come from any :class:`~sam2studio.core.video.VideoSource`.
 """
@@ -124,9 +126,9 @@ def background_frames(video: VideoSource, num_frames: int, width: int, height: i
     return out
 
 
-def render_frame(background: np.ndarray, actors: Sequence[Actor], t: int) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """``background`` with every actor pasted at its position on frame ``t``; returns the
-    frame and each actor's visible mask."""
+def _render(background: np.ndarray, actors: Sequence[Actor], t: float) -> tuple[np.ndarray, np.ndarray]:
+    """``background`` (float32) with every actor pasted at its position at time ``t`` (a
+    frame index, or between two for motion blur), and the owner of every pixel (0: none)."""
     height, width = background.shape[:2]
     img = background.astype(np.float32)
     owner = np.zeros((height, width), np.int32)
@@ -149,19 +151,43 @@ def render_frame(background: np.ndarray, actors: Sequence[Actor], t: int) -> tup
         region = img[fy0:fy1, fx0:fx1]
         region += al[..., None] * (tx - region)
         owner[fy0:fy1, fx0:fx1][al >= 0.5] = a.obj_id
-    frame = np.clip(np.round(img), 0, 255).astype(np.uint8)
-    return frame, {a.obj_id: owner == a.obj_id for a in actors}
+    return img, owner
 
 
-def composite_clip(background: Sequence[np.ndarray], actors: Sequence[Actor], fps: float = 30.0) -> SyntheticClip:
-    """Render ``actors`` over the ``background`` frames (one clip frame per background frame).
+def render_frame(background: np.ndarray, actors: Sequence[Actor], t: int, blur: int = 1,
+                 shutter: float = 0.5) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """``background`` with every actor pasted at its position on frame ``t``; returns the
+    frame and each actor's visible mask.
+
+    With ``blur`` > 1 the frame is the mean of ``blur`` renderings at times spread evenly over
+    ``shutter`` of a frame interval centred on ``t`` (motion blur, as a camera's open shutter
+    smears a fast object), and an actor's mask is where it owns at least half of them."""
+    if blur <= 1:
+        img, owner = _render(background, actors, t)
+        frame = np.clip(np.round(img), 0, 255).astype(np.uint8)
+        return frame, {a.obj_id: owner == a.obj_id for a in actors}
+    acc = np.zeros(background.shape[:2] + (3,), np.float32)
+    share = {a.obj_id: np.zeros(background.shape[:2], np.float32) for a in actors}
+    for i in range(blur):
+        img, owner = _render(background, actors, t + shutter * (i / (blur - 1) - 0.5))
+        acc += img[..., :3]
+        for k in share:
+            share[k] += owner == k
+    frame = np.clip(np.round(acc / blur), 0, 255).astype(np.uint8)
+    return frame, {k: v >= 0.5 * blur for k, v in share.items()}
+
+
+def composite_clip(background: Sequence[np.ndarray], actors: Sequence[Actor], fps: float = 30.0,
+                   blur: int = 1) -> SyntheticClip:
+    """Render ``actors`` over the ``background`` frames (one clip frame per background frame;
+    ``blur``: sub-frame renderings averaged per frame for motion blur, see :func:`render_frame`).
 
     The returned clip's ``clicks`` hold, for each object, the point deepest inside it on its
     :func:`first_clear_frame` (use :func:`first_clear_frame` for the frame)."""
     frames: list[np.ndarray] = []
     gt: dict[int, list[np.ndarray]] = {a.obj_id: [] for a in actors}
     for t, bg in enumerate(background):
-        img, masks = render_frame(bg, actors, t)
+        img, masks = render_frame(bg, actors, t, blur=blur)
         frames.append(img)
         for k, m in masks.items():
             gt[k].append(m)
@@ -236,6 +262,43 @@ def entering(background: Sequence[np.ndarray], obj: Cutout, start: int | None = 
     y = 0.58 * h
     return [Actor(1, obj, Waypoints([(0, x_out, y), (start, x_out, y),
                                      (n - 1, x_out + speed * (n - 1 - start), y - 0.01 * h)]), z=1)]
+
+
+class Hopping(Trajectory):
+    """Hops in place: every ``period`` frames the centre stands ``contact`` of the period on
+    ``(x, y)`` (on the ground: still), then flies up ``height`` pixels and falls back (a
+    parabola: fastest at take-off and landing, still at the top), while it sways ``sway``
+    pixels left and right over ``sway_period`` frames; ``phase`` (0..1) is where in a hop frame
+    0 falls (the flight's top is at ``contact + (1 - contact) / 2``). Defined between frames too
+    (motion blur)."""
+
+    def __init__(self, x: float, y: float, height: float, period: float, contact: float = 0.0,
+                 sway: float = 0.0, sway_period: float = 60.0, phase: float = 0.5) -> None:
+        self.x, self.y, self.height, self.period, self.contact = x, y, height, period, contact
+        self.sway, self.sway_period, self.phase = sway, sway_period, phase
+
+    def position(self, t: float) -> tuple[float, float]:
+        s = (t / self.period + self.phase) % 1.0
+        s = max(0.0, s - self.contact) / (1.0 - self.contact)  # 0 on the ground, then 0..1 in flight
+        return (self.x + self.sway * np.sin(2 * np.pi * t / self.sway_period),
+                self.y - self.height * 4.0 * s * (1.0 - s))
+
+
+def jumping(background: Sequence[np.ndarray], obj: Cutout, period: float = 10.0, height: float | None = None,
+            x: float = 0.5, floor: float = 0.95, contact: float = 0.3) -> list[Actor]:
+    """Object 1 jumps up and down on the spot (a child on a bed): a hop of ``height`` pixels
+    (default: its own height) every ``period`` frames, ``contact`` of which it stands still
+    with its feet on the line at ``floor`` (a fraction of the frame's height), swaying a little
+    sideways; frame 0 is at the top of a hop (where it is still: the frame a user clicks).
+    It lands fast and stops at once, and takes off again at once. Render it with ``blur``
+    (:func:`composite_clip`): at take-off and landing it moves ``4 * height / ((1 - contact) *
+    period)`` pixels a frame."""
+    w, h, n = _size(background)
+    oh = obj.size[1]
+    height = float(oh if height is None else height)
+    return [Actor(1, obj, Hopping(x * w, floor * h - oh / 2.0, height, period, contact=contact,
+                                  sway=0.05 * w, sway_period=max(2.0, float(n)),
+                                  phase=contact + (1.0 - contact) / 2.0), z=1)]
 
 
 def riding(background: Sequence[np.ndarray], thin: Cutout, rider: Cutout,

@@ -63,6 +63,7 @@ class Tracker(TwinSearch):
     MATCH_RADIUS = 8  # internal px searched around the expected place by _match_shift
     W_MOTION = 3.0  # moving like the object rather than like its surroundings
     MOTION_MIN_SEP = 1.0  # object / surroundings flow difference (internal px) for the motion term
+    MOTION_FAST = 8.0  # object / surroundings flow difference (internal px) from which the penalty spares its inside
     LR_CLIP = 4.0
     HIDE_FRACTION = 0.03  # visible area / template area under which an object is hidden
     FG_RATE = 0.08  # appearance adaptation per frame
@@ -84,6 +85,7 @@ class Tracker(TwinSearch):
     RELOCATE_REACH = 20.0  # frames of its speed (plus its size) within which a seen object may be moved
     COVERED_SHARE = 0.3  # share of its shape under another object from which an object is not searched for
     COAST_MARGIN = 0.25  # mean log-ratio by which the measured place must look better to be believed
+    COAST_EDGES = True  # clear of other tracked objects, that mean taken over the pixels the two places do not share
     VANISH_SHARE = 0.3  # visible area / template area under which a mask must look like the object
     RETURN_APPEARANCE = 0.5  # mean appearance (sigmoid of the log-ratio) a hidden object needs to be seen again
     THIN_WIDTH = 6.0  # internal px: mean width up to which a tracked object is thin (a bicycle ~4.5, a person 15+)
@@ -337,7 +339,8 @@ class Tracker(TwinSearch):
         return found
 
     def _motion_term(self, score: np.ndarray, flow: np.ndarray, rel: np.ndarray, W: np.ndarray,
-                     step: tuple[float, float], others: list[np.ndarray | None]) -> np.ndarray | None:
+                     step: tuple[float, float], others: list[np.ndarray | None],
+                     vis: np.ndarray | None = None) -> np.ndarray | None:
         """Subtract from ``score`` (in place) where a pixel near the object moves like its
         surroundings rather than like the object: where the object's own motion (``step``)
         differs from the background's around it (camera motion), a pixel whose flow is the
@@ -376,8 +379,61 @@ class Tracker(TwinSearch):
         conf = min(1.0, np.sqrt(sep2) / (2.0 * self.MOTION_MIN_SEP))
         pen = np.zeros((h, w), np.float32)
         pen[y0:y1, x0:x1] = (-conf) * mt * rel[y0:y1, x0:x1]
+        if vis is not None and self.MOTION_FAST > 0 and sep2 >= self.MOTION_FAST ** 2:
+            # a fast object (against its surroundings): its inside, blurred, has little texture
+            # of its own and the flow there is mostly smoothed in from around it, the
+            # background's; such a pixel is no trail. The trail lies outside the object's
+            # previous mask moved rigidly by its step (what it uncovered): the penalty stays
+            # there and at the mask's edge, and is lifted a pixel inside it
+            sm = np.float32([[1, 0, x0 - step[0]], [0, 1, y0 - step[1]]])  # crop <- previous frame
+            moved = cv2.warpAffine(vis.astype(np.uint8), sm, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST
+                                   | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            pen[y0:y1, x0:x1][_erode(moved > 0, 1)] = 0.0
         score[y0:y1, x0:x1] -= self.W_MOTION * pen[y0:y1, x0:x1]
         return pen
+
+    @staticmethod
+    def _company(t: _Track, step: tuple[float, float], others: list[np.ndarray | None]) -> bool:
+        """Whether another tracked object's warped mask (``others``) lies within reach of
+        ``t``'s visible mask: its speed or ``step``, whichever is larger, plus 8 px. (Not a
+        followed look-alike: on cluttered footage one is often followed that is only the
+        background's colours, and the objects then could never stop.)"""
+        bb = _bbox(t.vis)
+        if bb is None:
+            return False
+        h, w = t.vis.shape
+        r = int(np.ceil(max(np.hypot(*t.vel), np.hypot(*step)))) + 8
+        x0, y0, x1, y1 = max(0, bb[0] - r), max(0, bb[1] - r), min(w, bb[2] + r), min(h, bb[3] + r)
+        return any(o is not None and (o[y0:y1, x0:x1] > 0.5).any() for o in others)
+
+    @staticmethod
+    def _edge_evidence(L: np.ndarray, tmpl: np.ndarray, pa: tuple[float, float], pb: tuple[float, float],
+                       min_px: int = 12) -> tuple[float, float] | None:
+        """Mean appearance log-ratio ``L`` over the pixels the template covers placed at ``pa``
+        but not at ``pb``, and over those it covers at ``pb`` but not at ``pa`` (pixels outside
+        the frame count -1). Two placements a few pixels apart share most of a large object's
+        pixels, which say nothing of which is right: only the edges they leave and take do
+        (a blurred object that stopped leaves the background where it would have gone). None
+        when either part is under ``min_px`` pixels."""
+        h, w = L.shape
+        tm = tmpl >= 0.5
+        th, tw = tm.shape
+        ax, ay = int(round(pa[0])), int(round(pa[1]))
+        bx, by = int(round(pb[0])), int(round(pb[1]))
+        X0, Y0 = min(ax, bx), min(ay, by)
+        X1, Y1 = max(ax, bx) + tw, max(ay, by) + th
+        lc = np.full((Y1 - Y0, X1 - X0), -1.0, np.float32)
+        fx0, fy0, fx1, fy1 = max(0, X0), max(0, Y0), min(w, X1), min(h, Y1)
+        if fx1 > fx0 and fy1 > fy0:
+            lc[fy0 - Y0:fy1 - Y0, fx0 - X0:fx1 - X0] = L[fy0:fy1, fx0:fx1]
+        A = np.zeros(lc.shape, bool)
+        B = np.zeros(lc.shape, bool)
+        A[ay - Y0:ay - Y0 + th, ax - X0:ax - X0 + tw] = tm
+        B[by - Y0:by - Y0 + th, bx - X0:bx - X0 + tw] = tm
+        oa, ob = A & ~B, B & ~A
+        if np.count_nonzero(oa) < min_px or np.count_nonzero(ob) < min_px:
+            return None
+        return float(lc[oa].mean()), float(lc[ob].mean())
 
     @staticmethod
     def _window_evidence(L: np.ndarray, tmpl: np.ndarray, pos: tuple[float, float]) -> float:
@@ -608,9 +664,21 @@ class Tracker(TwinSearch):
                 # did, or it went behind something that looks like it (a cup passing behind its
                 # twin) and the flow measured the twin. Its whole shape, where its speed puts it,
                 # decides: kept when it looks at least as much like the object there as where
-                # the flow puts it (a real stop leaves that place on the background)
-                e_pred = self._window_evidence(L, t.tmpl, (t.pos[0] + t.vel[0], t.pos[1] + t.vel[1]))
-                e_meas = self._window_evidence(L, t.tmpl, (t.pos[0] + step[0], t.pos[1] + step[1]))
+                # the flow puts it (a real stop leaves that place on the background). Clear of
+                # the other tracked objects (none can have passed over it): then
+                # only the edges the two places do not share decide (a large object, blurred,
+                # landing from a jump: the two places share most of its pixels, which say
+                # nothing, and it would coast on into the floor, its mask left on it)
+                p_pred = (t.pos[0] + t.vel[0], t.pos[1] + t.vel[1])
+                p_meas = (t.pos[0] + step[0], t.pos[1] + step[1])
+                edges = None
+                if self.COAST_EDGES and not self._company(t, step, [warped[k2] for k2 in ids if k2 != k]):
+                    edges = self._edge_evidence(L, t.tmpl, p_pred, p_meas)
+                if edges is not None:
+                    e_pred, e_meas = edges
+                else:
+                    e_pred = self._window_evidence(L, t.tmpl, p_pred)
+                    e_meas = self._window_evidence(L, t.tmpl, p_meas)
                 if e_pred >= e_meas - self.COAST_MARGIN:
                     step, measured, coasting = t.vel, False, True
             steps[k] = step
@@ -648,7 +716,8 @@ class Tracker(TwinSearch):
             twins[k] = twin
             pen = None
             if (measured or coasting) and warped[k] is not None:
-                pen = self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k])
+                pen = self._motion_term(scores[j], flow, rel, W, step, [warped[k2] for k2 in ids if k2 != k],
+                                        t.vis)
             # a part that moved like the surroundings on the earlier frames too is the
             # background it was mistaken with (a patch the click took, a trail), not a part
             # of the object that briefly lost its flow: the evidence builds up over frames,
