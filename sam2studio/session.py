@@ -334,6 +334,17 @@ class Session(SessionOutputs):
             return []
         return self.engine.candidates(int(frame), int(obj))
 
+    def candidate_notes(self, frame: int, obj: int) -> list[str]:
+        """A short note for each of :meth:`candidates` that is not simply another reading of
+        the click, for the user ("" for the others): the click's own mask offered in place of
+        a mask that was there before it (a propagated mask left behind by its object)."""
+        n = len(self.candidates(frame, obj))
+        kinds = self.engine.candidate_kinds(int(frame), int(obj)) if n else []
+        if len(kinds) != n:
+            return [""] * n
+        return ["the click alone, in place of the mask that was here" if k.startswith("replaced") else ""
+                for k in kinds]
+
     def choose_candidate(self, frame: int, obj: int, k: int) -> np.ndarray:
         """Use candidate mask ``k`` of :meth:`candidates` for ``obj`` on ``frame``; stored with
         the prompt (a reopened project replays it). Returns the mask."""

@@ -131,6 +131,11 @@ class Engine(ABC):
         the engine's own choice. Empty when the engine has none for that prompt."""
         return []
 
+    def candidate_kinds(self, frame: int, obj: int) -> list[str]:
+        """How each of :meth:`candidates` was made, in the engine's own words (empty when the
+        engine does not say)."""
+        return []
+
     def choose_candidate(self, frame: int, obj: int, k: int) -> FrameResult:
         """Use candidate ``k`` of :meth:`candidates` as ``obj``'s mask on ``frame`` (tracking
         goes on from it) and return that frame's masks. The default gives the engine that

@@ -144,6 +144,7 @@ class Canvas(QGraphicsView):
         self.overlay_offset = (0, 0)
         self.tool = Tool.POSITIVE
         self.candidates: tuple[int, int] | None = None  # (shown, how many) for the last click
+        self.candidate_notes: list[str] = []  # a note per candidate ("" for most)
         self.candidate_badge = None  # the "Mask 1/3" label, made when first needed
         self.brush_size = 24.0
         self.opacity = 0.5
@@ -322,11 +323,14 @@ class Canvas(QGraphicsView):
         self.zoom_changed.emit(self.zoom)
 
     # ---- candidate masks of the last click ---------------------------------------------------
-    def set_candidates(self, index: int | None, count: int = 0) -> None:
+    def set_candidates(self, index: int | None, count: int = 0, notes: list[str] | None = None) -> None:
         """Show "index+1/count" while the last click offers ``count`` candidate masks (Tab or
-        the wheel with a click tool cycles them); None hides it."""
+        the wheel with a click tool cycles them), with the shown one's note from ``notes``
+        (kept from the last call that gave them while ``count`` stays the same); None hides it."""
         state = None if index is None or count < 2 else (int(index), int(count))
-        if state != self.candidates:
+        if notes is not None or state is None or len(self.candidate_notes) != count:
+            self.candidate_notes = list(notes or [])
+        if state != self.candidates or notes is not None:
             self.candidates = state
             if self.candidate_badge is None:
                 from PySide6.QtWidgets import QLabel
@@ -347,6 +351,9 @@ class Canvas(QGraphicsView):
         if self.candidates is None:
             return ""
         k, n = self.candidates
+        note = self.candidate_notes[k] if k < len(self.candidate_notes) else ""
+        if note:
+            return f"Mask {k + 1}/{n}: {note}  ·  Tab or wheel: other masks"
         return f"Mask {k + 1}/{n}  ·  Tab or wheel: other masks for this click"
 
     def _cycling(self) -> bool:

@@ -476,3 +476,42 @@ def test_the_opening_message_goes_when_the_video_is_open(make_window, qtbot, cup
     win = make_window("classic")
     open_clip(qtbot, win, cups_clip)
     qtbot.waitUntil(lambda: not win.statusBar().currentMessage().startswith("Opening"), timeout=5000)
+
+
+def test_a_click_on_a_mask_left_behind_offers_the_click_alone_and_the_badge_says_so(make_window, qtbot):
+    # the judo pair's mask has stayed on the mat beside it (as a propagated mask left behind by
+    # a fast object does); a click on the pair edits that mask, and Shift+Tab from there shows
+    # the click's own mask in its place (much what the same click gives on a frame without a
+    # mask: IoU 0.90 here), the badge saying what it is
+    import numpy as np
+    from PIL import Image
+
+    from sam2studio.core.synthetic import interior_point, iou
+
+    from .helpers import DATA, click_canvas, open_clip, settle
+
+    gt = np.array(Image.open(DATA / "judo" / "masks" / "00000.png")) == 1
+    stale = np.roll(gt, -110, axis=1) & ~gt
+    x, y = interior_point(gt)
+    win = make_window("classic")
+    open_clip(qtbot, win, str(DATA / "judo" / "frames"))
+    click_canvas(qtbot, win, x, y)
+    settle(qtbot, win)
+    s = win.session
+    fresh = s.mask(0, 1)  # the click alone, on a frame with no mask
+    win.ctl.call(lambda ctx: ctx.session.set_mask(0, 1, stale), "a mask left behind")
+    settle(qtbot, win)
+    click_canvas(qtbot, win, x, y)
+    settle(qtbot, win)
+    qtbot.waitUntil(lambda: win.canvas.candidates is not None, timeout=10000)
+    assert "Tab or wheel" in win.canvas.candidate_badge.text()
+    assert np.count_nonzero(s.mask(0, 1) & stale) >= 0.95 * np.count_nonzero(stale)  # the default edits
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    settle(qtbot, win)
+    assert "in place of the mask that was here" in win.canvas.candidate_badge.text()
+    alone = s.mask(0, 1)
+    assert iou(alone, fresh) >= 0.8 and not (alone & stale).any()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Tab)  # back to the default: no note
+    settle(qtbot, win)
+    assert "Mask 1/" in win.canvas.candidate_badge.text() and "in place" not in win.canvas.candidate_badge.text()

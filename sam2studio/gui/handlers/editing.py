@@ -270,14 +270,14 @@ class EditingController:
         def fn(ctx):
             s = ctx.session
             p = s.prompt(frame, oid)
-            return len(s.candidates(frame, oid)), (0 if p is None else p.candidate)
+            return len(s.candidates(frame, oid)), (0 if p is None else p.candidate), s.candidate_notes(frame, oid)
 
         def done(job):
             if job.result is None or self.w.frame != frame or self.w.current_obj != oid:
                 return
-            n, k = job.result
+            n, k, notes = job.result
             self.candidates = (frame, oid, k, n) if n > 1 else None
-            self.w.canvas.set_candidates(k if n > 1 else None, n)
+            self.w.canvas.set_candidates(k if n > 1 else None, n, notes)
 
         self.w.ctl.call(fn, "reading the candidate masks", light=True, on_done=done)
 
