@@ -335,9 +335,9 @@ class Session(SessionOutputs):
         return self.engine.candidates(int(frame), int(obj))
 
     def candidate_notes(self, frame: int, obj: int) -> list[str]:
-        """A short note for each of :meth:`candidates` that is not simply another reading of
-        the click, for the user ("" for the others): the click's own mask offered in place of
-        a mask that was there before it (a propagated mask left behind by its object)."""
+        """A short note for each of :meth:`candidates` (as many), for the user: "" for another
+        reading of the click, a few words for one that is not: the click's own mask offered in
+        place of a mask that was there before it (a propagated mask left behind by its object)."""
         n = len(self.candidates(frame, obj))
         kinds = self.engine.candidate_kinds(int(frame), int(obj)) if n else []
         if len(kinds) != n:

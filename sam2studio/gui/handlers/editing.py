@@ -270,7 +270,8 @@ class EditingController:
         def fn(ctx):
             s = ctx.session
             p = s.prompt(frame, oid)
-            return len(s.candidates(frame, oid)), (0 if p is None else p.candidate), s.candidate_notes(frame, oid)
+            notes = s.candidate_notes(frame, oid)  # one per candidate
+            return len(notes), (0 if p is None else p.candidate), notes
 
         def done(job):
             if job.result is None or self.w.frame != frame or self.w.current_obj != oid:
