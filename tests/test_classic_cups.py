@@ -24,6 +24,8 @@ import pytest
 from sam2studio import Session
 
 SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "sample" / "cups.mp4"
+# one worker runs the file, so each clip is tracked once (a module fixture is made per worker)
+pytestmark = pytest.mark.xdist_group("classic_cups")
 
 START, END = 45, 82
 CLICKS = {"left": (387, 400), "middle": (653, 400)}  # on frame START, inside each cup
