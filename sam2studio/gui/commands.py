@@ -39,50 +39,92 @@ class PromptCommand(_Command):
     """A click, box, stroke or cleared prompt on one frame for one object."""
 
     def __init__(self, ctl: InferenceController, text: str, frame: int, obj: int,
-                 apply: Callable, on_done: Callable | None = None) -> None:
+                 apply: Callable, on_done: Callable | None = None, on_restored: Callable | None = None) -> None:
+        """``on_done(job)`` runs on the UI thread when the edit has run (or failed);
+        ``on_restored(job)`` each time an undo or a later redo has restored a state."""
         super().__init__(ctl, text)
         self.frame, self.obj = int(frame), int(obj)
         self._apply = apply
         self._on_done = on_done
-        self.before: FrameSnapshot | None = None
-        self.after: FrameSnapshot | None = None
+        self._on_restored = on_restored
+        self.snaps = _Snapshots()
         self._ran = False
+
+    def _after(self) -> FrameSnapshot | None:
+        """(controller thread) The state a redo restores."""
+        return self.snaps.after
 
     def redo(self) -> None:
         if self._ran:
-            self.ctl.call(lambda ctx: _restore(ctx, self.after), f"redoing {self.text().lower()}",
-                          kind="prompt")
+            self.ctl.call(lambda ctx: _restore(ctx, self._after()), f"redoing {self.text().lower()}",
+                          kind="prompt", on_done=self._on_restored)
             return
         self._ran = True
 
         def fn(ctx: JobContext):
             s = ctx.session
-            self.before = s.snapshot(self.obj, self.frame)
+            self.snaps.before = s.snapshot(self.obj, self.frame)
             try:
                 return self._apply(s)
             finally:
-                self.after = s.snapshot(self.obj, self.frame)
+                self.snaps.after = s.snapshot(self.obj, self.frame)
                 ctx.changed(self.frame, [self.obj])
 
         self.ctl.call(fn, self.text().lower(), kind="prompt", on_done=self._on_done,
                       on_error=self._on_done)
 
     def undo(self) -> None:
-        self.ctl.call(lambda ctx: _restore(ctx, self.before), f"undoing {self.text().lower()}",
-                      kind="prompt")
+        self.ctl.call(lambda ctx: _restore(ctx, self.snaps.before), f"undoing {self.text().lower()}",
+                      kind="prompt", on_done=self._on_restored)
+
+
+class _Snapshots:
+    """A prompt command's states before and after its edit (taken on the controller thread),
+    kept apart from the command so that a command merged into another leaves them behind."""
+
+    def __init__(self) -> None:
+        self.before: FrameSnapshot | None = None
+        self.after: FrameSnapshot | None = None
+
+
+class CandidateCommand(PromptCommand):
+    """A pick among a click's candidate masks (Tab, Shift+Tab, the wheel). A run of picks for
+    the same click is one step of the history: undo goes back to the mask used before the run
+    (not one candidate at a time through all of them), redo to the last pick of the run."""
+
+    ID = 1
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._last = self.snaps  # the snapshots of the run's last pick
+
+    def id(self) -> int:  # Qt: commands of one id may merge
+        return self.ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802  (Qt's name)
+        if not isinstance(other, CandidateCommand) or (other.frame, other.obj) != (self.frame, self.obj):
+            return False
+        self._last = other.snaps  # filled in when its job has run, before any later undo or redo
+        self.setText(other.text())
+        return True
+
+    def _after(self) -> FrameSnapshot | None:
+        return self._last.after
 
 
 def click_command(ctl, frame: int, obj: int, x: float, y: float, positive: bool, name: str = "",
-                  on_done=None) -> PromptCommand:
+                  on_done=None, on_restored=None) -> PromptCommand:
     text = f"{'Positive' if positive else 'Negative'} click on {name or f'object {obj}'}"
-    return PromptCommand(ctl, text, frame, obj, lambda s: s.add_click(frame, obj, x, y, positive), on_done=on_done)
+    return PromptCommand(ctl, text, frame, obj, lambda s: s.add_click(frame, obj, x, y, positive), on_done=on_done,
+                         on_restored=on_restored)
 
 
 def candidate_command(ctl, frame: int, obj: int, k: int, count: int, name: str = "",
-                      on_done=None) -> PromptCommand:
+                      on_done=None, on_restored=None) -> CandidateCommand:
     """Use candidate mask ``k`` (of ``count``) of the click on ``frame``."""
     text = f"Mask {k + 1}/{count} for {name or f'object {obj}'}"
-    return PromptCommand(ctl, text, frame, obj, lambda s: s.choose_candidate(frame, obj, k), on_done=on_done)
+    return CandidateCommand(ctl, text, frame, obj, lambda s: s.choose_candidate(frame, obj, k), on_done=on_done,
+                            on_restored=on_restored)
 
 
 def box_command(ctl, frame: int, obj: int, box, name: str = "") -> PromptCommand:

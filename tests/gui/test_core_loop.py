@@ -456,6 +456,53 @@ def test_a_sam2_click_shows_1_of_3_and_tab_uses_the_next_candidate(make_window, 
     assert win.canvas.candidates is None
 
 
+def test_a_run_of_tab_picks_is_one_undo_step_and_the_badge_follows_undo_and_redo(make_window, qtbot, cups_clip):
+    # cycling through a click's masks with Tab is one step of the history: undo goes back to
+    # the mask used before the run (not through every mask seen on the way), and the badge
+    # always names the mask in use
+    import numpy as np
+
+    from .helpers import click_canvas, open_clip, settle
+
+    win = make_window("classic")
+    open_clip(qtbot, win, cups_clip)
+    click_canvas(qtbot, win, 640, 400)  # the middle cup
+    settle(qtbot, win)
+    qtbot.waitUntil(lambda: win.canvas.candidates is not None, timeout=10000)
+    s = win.session
+    cands = [c.mask for c in s.candidates(0, 1)]
+    assert len(cands) >= 4
+    steps = win.undo.count()
+    win.canvas.setFocus()
+    for _ in range(3):
+        qtbot.keyClick(win.canvas, Qt.Key.Key_Tab)
+    settle(qtbot, win)
+    assert s.prompt(0, 1).candidate == 3 and np.array_equal(s.mask(0, 1), cands[3])
+    assert win.undo.count() == steps + 1 and win.undo.undoText().startswith("Mask 4/")
+    assert "Mask 4/" in win.canvas.candidate_badge.text()
+
+    win.undo.undo()  # the whole run
+    settle(qtbot, win)
+    assert s.prompt(0, 1).candidate == 0 and np.array_equal(s.mask(0, 1), cands[0])
+    qtbot.waitUntil(lambda: "Mask 1/" in win.canvas.candidate_badge.text(), timeout=5000)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Tab)  # Tab goes on from the mask in use
+    settle(qtbot, win)
+    assert s.prompt(0, 1).candidate == 1 and "Mask 2/" in win.canvas.candidate_badge.text()
+    win.undo.undo()
+    settle(qtbot, win)
+    win.undo.redo()  # the run's last pick
+    settle(qtbot, win)
+    assert s.prompt(0, 1).candidate == 1 and np.array_equal(s.mask(0, 1), cands[1])
+    qtbot.waitUntil(lambda: "Mask 2/" in win.canvas.candidate_badge.text(), timeout=5000)
+
+    win.undo.undo()
+    win.undo.undo()  # the click itself: no mask, no badge
+    settle(qtbot, win)
+    assert s.prompt(0, 1) is None
+    qtbot.waitUntil(lambda: win.canvas.candidates is None and not win.canvas.candidate_badge.isVisible(),
+                    timeout=5000)
+
+
 def test_the_export_dialog_of_an_unsaved_project_does_not_default_to_the_videos_own_folder(make_window, qtbot,
                                                                                           cups_mp4):
     from .helpers import open_clip

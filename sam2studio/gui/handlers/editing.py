@@ -201,8 +201,9 @@ class EditingController:
         if oid is not None:
             self.clear_candidates()
             frame = w.frame
+            offer = lambda _j: self._offer_candidates(frame, oid)  # noqa: E731
             w.undo.push(cmd.click_command(w.ctl, frame, oid, x, y, positive, self.name(oid),
-                                          on_done=lambda _j: self._offer_candidates(frame, oid)))
+                                          on_done=offer, on_restored=offer))
             w.quality.forget(frame, oid)
             if positive:
                 self._hint_if_spilled(frame, oid)
@@ -298,7 +299,9 @@ class EditingController:
         k = (k + step) % n
         self.candidates = (frame, oid, k, n)
         w.canvas.set_candidates(k, n)
-        w.undo.push(cmd.candidate_command(w.ctl, frame, oid, k, n, self.name(oid)))
+        # a run of picks is one undo step; after an undo or redo the badge shows the mask in use
+        w.undo.push(cmd.candidate_command(w.ctl, frame, oid, k, n, self.name(oid),
+                                          on_restored=lambda _j: self._offer_candidates(frame, oid)))
 
     # ---- absence marks ----
     def _absent_target(self, oid: int | None) -> int | None:
