@@ -137,7 +137,7 @@ from collections.abc import Iterator, Sequence
 import cv2
 import numpy as np
 
-from . import classic_click, classic_refine, classic_thin
+from . import classic_box, classic_click, classic_refine, classic_thin
 from .base import Direction, Engine, FrameResult, ObjectMask
 from .classic_state import _Keyframe, _Object, _Track
 from .classic_tracker import Tracker
@@ -377,6 +377,12 @@ class ClassicEngine(Tracker, Engine):
                 small, cands = self._click_chain(o, frame, fr, pos, neg, pts, lab, base, old, others, claimed)
                 if cands:
                     o.candidates[frame] = cands
+            elif sbox is not None and not pos and not neg and not live and (
+                    boxed := classic_box.box_candidates(fr, sbox, np.zeros_like(others))):
+                # a box alone: GrabCut's variants, the one that fills the box best first
+                small = boxed[0][0]
+                if len(boxed) > 1:
+                    o.candidates[frame] = [(_rle(m), fit, kind) for m, fit, kind in boxed]
             else:
                 small = classic_click.segment(fr, pos, neg, sbox, None if base is None else _unrle(base), others)
                 if sbox is None and pos and small.mean() > classic_click.MAX_DEFAULT_SHARE:
