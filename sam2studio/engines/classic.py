@@ -37,11 +37,11 @@ scaled back to the video's size):
   the body moving with it less that object, grown by colour into the legs the lines took,
   which the thin object gives up (:func:`.classic_thin.prefer_rider`); clicked before the
   thin object, it is clicked again once the thin object's mask is its lines.
-  :meth:`ClassicEngine.candidates` lists
-  them, :meth:`ClassicEngine.choose_candidate` picks another. A box alone gets GrabCut's
-  variants ranked by how well each fills the box (:mod:`.classic_box`), offered the same way;
-  with clicks it starts as "probably foreground" inside. Negative clicks are sure background
-  and the region grown around one is cut out. Further clicks, and a click on a frame where the object already has a mask (a
+  :meth:`ClassicEngine.candidates` lists them, :meth:`ClassicEngine.choose_candidate` picks
+  another. A box alone gets GrabCut's variants ranked by how well each fills the box
+  (:mod:`.classic_box`), offered the same way; with clicks it starts as "probably
+  foreground" inside. Negative clicks are sure background and the region grown around one is
+  cut out. Further clicks, and a click on a frame where the object already has a mask (a
   propagated one, a mask prompt), edit the mask in use, the default or a candidate picked
   (:mod:`.classic_refine`): a positive click adds the part around it, a negative one removes
   the part of the mask around it, and nothing far from the click changes. GrabCut's random

@@ -357,7 +357,8 @@ class Canvas(QGraphicsView):
         return f"Mask {k + 1}/{n}  ·  Tab or wheel: other masks for this click"
 
     def _cycling(self) -> bool:
-        return self.candidates is not None and self.tool in (Tool.POSITIVE, Tool.NEGATIVE)
+        """Tab and the wheel go through the masks of the last click or box."""
+        return self.candidates is not None and self.tool in (Tool.POSITIVE, Tool.NEGATIVE, Tool.BOX)
 
     def wheelEvent(self, e) -> None:  # noqa: N802
         dy = e.angleDelta().y() or e.angleDelta().x()

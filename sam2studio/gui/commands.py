@@ -127,9 +127,10 @@ def candidate_command(ctl, frame: int, obj: int, k: int, count: int, name: str =
                             on_restored=on_restored)
 
 
-def box_command(ctl, frame: int, obj: int, box, name: str = "") -> PromptCommand:
+def box_command(ctl, frame: int, obj: int, box, name: str = "", on_done=None, on_restored=None) -> PromptCommand:
     box = tuple(float(v) for v in box)
-    return PromptCommand(ctl, f"Box on {name or f'object {obj}'}", frame, obj, lambda s: s.set_box(frame, obj, box))
+    return PromptCommand(ctl, f"Box on {name or f'object {obj}'}", frame, obj, lambda s: s.set_box(frame, obj, box),
+                         on_done=on_done, on_restored=on_restored)
 
 
 def stroke_command(ctl, frame: int, obj: int, points, diameter: float, erase: bool, name: str = "",

@@ -55,6 +55,13 @@ def test_box_tool_and_hidden_and_locked_objects(make_window, qtbot, cups_clip):
     assert p is not None and p.box is not None
     assert p.box[0] == pytest.approx(830, abs=2) and p.box[3] == pytest.approx(545, abs=2)
     assert win.session.masks.get(0, 1)[450, 915]
+    # a box alone offers GrabCut's other masks as a click does: the badge, and Tab
+    qtbot.waitUntil(lambda: win.canvas.candidates is not None, timeout=10000)
+    assert "Mask 1/" in win.canvas.candidate_badge.text()
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Tab)
+    settle(qtbot, win)
+    assert win.session.prompt(0, 1).candidate == 1 and "Mask 2/" in win.canvas.candidate_badge.text()
 
     # hidden objects are not drawn
     win.objects_panel.row(1).visible.click()

@@ -244,7 +244,10 @@ class EditingController:
         oid = self.edit_target()
         if oid is not None:
             self.clear_candidates()
-            w.undo.push(cmd.box_command(w.ctl, w.frame, oid, (x0, y0, x1, y1), self.name(oid)))
+            frame = w.frame
+            offer = lambda _j: self._offer_candidates(frame, oid)  # noqa: E731  (a box alone offers masks too)
+            w.undo.push(cmd.box_command(w.ctl, frame, oid, (x0, y0, x1, y1), self.name(oid), on_done=offer,
+                                        on_restored=offer))
             w.quality.forget(w.frame, oid)
 
     def on_canvas_stroke(self, points, diameter: float, erase: bool) -> None:
