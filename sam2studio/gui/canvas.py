@@ -354,7 +354,7 @@ class Canvas(QGraphicsView):
         note = self.candidate_notes[k] if k < len(self.candidate_notes) else ""
         if note:
             return f"Mask {k + 1}/{n}: {note}  ·  Tab or wheel: other masks"
-        return f"Mask {k + 1}/{n}  ·  Tab or wheel: other masks for this prompt"
+        return f"Mask {k + 1}/{n}  ·  Tab or wheel: other masks for this click or box"
 
     def _cycling(self) -> bool:
         """Tab and the wheel go through the masks of the last click or box."""
