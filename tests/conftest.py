@@ -45,6 +45,25 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
         monkeypatch.setenv("SAM2STUDIO_SPILL_DIR", str(tmp_path_factory.getbasetemp() / "spill"))
 
 
+#: (folder, annotated frame, object id) of the real annotated objects in tests/data (half size)
+REAL_OBJECTS = {"judo pair": ("judo", "00000", 1), "judoka A": ("judo", "00005", 2),
+                "judoka B": ("judo", "00008", 3), "judoka C": ("judo", "00013", 4),
+                "bicycle": ("bike", "00000", 1), "rider": ("bike", "00000", 2)}
+
+
+def annotated(seq: str, frame: str, obj: int):
+    """(every frame of tests/data/``seq`` as RGB arrays, object ``obj``'s annotation on
+    ``frame`` padded or cut to the frames' size)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = DATA / seq
+    frames = [np.array(Image.open(p).convert("RGB")) for p in sorted((folder / "frames").glob("*.jpg"))]
+    gt = np.array(Image.open(folder / "masks" / f"{frame}.png")) == obj
+    h, w = frames[0].shape[:2]
+    return frames, np.pad(gt, ((0, max(0, h - gt.shape[0])), (0, max(0, w - gt.shape[1]))))[:h, :w]
+
+
 def random_predictor(image_size: int = 256, seed: int = 0):
     """The reference predictor with seeded random weights, built exactly as the CLI's
     ``--weights random --seed N`` contract says."""

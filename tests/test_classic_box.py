@@ -3,29 +3,15 @@ variants of :mod:`sam2studio.engines.classic_box`, ranked by how well they fill 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
+
+from conftest import REAL_OBJECTS, annotated
 
 from sam2studio.core.synthetic import iou
 from sam2studio.core.video import ArrayVideo
 from sam2studio.engines import classic_box
 from sam2studio.engines.classic import ClassicEngine
-
-ROOT = Path(__file__).resolve().parents[1]
-# (folder, annotated frame, object id) of the real annotated objects of tests/data (half size)
-REAL = {"judo pair": ("judo", "00000", 1), "judoka A": ("judo", "00005", 2), "judoka B": ("judo", "00008", 3),
-        "judoka C": ("judo", "00013", 4), "bicycle": ("bike", "00000", 1), "rider": ("bike", "00000", 2)}
-
-
-def _annotated(seq: str, frame: str, obj: int) -> tuple[list[np.ndarray], np.ndarray]:
-    folder = ROOT / "tests" / "data" / seq
-    frames = [np.array(Image.open(p).convert("RGB")) for p in sorted((folder / "frames").glob("*.jpg"))]
-    gt = np.array(Image.open(folder / "masks" / f"{frame}.png")) == obj
-    h, w = frames[0].shape[:2]
-    return frames, np.pad(gt, ((0, h - gt.shape[0]), (0, w - gt.shape[1])))[:h, :w]
-
 
 def _bounding_box(m: np.ndarray) -> tuple[float, float, float, float]:
     ys, xs = np.nonzero(m)
@@ -38,8 +24,8 @@ def test_a_box_around_each_real_object_gives_its_mask_and_the_other_variants_on_
     # variant that fills the box best 0.61 (benchmarks/classic_boxes.py: 0.44 -> 0.57 over
     # tight, loose and cut boxes on the full-size frames)
     ious = []
-    for seq, frame, obj in REAL.values():
-        frames, gt = _annotated(seq, frame, obj)
+    for seq, frame, obj in REAL_OBJECTS.values():
+        frames, gt = annotated(seq, frame, obj)
         eng = ClassicEngine()
         eng.open(ArrayVideo(frames))
         res = eng.add_prompt(int(frame), 1, box=_bounding_box(gt))

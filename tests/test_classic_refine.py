@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from conftest import annotated
 
 from sam2studio.core.synthetic import interior_point, iou
 from sam2studio.core.video import ArrayVideo
@@ -27,12 +28,6 @@ OBJECTS = {"judo pair": ("judo", "00000", 1), "rider": ("bike", "00000", 2)}
 CLICKS = 4
 
 
-def _load(seq: str, frame: str, obj: int) -> tuple[list[np.ndarray], np.ndarray]:
-    folder = ROOT / "tests" / "data" / seq
-    frames = [np.array(Image.open(p).convert("RGB")) for p in sorted((folder / "frames").glob("*.jpg"))]
-    gt = np.array(Image.open(folder / "masks" / f"{frame}.png")) == obj
-    h, w = frames[0].shape[:2]
-    return frames, np.pad(gt, ((0, h - gt.shape[0]), (0, w - gt.shape[1])))[:h, :w]
 
 
 def _next_click(pred: np.ndarray, gt: np.ndarray) -> tuple[tuple[int, int], int]:
@@ -70,7 +65,7 @@ def _run(frames, f: int, gt: np.ndarray, tab: bool) -> dict:
 def runs() -> dict:
     out = {}
     for name, (seq, frame, obj) in OBJECTS.items():
-        frames, gt = _load(seq, frame, obj)
+        frames, gt = annotated(seq, frame, obj)
         out[name] = {route: _run(frames, int(frame), gt, route == "tab") for route in ("default", "tab")}
         out[name]["frames"], out[name]["frame"] = frames, int(frame)
     return out
@@ -164,7 +159,7 @@ def test_a_first_click_on_a_mask_left_behind_offers_the_clicked_object_in_its_pl
     # a propagated mask that stayed behind when the object moved away (seen on a child jumping
     # on tests/data/bedroom.mp4's full clip): a positive click on the object edits that mask by
     # default, and the click's own mask without the stale one is offered too, last
-    frames, gt = _load("judo", "00000", 1)
+    frames, gt = annotated("judo", "00000", 1)
     stale = np.roll(gt, -110, axis=1) & ~gt  # the pair's outline beside it, on the mat and wall
     click = interior_point(gt)
     assert not stale[click[1], click[0]]

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .classic_click import _GC_SIDE, GRABCUT_SEED, _iou, _Parallel, chroma_image
+from .classic_click import _GC_SIDE, _iou, _Parallel, chroma_image, seeded_grabcut
 from .classic_util import _bbox, _fill_holes, _Frame
 
 #: (kind, background ring as a share of the box's longest side, chroma, centre ellipse only,
@@ -86,12 +86,9 @@ def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float
     if fg0 < 10 or gm.size - fg0 < 10:
         return out
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same box, the same mask
-    try:
-        cv2.grabCut(img, gm, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
+    fg = seeded_grabcut(img, gm, bgd, fgd, 3)
+    if fg is None:
         return out
-    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
     out[cy0:cy1, cx0:cx1] = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR) >= 0.5
     out &= ~forbid
     n, lab, stats, _ = cv2.connectedComponentsWithStats(out.astype(np.uint8), connectivity=8)

@@ -271,17 +271,28 @@ def crop_grabcut(fr: _Frame, prob_fg: np.ndarray, zone: np.ndarray, pos=(), neg=
     img = np.ascontiguousarray(fr.rgb[y0:y1, x0:x1])
     if s != 1.0:
         img = cv2.resize(img, (cw, ch), interpolation=cv2.INTER_AREA)
-    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
-    try:
-        cv2.grabCut(img, gm, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
+    fg = seeded_grabcut(img, gm, bgd, fgd, 4)
+    if fg is None:
         return None
-    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
     if s != 1.0:
         fg = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     out = np.zeros((h, w), bool)
     out[y0:y1, x0:x1] = fg >= 0.5
     return out
+
+
+def seeded_grabcut(img: np.ndarray, gm: np.ndarray, bgd: np.ndarray, fgd: np.ndarray,
+                   iters: int) -> np.ndarray | None:
+    """``iters`` iterations of GrabCut on ``img`` from the labels ``gm`` (changed in place;
+    ``bgd`` / ``fgd`` receive the colour models) with OpenCV's random generator seeded by
+    :data:`GRABCUT_SEED` (its k-means start is random: the same prompt, the same mask); the
+    foreground as float32 0/1, or None when GrabCut refuses the labels."""
+    cv2.setRNGSeed(GRABCUT_SEED)
+    try:
+        cv2.grabCut(img, gm, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return None
+    return ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------
