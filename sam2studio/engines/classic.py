@@ -483,7 +483,11 @@ class ClassicEngine(Tracker, Engine):
             if state is None and lab_l[i] != 1:
                 cands = []
             elif state is None:
-                # a fresh click: several candidates, the most likely first
+                # a fresh click: several candidates, the most likely first, from the centres of
+                # the clicked video pixels (a fraction of a pixel does not change them)
+                whole = classic_click.snap_clicks(pts_l[:i + 1], (self.video.height, self.video.width))
+                p_i = [(x * sx, y * sy) for (x, y), lb in zip(whole, lab_l[:i + 1]) if lb == 1]
+                n_i = [(x * sx, y * sy) for (x, y), lb in zip(whole, lab_l[:i + 1]) if lb == 0]
                 ev = self._motion_evidence(frame, p_i)
                 got = classic_click.click_candidates(fr, p_i, n_i, others, self._moving(frame, p_i),
                                                      [self._small_mask(frame, k) for k in claimed], evidence=ev)
