@@ -216,15 +216,20 @@ class Tracker(TwinSearch):
         on the whole at least :attr:`RETURN_APPEARANCE`; or against the whole frame (the
         re-detection's test: surroundings that hold its colours, a look-alike beside it, make
         it look like them) at least :attr:`RETURN_GLOBAL`. An object seen on the last
-        :attr:`HOLD_SEEN` frames in a row is only dropped on strong evidence (either under
-        :attr:`HOLD_APPEARANCE`): a mask that blinks off and on while it is in sight is worse
-        than one that stays."""
+        :attr:`HOLD_SEEN` frames in a row, away from the frame's border, is only dropped on strong
+        evidence (either under :attr:`HOLD_APPEARANCE`): a mask that blinks off and on while it
+        is in sight is worse than one that stays."""
         app = float(np.mean(_sigmoid(t.lut[cur.bins[R]])))
         if app >= self.RETURN_APPEARANCE:
             return True
         glob = _log_ratio(t.fg, _smooth_hist(cur.global_hist), self.LR_CLIP)
         appg = float(np.mean(_sigmoid(glob[cur.bins[R]])))
-        if t.hidden == 0 and t.seen >= self.HOLD_SEEN and not t.refound:
+        bb = _bbox(R)
+        h, w = R.shape
+        at_border = bb is not None and (bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h)
+        if t.hidden == 0 and t.seen >= self.HOLD_SEEN and not t.refound and not at_border:
+            # (not at the frame's border: what is left there of an object is more likely its
+            # last part going out of the frame)
             return max(app, appg) >= self.HOLD_APPEARANCE
         return appg >= self.RETURN_GLOBAL
 
@@ -611,13 +616,15 @@ class Tracker(TwinSearch):
                         far = found is not None
                     if found is not None:
                         step, measured = found, True
-            if (not measured and W is not None and t.hidden == 0 and t.tmpl is not None and t.vel_known
-                    and np.hypot(*t.vel) >= self.COAST_JUMP
+            sb = _bbox(t.vis) if not measured and W is not None and t.hidden == 0 else None
+            if (sb is not None and t.tmpl is not None and t.vel_known and np.hypot(*t.vel) >= self.COAST_JUMP
+                    and not (sb[0] == 0 or sb[1] == 0 or sb[2] == w or sb[3] == h)
                     and not self._company(t, t.vel, [warped[k2] for k2 in ids if k2 != k])):
-                # seen, too small a part of it for the flow, and clear of the other tracked
-                # objects: nothing tracked covers it, so its speed is not known to be kept;
-                # its own pixels say where it went (a speed last measured many frames ago
-                # would carry its template off, out of the frame)
+                # seen, too small a part of it for the flow, clear of the other tracked objects
+                # and of the frame's border: nothing tracked covers it, so its speed is not
+                # known to be kept; its own pixels say where it went (a speed last measured
+                # many frames ago would carry its template off, out of the frame). At the
+                # border it coasts: going out (or coming in), the most of it is not seen.
                 # (searching as far as its speed: it may have stopped, landing from a jump)
                 found = self._match_shift(prev, cur, t.vis, t.vel, int(self.MATCH_RADIUS + np.hypot(*t.vel)))
                 if found is not None:
