@@ -617,16 +617,24 @@ class Tracker(TwinSearch):
                     if found is not None:
                         step, measured = found, True
             sb = _bbox(t.vis) if not measured and W is not None and t.hidden == 0 else None
-            if (sb is not None and t.tmpl is not None and t.vel_known and np.hypot(*t.vel) >= self.COAST_JUMP
+            if (sb is not None and t.tmpl is not None and t.vel_known
+                    and np.hypot(*t.vel) >= self.COAST_JUMP
                     and not (sb[0] == 0 or sb[1] == 0 or sb[2] == w or sb[3] == h)
                     and not self._company(t, t.vel, [warped[k2] for k2 in ids if k2 != k])):
-                # seen, too small a part of it for the flow, clear of the other tracked objects
-                # and of the frame's border: nothing tracked covers it, so its speed is not
-                # known to be kept; its own pixels say where it went (a speed last measured
-                # many frames ago would carry its template off, out of the frame). At the
-                # border it coasts: going out (or coming in), the most of it is not seen.
+                # seen, too small a part of it for the flow, clear of the other tracked objects,
+                # of any look-alike followed beside it and of the frame's border: nothing
+                # tracked covers it, so its speed is not known to be kept; its own pixels say
+                # where it went (a speed last measured many frames ago would carry its
+                # template off, out of the frame). At the border it coasts: going out (or
+                # coming in), the most of it is not seen. Not onto a look-alike followed
+                # beside it (an untracked cup carried past it: its pixels match the twin's
+                # as well): a step that puts its shape largely there is not taken.
                 # (searching as far as its speed: it may have stopped, landing from a jump)
                 found = self._match_shift(prev, cur, t.vis, t.vel, int(self.MATCH_RADIUS + np.hypot(*t.vel)))
+                if found is not None and avoid is not None:
+                    m = _paste(t.tmpl >= 0.5, (t.pos[0] + found[0], t.pos[1] + found[1]), (h, w))
+                    if np.count_nonzero(m & avoid) > self.COVERED_SHARE * max(1, np.count_nonzero(m)):
+                        found = None
                 if found is not None:
                     step, measured = found, True
                     t.vel = (0.5 * found[0] + 0.5 * t.vel[0], 0.5 * found[1] + 0.5 * t.vel[1])
