@@ -17,7 +17,9 @@ Ready-made recipes (any size; positions and speeds are fractions of the frame):
 * :func:`riding` -- two objects moving together as one (a bicycle and its rider: a thin object
   next to a solid one);
 * :func:`jumping` -- an object hops up and down on the spot, about its own height every ten
-  frames (with ``blur``, smeared by its motion as a camera's shutter smears it).
+  frames (with ``blur``, smeared by its motion as a camera's shutter smears it);
+* :func:`behind_return` -- an object walks behind another, stays hidden, comes out on the
+  other side and hops there, fast (a child coming out from behind another on a bed).
 
 Only numpy and OpenCV are used; frames come from any :class:`~sam2studio.core.video.VideoSource`.
 """
@@ -301,6 +303,45 @@ def jumping(background: Sequence[np.ndarray], obj: Cutout, period: float = 10.0,
                                   phase=contact + (1.0 - contact) / 2.0), z=1)]
 
 
+class _Then(Trajectory):
+    """``first`` until frame ``at``, then ``then`` (its own time starting at 0 on ``at``)."""
+
+    def __init__(self, first: Trajectory, at: float, then: Trajectory) -> None:
+        self.first, self.at, self.then = first, float(at), then
+
+    def position(self, t: float) -> tuple[float, float]:
+        return self.first.position(t) if t < self.at else self.then.position(t - self.at)
+
+
+def behind_return(background: Sequence[np.ndarray], front: Cutout, back: Cutout, hidden: int | None = None,
+                  period: float = 10.0, height: float | None = None, contact: float = 0.3,
+                  floor: float = 0.9) -> list[Actor]:
+    """``back`` (object 2) walks from the left behind ``front`` (object 1, standing in the
+    middle and swaying a little), stops there completely hidden for ``hidden`` frames
+    (default: a fifth of the clip; ``back`` must be narrower and shorter than ``front``),
+    comes out on its right in 3 frames (fast) and hops on the spot there to the end:
+    ``height`` pixels (default half its height) every ``period`` frames, ``contact`` of them
+    standing (as :func:`jumping`; render it with ``blur``). A child stopping behind another
+    on a bed and jumping out. Frame 0 shows both apart (where a user clicks both); it walks
+    in at about 1.2 times its width over a quarter of the clip. The feet lines are at
+    ``floor`` of the frame's height, ``back``'s a little higher (farther)."""
+    w, h, n = _size(background)
+    fw, fh = front.size
+    bw, bh = back.size
+    hidden = max(2, n // 5) if hidden is None else int(hidden)
+    height = 0.5 * bh if height is None else float(height)
+    fy = floor * h - fh / 2.0
+    by = floor * h - 0.02 * h - bh / 2.0
+    t_in = max(2, n // 4)  # behind it from here
+    t_out = t_in + hidden
+    out_x = 0.5 * w + 0.5 * (fw + bw) + 0.02 * w
+    walk = Waypoints([(0, 0.5 * w - 0.5 * (fw + bw) - 0.15 * w, by), (t_in, 0.5 * w, by), (t_out, 0.5 * w, by),
+                      (t_out + 3, out_x, by)])
+    hop = Hopping(out_x, by, height, period, contact=contact, phase=0.0)
+    return [Actor(1, front, Waypoints([(0, 0.5 * w, fy), (n - 1, 0.5 * w + 0.02 * w, fy)]), z=2),
+            Actor(2, back, _Then(walk, t_out + 3, hop), z=1)]
+
+
 def riding(background: Sequence[np.ndarray], thin: Cutout, rider: Cutout,
            rider_offset: tuple[float, float]) -> list[Actor]:
     """``thin`` (object 1, e.g. a bicycle) and ``rider`` (object 2, placed at ``rider_offset``
@@ -339,13 +380,19 @@ class TrackScore:
     of those, how many the engine left empty; ``refind``: for each return after an absence
     (and for the first appearance of an object that enters after its click frame's
     neighbours), frames from its return until the mask overlaps it with IoU >= 0.5 (None when
-    never within the clip)."""
+    never within the clip); ``seen``: frames where it shows at least a quarter of its largest
+    visible area (clearly in sight); ``seen_empty``: of those, how many the engine left empty;
+    ``blinks``: runs of frames left empty while it was in sight (its mask off and on again:
+    each run's frames lie between two frames with a mask, all of them with the object in view)."""
 
     obj: int
     j: float
     absent: int
     absent_empty: int
     refind: list[int | None]
+    seen: int = 0
+    seen_empty: int = 0
+    blinks: int = 0
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -381,7 +428,20 @@ def score_tracking(clip: SyntheticClip, results: dict[int, dict], obj: int, min_
                 continue
             hit = next((t - t0 for t in range(t0, n) if ious[t] >= 0.5), None)
             refind.append(hit)
-    return TrackScore(obj, float(np.mean(ious)), absent, absent_empty, refind)
+    areas = [np.count_nonzero(g) for g in gt]
+    clear = [a >= max(min_visible, 0.25 * max(areas)) for a in areas]
+    seen_empty = sum(1 for f in range(n) if clear[f] and not pred_any[f])
+    blinks, f = 0, 1
+    while f < n:
+        if vis[f] and not pred_any[f] and vis[f - 1] and pred_any[f - 1]:
+            e = f
+            while e < n and vis[e] and not pred_any[e]:
+                e += 1
+            if e < n and vis[e] and pred_any[e] and any(clear[f:e]):
+                blinks += 1
+            f = e
+        f += 1
+    return TrackScore(obj, float(np.mean(ious)), absent, absent_empty, refind, sum(clear), seen_empty, blinks)
 
 
 def click_and_track(engine, clip: SyntheticClip, timing: dict | None = None, from_mask: bool = False
@@ -423,6 +483,7 @@ __all__ = [
     "Cutout",
     "TrackScore",
     "background_frames",
+    "behind_return",
     "click_and_track",
     "composite_clip",
     "crossing",

@@ -90,9 +90,14 @@ scaled back to the video's size):
   appearance near the predicted place grow it back when it re-emerges (the template is then
   re-aligned on what is seen), if what grows back looks on the whole like the object (not
   fingertips beside the cup the ball is under; the last small part of an object going out of
-  sight is held to the same test). An object that left the frame, or stayed hidden for long, is
-  searched for over the whole frame
-  (a template-sized window whose colours match its model). An object still seen but far
+  sight is held to the same test): against its surroundings, or against the whole frame where
+  its surroundings hold its own colours (a child beside another). An object seen on the last
+  few frames in a row, away from the frame's border, is only dropped by that test on strong
+  evidence (a mask blinking off and on while the object is in sight is worse than one that
+  stays). A seen object too small for the flow, clear of the other objects, is moved by where
+  its own pixels match, not by a speed measured many frames before. An object that left the
+  frame, or stayed hidden for long, is searched for over the whole frame (a template-sized
+  window whose colours match its model). An object still seen but far
   smaller than on its prompt, or far less like itself, clear of other objects, is searched
   for too, and moved to a window that matches much better (a mask left behind by a fast move
   must not stay on the background), unless it moves as its speed says, lies under another

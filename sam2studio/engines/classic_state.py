@@ -53,6 +53,7 @@ class _Track:
     lut: np.ndarray | None = None
     realign: bool = False  # the template was moved by a re-detection: align it widely
     refound: bool = False  # re-detected, its speed not measured again yet
+    seen: int = 0  # frames in a row it has been seen (a mask) up to the current one
     anchor_area: float = 0.0  # visible area on the prompt (or restart) frame
     anchor_score: float = 0.0  # score there
     # how consistently each pixel around the object moved like its surroundings rather than

@@ -88,6 +88,9 @@ class Tracker(TwinSearch):
     COAST_EDGES = True  # clear of other tracked objects, that mean taken over the pixels the two places do not share
     VANISH_SHARE = 0.3  # visible area / template area under which a mask must look like the object
     RETURN_APPEARANCE = 0.5  # mean appearance (sigmoid of the log-ratio) a hidden object needs to be seen again
+    RETURN_GLOBAL = 0.6  # the same against the whole frame's colours, where its surroundings hold its own
+    HOLD_SEEN = 3  # frames in a row an object must have been seen to be held in sight
+    HOLD_APPEARANCE = 0.35  # appearance (either) under which an object held in sight is dropped
     THIN_WIDTH = 6.0  # internal px: mean width up to which a tracked object is thin (a bicycle ~4.5, a person 15+)
     THIN_MIN_AREA = 150  # internal px: a smaller object is small, not thin
     THIN_MIN_PART = 3  # px: a thin object keeps the smaller pieces its warp or template support (a rim broken by light)
@@ -206,6 +209,29 @@ class Tracker(TwinSearch):
                       fg=fg, fg_anchor=fg_anchor, bg=bg, score=score, anchor_area=ref,
                       anchor_score=self._prompt_score(fr, vis) if keyframe else score,
                       thin=thin, full=_unrle(o.keyframes[f].mask) if thin and keyframe and vis.any() else None)
+
+    def _looks_back(self, t: _Track, cur: _Frame, R: np.ndarray) -> bool:
+        """Whether ``R``, what is left of (or grows back of) a hidden, re-found or vanishing
+        object ``t`` on ``cur``, looks like it. Against its surroundings (its appearance model)
+        on the whole at least :attr:`RETURN_APPEARANCE`; or against the whole frame (the
+        re-detection's test: surroundings that hold its colours, a look-alike beside it, make
+        it look like them) at least :attr:`RETURN_GLOBAL`. An object seen on the last
+        :attr:`HOLD_SEEN` frames in a row, away from the frame's border, is only dropped on strong
+        evidence (either under :attr:`HOLD_APPEARANCE`): a mask that blinks off and on while it
+        is in sight is worse than one that stays."""
+        app = float(np.mean(_sigmoid(t.lut[cur.bins[R]])))
+        if app >= self.RETURN_APPEARANCE:
+            return True
+        glob = _log_ratio(t.fg, _smooth_hist(cur.global_hist), self.LR_CLIP)
+        appg = float(np.mean(_sigmoid(glob[cur.bins[R]])))
+        bb = _bbox(R)
+        h, w = R.shape
+        at_border = bb is not None and (bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h)
+        if t.hidden == 0 and t.seen >= self.HOLD_SEEN and not t.refound and not at_border:
+            # (not at the frame's border: what is left there of an object is more likely its
+            # last part going out of the frame)
+            return max(app, appg) >= self.HOLD_APPEARANCE
+        return appg >= self.RETURN_GLOBAL
 
     def _is_thin(self, tmpl: np.ndarray | None) -> bool:
         """Whether an object of amodal template ``tmpl`` is thin: its mean width (twice its
@@ -590,6 +616,28 @@ class Tracker(TwinSearch):
                         far = found is not None
                     if found is not None:
                         step, measured = found, True
+            sb = _bbox(t.vis) if not measured and W is not None and t.hidden == 0 else None
+            if (sb is not None and t.tmpl is not None and t.vel_known
+                    and np.hypot(*t.vel) >= self.COAST_JUMP
+                    and not (sb[0] == 0 or sb[1] == 0 or sb[2] == w or sb[3] == h)
+                    and not self._company(t, t.vel, [warped[k2] for k2 in ids if k2 != k])):
+                # seen, too small a part of it for the flow, clear of the other tracked objects,
+                # of any look-alike followed beside it and of the frame's border: nothing
+                # tracked covers it, so its speed is not known to be kept; its own pixels say
+                # where it went (a speed last measured many frames ago would carry its
+                # template off, out of the frame). At the border it coasts: going out (or
+                # coming in), the most of it is not seen. Not onto a look-alike followed
+                # beside it (an untracked cup carried past it: its pixels match the twin's
+                # as well): a step that puts its shape largely there is not taken.
+                # (searching as far as its speed: it may have stopped, landing from a jump)
+                found = self._match_shift(prev, cur, t.vis, t.vel, int(self.MATCH_RADIUS + np.hypot(*t.vel)))
+                if found is not None and avoid is not None:
+                    m = _paste(t.tmpl >= 0.5, (t.pos[0] + found[0], t.pos[1] + found[1]), (h, w))
+                    if np.count_nonzero(m & avoid) > self.COVERED_SHARE * max(1, np.count_nonzero(m)):
+                        found = None
+                if found is not None:
+                    step, measured = found, True
+                    t.vel = (0.5 * found[0] + 0.5 * t.vel[0], 0.5 * found[1] + 0.5 * t.vel[1])
             if t.tmpl is not None and t.hidden > 0:
                 tmpl_area = float(np.count_nonzero(t.tmpl >= 0.5)) or 1.0
                 inside = float(np.count_nonzero(_paste(t.tmpl >= 0.5, t.pos, (h, w)))) / tmpl_area
@@ -804,7 +852,7 @@ class Tracker(TwinSearch):
                 R = np.zeros((h, w), bool)
                 a = 0.0
             elif (a > 0 and (t.refound or t.hidden > 0 or a < self.VANISH_SHARE * t.ref_area)
-                  and np.mean(_sigmoid(t.lut[cur.bins[R]])) < self.RETURN_APPEARANCE):
+                  and not self._looks_back(t, cur, R)):
                 # hidden (or just found again), and what grows back where it is expected
                 # looks on the whole more like its surroundings than like it: something else
                 # (fingertips beside the cup the ball is under), not the object coming back;
@@ -816,9 +864,11 @@ class Tracker(TwinSearch):
                 t.full = None
                 t.vis = R
                 t.hidden += 1
+                t.seen = 0
                 t.score = 0.0
                 continue
             t.hidden = 0
+            t.seen += 1
             # appearance agreement and area consistency
             app = float(np.mean(_sigmoid(t.lut[cur.bins[R]])))
             cons = min(a, prev_a) / max(a, prev_a) if prev_a > 0 else 0.5
