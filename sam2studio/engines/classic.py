@@ -455,7 +455,11 @@ class ClassicEngine(Tracker, Engine):
         pts_l = [tuple(p) for p in np.asarray(pts, float).reshape(-1, 2).tolist()]
         lab_l = [int(v) for v in np.asarray(lab).tolist()]
         sx, sy = self._small[0] / self.video.width, self._small[1] / self.video.height
-        small_pts = [(x * sx, y * sy) for x, y in pts_l]
+        # every click is taken at the centre of the video pixel it lands in: a fraction of a
+        # pixel does not change its masks (classic_click.snap_clicks), and a corrective click
+        # offering the click's own mask gives what the same click gives on a fresh frame
+        snapped = classic_click.snap_clicks(pts_l, (self.video.height, self.video.width))
+        small_pts = [(x * sx, y * sy) for x, y in snapped]
         sig = (id(self.video), hash(fr.rgb[::7, ::7].tobytes()))
         ch = o.chains.get(frame)
         others_rle = _rle(others)
@@ -488,11 +492,7 @@ class ClassicEngine(Tracker, Engine):
             if state is None and lab_l[i] != 1:
                 cands = []
             elif state is None:
-                # a fresh click: several candidates, the most likely first, from the centres of
-                # the clicked video pixels (a fraction of a pixel does not change them)
-                whole = classic_click.snap_clicks(pts_l[:i + 1], (self.video.height, self.video.width))
-                p_i = [(x * sx, y * sy) for (x, y), lb in zip(whole, lab_l[:i + 1]) if lb == 1]
-                n_i = [(x * sx, y * sy) for (x, y), lb in zip(whole, lab_l[:i + 1]) if lb == 0]
+                # a fresh click: several candidates, the most likely first
                 ev = self._motion_evidence(frame, p_i)
                 got = classic_click.click_candidates(fr, p_i, n_i, others, self._moving(frame, p_i),
                                                      [self._small_mask(frame, k) for k in claimed], evidence=ev)
