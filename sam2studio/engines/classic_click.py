@@ -114,7 +114,7 @@ SWALLOW_PENALTY = 1.0
 
 def snap_clicks(points, shape: tuple[int, int]) -> list[tuple[float, float]]:
     """``points`` moved to the centres of their pixels, inside a frame of ``shape``: the
-    engine takes a fresh click at the centre of the video pixel it falls in.
+    engine takes every click at the centre of the video pixel it falls in.
 
     Why: every candidate of a click hangs on its exact position in a different way -- its
     disc and the component kept at it on the engine pixel it rounds to, each box's corners
