@@ -18,18 +18,16 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from classic_semireal import ANNOTATED, DEFAULT_DATA, load_annotation
 
 from sam2studio.core.synthetic import iou
 from sam2studio.core.video import ArrayVideo
 from sam2studio.engines import classic_click
 from sam2studio.engines.classic import ClassicEngine
+
+from benchmarks.classic_semireal import ANNOTATED, DEFAULT_DATA, load_annotation, sequence_frames
 
 #: how each box is drawn: name, share of the object's size added on each side
 SIZES = (("tight", 0.0), ("loose", 0.1), ("cut", -0.05))
@@ -53,8 +51,7 @@ def run(data: str) -> list[dict]:
     rows = []
     for name, (seq, frame, _obj) in ANNOTATED.items():
         _, gt = load_annotation(data, name)
-        folder = os.path.join(data, "frames", seq)
-        frames = [np.array(Image.open(os.path.join(folder, f)).convert("RGB")) for f in sorted(os.listdir(folder))]
+        frames = sequence_frames(data, seq)
         f = int(frame)
         for size, shift, box in boxes_for(gt):
             eng = ClassicEngine()

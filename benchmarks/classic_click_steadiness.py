@@ -28,12 +28,11 @@ import time
 
 import cv2
 import numpy as np
-from PIL import Image
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.classic_semireal import ANNOTATED, DEFAULT_DATA, build_clips, load_annotation
+from benchmarks.classic_semireal import ANNOTATED, DEFAULT_DATA, build_clips, load_annotation, sequence_frames
 from sam2studio.core import composite_clips as cc
 from sam2studio.core.synthetic import interior_point, iou
 from sam2studio.core.video import ArrayVideo
@@ -82,8 +81,7 @@ def annotated_steadiness(data: str, sampled: int = SAMPLED) -> dict[str, list[di
     out = {}
     for name, (seq, frame, _) in ANNOTATED.items():
         _, m = load_annotation(data, name)
-        folder = os.path.join(data, "frames", seq)
-        frames = [np.array(Image.open(os.path.join(folder, f)).convert("RGB")) for f in sorted(os.listdir(folder))]
+        frames = sequence_frames(data, seq)
         eng = ClassicEngine()
         eng.open(ArrayVideo(frames))
         out[name] = [dict(click_at(eng, int(frame), m, xy), place=xy) for xy in click_places(m, sampled)]

@@ -29,7 +29,6 @@ import time
 
 import cv2
 import numpy as np
-from PIL import Image
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -39,7 +38,7 @@ from sam2studio.core.synthetic import interior_point, iou
 from sam2studio.core.video import ArrayVideo
 from sam2studio.engines.classic import ClassicEngine
 
-from benchmarks.classic_semireal import ANNOTATED, DEFAULT_DATA, build_clips, load_annotation
+from benchmarks.classic_semireal import ANNOTATED, DEFAULT_DATA, build_clips, load_annotation, sequence_frames
 
 DROP = 0.05  # a click that loses more IoU than this counts as a harmful click
 TARGET = 0.85  # NoC@85
@@ -91,8 +90,7 @@ def objects(data: str, real_only: bool):
     """``(name, frames, frame index, ground truth)`` of every object of the benchmark."""
     for name, (seq, frame, _) in ANNOTATED.items():
         _, m = load_annotation(data, name)
-        folder = os.path.join(data, "frames", seq)
-        frames = [np.array(Image.open(os.path.join(folder, f)).convert("RGB")) for f in sorted(os.listdir(folder))]
+        frames = sequence_frames(data, seq)
         yield name, frames, int(frame), m
     if real_only:
         return

@@ -82,6 +82,12 @@ def load_annotation(data: str, name: str) -> tuple[np.ndarray, np.ndarray]:
     return img, m
 
 
+def sequence_frames(data: str, seq: str) -> list[np.ndarray]:
+    """Every frame of the annotated sequence ``seq`` (``data``/frames/``seq``), in order, as RGB."""
+    folder = os.path.join(data, "frames", seq)
+    return [np.array(Image.open(os.path.join(folder, f)).convert("RGB")) for f in sorted(os.listdir(folder))]
+
+
 CLIPS = ("crossing", "similar", "exit_return", "entering", "thin", "jumping", "behind")
 
 
@@ -142,8 +148,7 @@ def first_clicks(data: str, engine_factory=ClassicEngine) -> list[dict]:
     rows = []
     for name, (seq, frame, _) in ANNOTATED.items():
         _, m = load_annotation(data, name)
-        folder = os.path.join(data, "frames", seq)
-        frames = [np.array(Image.open(os.path.join(folder, f)).convert("RGB")) for f in sorted(os.listdir(folder))]
+        frames = sequence_frames(data, seq)
         f = int(frame)
         eng = engine_factory()
         eng.open(ArrayVideo(frames))
