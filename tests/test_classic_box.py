@@ -63,12 +63,12 @@ def test_a_box_filled_whole_ranks_after_an_object_inside_it(monkeypatch):
     inner[25:80, 30:70] = True
     other = inner & ~np.eye(100, dtype=bool)  # like the inner one (IoU > 0.9): not offered twice
 
-    def grabcut(f, box, image, ring, centre, band, forbid):
+    def grabcut(f, box, image, ring, centre, band):
         if image is f.rgb and (ring, centre, band) == (0.3, False, 0.0):
             return whole.copy()  # the variant "box"
         return inner.copy() if image is f.rgb and ring == 0.15 else other.copy()
 
     monkeypatch.setattr(classic_box, "box_grabcut", grabcut)
-    cands = classic_box.box_candidates(fr, (20, 20, 80, 80), np.zeros((100, 100), bool))
+    cands = classic_box.box_candidates(fr, (20, 20, 80, 80))
     assert [np.array_equal(m, inner) for m, _fit, _kind in cands] == [True, False]
     assert cands[1][2] == "box" and cands[1][1] == 1.0  # fits the box exactly, and still comes last

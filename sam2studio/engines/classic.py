@@ -384,7 +384,7 @@ class ClassicEngine(Tracker, Engine):
                 if cands:
                     o.candidates[frame] = cands
             elif sbox is not None and not pos and not neg and not live and (
-                    boxed := classic_box.box_candidates(fr, sbox, np.zeros_like(others))):
+                    boxed := classic_box.box_candidates(fr, sbox)):
                 # a box alone: GrabCut's variants, the one that fills the box best first
                 small = boxed[0][0]
                 if len(boxed) > 1:

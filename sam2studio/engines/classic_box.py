@@ -44,12 +44,13 @@ SAME = 0.9
 
 
 def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float, centre: bool,
-                band: float, forbid: np.ndarray) -> np.ndarray:
+                band: float) -> np.ndarray:
     """GrabCut for a box with no click: inside ``box`` probably the object (with ``centre``,
     only an ellipse of 80% of its width and height, the rest of the box probably background),
     a ``band`` x the box's longest side around it probably background, then a ring of
     ``ring`` x that side sure background; on a crop no longer than :data:`_GC_SIDE` pixels.
-    ``forbid`` pixels (other objects) are sure background. The parts of the result at least
+    Other objects' pixels are not kept out: a box says where the object is (as
+    :func:`.classic_click.segment` lets a box take them). The parts of the result at least
     :data:`MIN_PART` of its largest, holes filled."""
     h, w = fr.bins.shape
     x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
@@ -80,8 +81,6 @@ def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float
         cv2.ellipse(gm, ((bx0 + bx1) // 2, (by0 + by1) // 2), axes, 0, 0, 360, int(cv2.GC_PR_FGD), -1)
     else:
         gm[by0:by1, bx0:bx1] = cv2.GC_PR_FGD
-    gm[cv2.resize(forbid[cy0:cy1, cx0:cx1].astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0] = \
-        cv2.GC_BGD
     fg0 = np.count_nonzero(gm == cv2.GC_PR_FGD)
     if fg0 < 10 or gm.size - fg0 < 10:
         return out
@@ -90,7 +89,6 @@ def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float
     if fg is None:
         return out
     out[cy0:cy1, cx0:cx1] = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR) >= 0.5
-    out &= ~forbid
     n, lab, stats, _ = cv2.connectedComponentsWithStats(out.astype(np.uint8), connectivity=8)
     if n > 2:
         big = stats[1:, cv2.CC_STAT_AREA].max()
@@ -112,13 +110,13 @@ def box_fit(mask: np.ndarray, box: Sequence[float]) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def box_candidates(fr: _Frame, box: Sequence[float], others: np.ndarray) -> list[tuple[np.ndarray, float, str]]:
+def box_candidates(fr: _Frame, box: Sequence[float]) -> list[tuple[np.ndarray, float, str]]:
     """Candidate masks ``(mask, fit, kind)`` for a box with no click on ``fr`` (internal
     resolution), the best first: the :data:`VARIANTS` ranked by :func:`box_fit`, those that
     fill more than :data:`FULL_BOX` of the box after the rest; near-duplicates (IoU >
-    :data:`SAME`) and empty ones dropped. ``others``: other objects' pixels (never taken)."""
+    :data:`SAME`) and empty ones dropped."""
     chroma = chroma_image(fr.rgb)
-    calls = [(box_grabcut, (fr, box, chroma if c else fr.rgb, ring, centre, band, others), {})
+    calls = [(box_grabcut, (fr, box, chroma if c else fr.rgb, ring, centre, band), {})
              for _kind, ring, c, centre, band in VARIANTS]
     with _Parallel(calls) as run:
         masks = run.results()
