@@ -356,10 +356,17 @@ class Tracker(TwinSearch):
         r = int(min(2 * size, max(h, w) // 4))
         if r <= self.MATCH_RADIUS:
             return None
-        found = self._match_shift(prev, cur, t.vis, t.vel, r)
+        return self._match_clear_of(prev, cur, t, r, avoid)
+
+    def _match_clear_of(self, prev: _Frame, cur: _Frame, t: _Track, radius: int,
+                        avoid: np.ndarray | None) -> tuple[float, float] | None:
+        """:meth:`_match_shift` of ``t``'s visible pixels within ``radius`` of where its speed
+        puts it; None when it matches nowhere, or when the step puts its shape (template) more
+        than :attr:`COVERED_SHARE` on ``avoid`` (a look-alike matches there as well)."""
+        found = self._match_shift(prev, cur, t.vis, t.vel, radius)
         if found is None or avoid is None or t.tmpl is None:
             return found
-        m = _paste(t.tmpl >= 0.5, (t.pos[0] + found[0], t.pos[1] + found[1]), (h, w))
+        m = _paste(t.tmpl >= 0.5, (t.pos[0] + found[0], t.pos[1] + found[1]), t.vis.shape)
         if np.count_nonzero(m & avoid) > self.COVERED_SHARE * max(1, np.count_nonzero(m)):
             return None
         return found
@@ -630,11 +637,7 @@ class Tracker(TwinSearch):
                 # beside it (an untracked cup carried past it: its pixels match the twin's
                 # as well): a step that puts its shape largely there is not taken.
                 # (searching as far as its speed: it may have stopped, landing from a jump)
-                found = self._match_shift(prev, cur, t.vis, t.vel, int(self.MATCH_RADIUS + np.hypot(*t.vel)))
-                if found is not None and avoid is not None:
-                    m = _paste(t.tmpl >= 0.5, (t.pos[0] + found[0], t.pos[1] + found[1]), (h, w))
-                    if np.count_nonzero(m & avoid) > self.COVERED_SHARE * max(1, np.count_nonzero(m)):
-                        found = None
+                found = self._match_clear_of(prev, cur, t, int(self.MATCH_RADIUS + np.hypot(*t.vel)), avoid)
                 if found is not None:
                     step, measured = found, True
                     t.vel = (0.5 * found[0] + 0.5 * t.vel[0], 0.5 * found[1] + 0.5 * t.vel[1])
