@@ -412,12 +412,9 @@ def _box_grabcut(fr: _Frame, pos, neg, forbid: np.ndarray, box, band: float = 0.
     if np.count_nonzero(gm == cv2.GC_BGD) < 10:
         return out, 0.0
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(GRABCUT_SEED)  # GrabCut's k-means start is random: the same click, the same mask
-    try:
-        cv2.grabCut(img, gm, None, bgd, fgd, _SOFT_ITERS if mb else 3, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
+    fg = seeded_grabcut(img, gm, bgd, fgd, _SOFT_ITERS if mb else 3)
+    if fg is None:
         return out, 0.0
-    fg = ((gm == cv2.GC_FGD) | (gm == cv2.GC_PR_FGD)).astype(np.float32)
     fg = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR) >= 0.5
     out[cy0:cy1, cx0:cx1] = fg
     out &= ~forbid
