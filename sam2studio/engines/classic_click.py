@@ -96,6 +96,19 @@ PERSON_UP = 0.3
 #: (see :func:`click_candidates`)
 PERSON_LINES_EXTENTS: tuple[tuple[float, float], ...] = ((0.05, 3.0), (0.0625, 3.0))
 PERSON_LINES = "person box from the lines"
+#: the first :data:`RESHAPE_COUNT` candidates of a fresh click (the default and Tab's first
+#: pick) are cut again by GrabCut started from their own shapes (:func:`shape_grabcut`: a
+#: ring of :data:`RESHAPE_RING` of the mask's size around it probably background, its inside
+#: :data:`RESHAPE_CORE` of that size in sure foreground) and offered last, unless another
+#: candidate is the same mask (IoU over :data:`RESHAPE_SAME`); on crops no longer than
+#: :data:`RESHAPE_SIDE`, :data:`RESHAPE_ITERS` GrabCut iterations (3 gave the same masks)
+RESHAPE_COUNT = 2
+RESHAPE_RING = 0.3
+RESHAPE_CORE = 0.1
+RESHAPE_SAME = 0.98
+RESHAPE_SIDE = LINES_SIDE
+RESHAPE_ITERS = 2
+RESHAPED = "re-cut from its shape:"
 #: weights of lightness and of the two chroma axes of CIELAB in :func:`chroma_image`
 CHROMA_L = 0.5
 CHROMA_AB = 2.0
@@ -727,7 +740,32 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
                 cands.insert(0, Candidate(m, candidate_score(f), "clipped", f))
     # an alternative of a few pixels is no choice to offer (the lines moving with a click on a
     # person standing still: a sliver of a dozen pixels, shown as an empty mask)
-    return cands[:1] + [c for c in cands[1:] if c.features["pixels"] >= MIN_PIXELS]
+    cands = cands[:1] + [c for c in cands[1:] if c.features["pixels"] >= MIN_PIXELS]
+    if offered and RESHAPE_COUNT > 0:
+        cands += reshaped(fr, chroma, cands, pos, neg, forbid)
+    return cands
+
+
+def reshaped(fr: _Frame, chroma: np.ndarray, cands: Sequence[Candidate], pos, neg,
+             forbid: np.ndarray) -> list[Candidate]:
+    """The first :data:`RESHAPE_COUNT` of ``cands`` cut again by :func:`shape_grabcut`, as
+    candidates to offer after them all (kind :data:`RESHAPED` and the kind it came from),
+    each unless it is one of ``cands`` or of those before it (IoU over :data:`RESHAPE_SAME`)
+    or too small to offer."""
+    h, w = fr.bins.shape
+    tops = [c for c in cands[:RESHAPE_COUNT] if c.features["pixels"] >= MIN_PIXELS]
+    with _Parallel([(shape_grabcut, (chroma, c.mask, pos, neg, forbid), {"side": RESHAPE_SIDE}) for c in tops]) as cut:
+        masks = cut.results()
+    out: list[Candidate] = []
+    for c, m in zip(tops, masks):
+        n = np.count_nonzero(m)
+        if n < MIN_PIXELS or n < MIN_SHARE * h * w:
+            continue
+        if any(_iou(m, o.mask) > RESHAPE_SAME for o in list(cands) + out):
+            continue
+        f = dict(c.features, share=n / (h * w), pixels=float(n), offered=1.0)
+        out.append(Candidate(m, c.score, f"{RESHAPED} {c.kind}", f))
+    return out
 
 
 def grabcut_energy(img: np.ndarray, gm: np.ndarray, free: np.ndarray, bgd: np.ndarray,
@@ -848,6 +886,56 @@ def _lines_grabcut_in(fr: _Frame, image: np.ndarray, pos, neg, forbid: np.ndarra
                       starts: tuple[int, ...] | None = None) -> tuple[np.ndarray, float]:
     """:func:`lines_grabcut` in ``box`` from the lines :func:`ridge_region` finds there."""
     return lines_grabcut(image, pos, neg, forbid, ridge_region(fr, pos, forbid, box), box, starts=starts)
+
+
+def shape_grabcut(image: np.ndarray, mask: np.ndarray, pos, neg, forbid: np.ndarray,
+                  side: int | None = None) -> np.ndarray:
+    """GrabCut on ``image`` (:func:`chroma_image`) started from a candidate's own shape
+    ``mask``: its inside (eroded by :data:`RESHAPE_CORE` of its size, the square root of its
+    area) and the clicks sure foreground, the rest of it probably foreground, a ring of
+    :data:`RESHAPE_RING` of its size around it probably background, beyond that sure
+    background; the part connected to the clicks, holes filled. The crop runs at a reduced
+    size, its longest side ``side`` (default :data:`LINES_SIDE`) pixels at most.
+
+    Why: a box's GrabCut learns its colour models from the box, whose corners are
+    background and whose sure-background margin may cut the object (a judoka's trouser leg
+    outside a narrow box, a soft box's growth stopped at its band); started from a mask that
+    already holds most of the object and little else, the models are the object's and its
+    near surroundings', and the cut may take back what the box left out or drop what it
+    kept, within a ring around the mask."""
+    h, w = mask.shape
+    out = np.zeros((h, w), bool)
+    area = np.count_nonzero(mask)
+    if area < MIN_PIXELS:
+        return out
+    size = np.sqrt(area)
+    zone = _dilate(mask, max(3, int(RESHAPE_RING * size)))
+    bb = _bbox(zone)
+    x0, y0, x1, y1 = max(0, bb[0] - 6), max(0, bb[1] - 6), min(w, bb[2] + 6), min(h, bb[3] + 6)
+    s = min(1.0, (side or LINES_SIDE) / max(x1 - x0, y1 - y0))
+    cw, ch = max(4, int(round((x1 - x0) * s))), max(4, int(round((y1 - y0) * s)))
+
+    def small(a: np.ndarray) -> np.ndarray:
+        return cv2.resize(a[y0:y1, x0:x1].astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA) >= 0.5
+
+    gm = np.full((ch, cw), cv2.GC_BGD, np.uint8)
+    gm[small(zone)] = cv2.GC_PR_BGD
+    gm[small(mask)] = cv2.GC_PR_FGD
+    gm[small(_erode(mask, max(1, int(RESHAPE_CORE * size))))] = cv2.GC_FGD
+    gm[small(forbid)] = cv2.GC_BGD
+    for x, y in neg:
+        cv2.circle(gm, (int((x - x0) * s), int((y - y0) * s)), 2, int(cv2.GC_BGD), -1)
+    for x, y in pos:
+        cv2.circle(gm, (int((x - x0) * s), int((y - y0) * s)), 2, int(cv2.GC_FGD), -1)
+    if np.count_nonzero(gm == cv2.GC_PR_BGD) < 10:
+        return out
+    img = cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), (cw, ch), interpolation=cv2.INTER_AREA)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    fg = seeded_grabcut(img, gm, bgd, fgd, RESHAPE_ITERS)
+    if fg is None:
+        return out
+    out[y0:y1, x0:x1] = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) >= 0.5
+    return _fill_holes(_component_at(out & ~forbid, pos))
 
 
 def person_boxes(fr: _Frame, pos, forbid: np.ndarray) -> list[tuple[tuple[float, float, float, float], str]]:
