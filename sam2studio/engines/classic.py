@@ -147,7 +147,19 @@ from . import classic_box, classic_click, classic_refine, classic_thin
 from .base import Direction, Engine, FrameResult, ObjectMask
 from .classic_state import _Keyframe, _Object, _Track
 from .classic_tracker import Tracker
-from .classic_util import _bbox, _bins, _Frame, _hist, _log_ratio, _ring, _rle, _sigmoid, _smooth_hist, _unrle
+from .classic_util import (
+    _bbox,
+    _bins,
+    _Frame,
+    _guided_filter,
+    _hist,
+    _log_ratio,
+    _ring,
+    _rle,
+    _sigmoid,
+    _smooth_hist,
+    _unrle,
+)
 
 
 def _same_rle(a: dict | None, b: dict | None) -> bool:
@@ -175,6 +187,10 @@ class ClassicEngine(Tracker, Engine):
     REFINE_PRIOR = 1.0  # weight of the distance from the upscaled outline there
     REFINE_SIGMA_THIN = 1.2
     REFINE_PRIOR_THIN = 0.15
+    #: a prompt's mask is upscaled guided by the full-size frame (:meth:`_to_full`): the
+    #: filter's radius in internal pixels and its smoothing of flat areas (grey levels 0..1)
+    GUIDED_RADIUS = 1.0
+    GUIDED_EPS = 1e-3
 
     def __init__(self, max_side: int = 512, cache_frames: int = 20000) -> None:
         super().__init__()
@@ -271,7 +287,12 @@ class ClassicEngine(Tracker, Engine):
             small = cover > 0
         return small
 
-    def _to_full(self, small: np.ndarray) -> np.ndarray:
+    def _to_full(self, small: np.ndarray, guide: np.ndarray | None = None,
+                 keep_out: np.ndarray | None = None) -> np.ndarray:
+        """``small`` upscaled to the video's size; with ``guide`` (the full-size RGB frame)
+        its outline follows the frame's edges (:func:`.classic_util._guided_filter` of the
+        upscaled mask, :data:`GUIDED_RADIUS` internal pixels), never adding a pixel whose
+        internal pixel is one of ``keep_out``."""
         W, H = self.video.width, self.video.height
         if small.shape == (H, W):
             return small.copy()
@@ -281,7 +302,8 @@ class ClassicEngine(Tracker, Engine):
             return out
         sx, sy = W / small.shape[1], H / small.shape[0]
         sh, sw = small.shape
-        x0, y0, x1, y1 = max(0, bb[0] - 2), max(0, bb[1] - 2), min(sw, bb[2] + 2), min(sh, bb[3] + 2)
+        m = 2 if guide is None else 2 + int(np.ceil(2 * self.GUIDED_RADIUS))
+        x0, y0, x1, y1 = max(0, bb[0] - m), max(0, bb[1] - m), min(sw, bb[2] + m), min(sh, bb[3] + m)
         X0, Y0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
         X1, Y1 = min(W, int(np.ceil(x1 * sx))), min(H, int(np.ceil(y1 * sy)))
         crop = small[y0:y1, x0:x1].astype(np.float32)
@@ -290,6 +312,22 @@ class ClassicEngine(Tracker, Engine):
         ys = (np.arange(Y0, Y1, dtype=np.float32) + 0.5) / sy - 0.5 - y0
         mx, my = np.meshgrid(xs, ys)
         up = cv2.remap(crop, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if guide is not None:
+            # the upscaled mask's soft outline steered by the full-size frame's edges
+            gray = cv2.cvtColor(np.ascontiguousarray(guide[Y0:Y1, X0:X1]), cv2.COLOR_RGB2GRAY)
+            r = max(1, int(round(self.GUIDED_RADIUS * max(sx, sy))))
+            plain = up >= 0.5
+            guided = _guided_filter(gray.astype(np.float32) / 255.0, up, r, self.GUIDED_EPS) >= 0.5
+            # parts narrower than the filter's window (a tube, a wrist) stay as upscaled: the
+            # filter would average them away
+            ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            guided |= plain & (cv2.morphologyEx(plain.astype(np.uint8), cv2.MORPH_OPEN, ker) == 0)
+            if keep_out is not None:  # never onto another object's pixels
+                near = cv2.remap(keep_out[y0:y1, x0:x1].astype(np.uint8), mx, my, cv2.INTER_NEAREST,
+                                 borderMode=cv2.BORDER_REPLICATE) > 0
+                guided &= plain | ~near
+            out[Y0:Y1, X0:X1] = guided
+            return out
         out[Y0:Y1, X0:X1] = up >= 0.5
         return out
 
@@ -349,7 +387,7 @@ class ClassicEngine(Tracker, Engine):
         resolution as on propagated frames (:meth:`_refine_full`)."""
         if small.any() and self._is_thin(small):
             return self._refine_full(f, small, others, thin=True)
-        return self._to_full(small)
+        return self._to_full(small, self._full.get(f) if self.GUIDED_RADIUS > 0 else None, others)
 
     # ---- prompts -----------------------------------------------------------------------
     def add_prompt(self, frame, obj, points=None, labels=None, box=None) -> FrameResult:

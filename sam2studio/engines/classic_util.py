@@ -230,3 +230,19 @@ class _Frame:
         if self._global is None:
             self._global = _hist(self.bins)
         return self._global
+
+
+def _guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """Edge-preserving smoothing of ``src`` (float32) steered by the grey image ``guide``
+    (float32, 0..1): the guided filter (He, Sun and Tang 2010), a local linear model of
+    ``src`` in ``guide`` over windows of radius ``r``, ``eps`` the smoothing of flat areas.
+    Box filters only: its cost does not grow with ``r``."""
+    k = (2 * r + 1, 2 * r + 1)
+
+    def box(a: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(a, -1, k, normalize=True, borderType=cv2.BORDER_REFLECT)
+
+    mi, mp = box(guide), box(src)
+    a = (box(guide * src) - mi * mp) / (box(guide * guide) - mi * mi + eps)
+    b = mp - a * mi
+    return box(a) * guide + box(b)
