@@ -573,7 +573,9 @@ def click_candidates(fr: _Frame, pos, neg, others: np.ndarray, moving: np.ndarra
     next), and GrabCut from the lines (its first start) may take the default's place when it
     lies in it and what it leaves out is background (:func:`trim_default`: beside the
     frame's edge, or not moving with the clicks; the default it replaced is offered last,
-    the others in their order). The default never covers more than
+    the others in their order). Last, with ``person``, the default and Tab's first pick cut
+    again by GrabCut started from their own shapes (:func:`reshaped`), offered after all
+    the others. The default never covers more than
     :data:`MAX_DEFAULT_SHARE` of the frame when any candidate does not; when none does, it
     is the best one cut to a box around the clicks. ``claimed`` are
     the masks of other objects under the clicks (the click takes their pixels): a candidate
