@@ -89,13 +89,20 @@ def test_live_tracking_on_a_real_clip_at_its_frame_rate(tmp_path):
     seqs = [f.seq for f in frames]
     assert all(b > a for a, b in zip(seqs, seqs[1:]))
     assert sum(b - a - 1 for a, b in zip(seqs, seqs[1:])) <= stats.dropped
-    # the cup is tracked: in place while it stands still (its first second); later the hand
-    # moves the cups, and at a lower frame rate (dropped frames) the classic engine may lose it
+    # the cup is tracked: in place while it stands still (its first second), and found on every
+    # frame until the hand moves the cups (on frame 57). From there how often it is kept depends on
+    # how many frames this machine drops: tracking every 2nd / 3rd / 4th frame of the clip
+    # offline, the cup is lost on 6 of 47 / 9 of 32 / 10 of 24 frames (on none at the full rate),
+    # so that part is reported, not asserted (live on a loaded 2-core machine, 10.6 fps: 59%)
     nonempty = np.mean([f.masks[1].any() for f in frames])
     print(f"mask non-empty on {nonempty:.0%} of the tracked frames")
-    assert nonempty >= 0.75
-    still = [f for f in frames if f.seq < 40]
+    clip_frame = {f.seq: f.t * cam.fps for f in frames}  # its clip frame is at most this (read at or after its time)
+    still = [f for f in frames if clip_frame[f.seq] < 40]
     assert still and all(iou(f.masks[1], mask) > 0.9 for f in still), [int(f.masks[1].sum()) for f in still]
+    before_the_hand = [f for f in frames if clip_frame[f.seq] < 55]
+    assert all(f.masks[1].any() for f in before_the_hand), [(f.seq, int(f.masks[1].sum())) for f in before_the_hand]
+    if stats.fps >= 0.9 * cam.fps:  # the tracker kept up: every frame, as offline
+        assert nonempty >= 0.9
     # the recording reopens as a project: every tracked frame and the prompt frame
     with Session.open(path, engine="classic") as s:
         assert s.num_frames == stats.frames + 1
