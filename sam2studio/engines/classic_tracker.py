@@ -14,6 +14,7 @@ from .classic_state import _Object, _Snapshot, _Track
 from .classic_twin import TwinSearch
 from .classic_util import (
     _align,
+    _at_border,
     _bbox,
     _dilate,
     _erode,
@@ -175,7 +176,7 @@ class Tracker(TwinSearch):
                 pos = (float(bb[0]), float(bb[1]))
                 ref = float(np.count_nonzero(vis))
                 h, w = vis.shape
-                if bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h:
+                if _at_border(bb, w, h):
                     # a prompt on an object partly out of the frame shows only part of it:
                     # keep the whole shape known from tracking (re-aligned on what is seen),
                     # or the object would come back in as the sliver it was here
@@ -226,7 +227,7 @@ class Tracker(TwinSearch):
         appg = float(np.mean(_sigmoid(glob[cur.bins[R]])))
         bb = _bbox(R)
         h, w = R.shape
-        at_border = bb is not None and (bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h)
+        at_border = _at_border(bb, w, h)
         if t.hidden == 0 and t.seen >= self.HOLD_SEEN and not t.refound and not at_border:
             # (not at the frame's border: what is left there of an object is more likely its
             # last part going out of the frame)
@@ -595,7 +596,7 @@ class Tracker(TwinSearch):
                         core &= ~_dilate(warped[k2] > 0.5, 5)
                 n = np.count_nonzero(core)
                 vb = _bbox(t.vis)
-                at_edge = vb is not None and (vb[0] == 0 or vb[1] == 0 or vb[2] == w or vb[3] == h)
+                at_edge = _at_border(vb, w, h)
                 if t.refound and not t.vel_known and at_edge:
                     # just found again at the frame's border, speed unknown: the flow has
                     # little to go on there; match the object's pixels, searching widely
@@ -626,7 +627,7 @@ class Tracker(TwinSearch):
             sb = _bbox(t.vis) if not measured and W is not None and t.hidden == 0 else None
             if (sb is not None and t.tmpl is not None and t.vel_known
                     and np.hypot(*t.vel) >= self.COAST_JUMP
-                    and not (sb[0] == 0 or sb[1] == 0 or sb[2] == w or sb[3] == h)
+                    and not _at_border(sb, w, h)
                     and not self._company(t, t.vel, [warped[k2] for k2 in ids if k2 != k])):
                 # seen, too small a part of it for the flow, clear of the other tracked objects,
                 # of any look-alike followed beside it and of the frame's border: nothing
@@ -910,7 +911,7 @@ class Tracker(TwinSearch):
                 t.refound = False
             near = _dilate(R, 2)
             bb = _bbox(R)
-            at_border = bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h
+            at_border = _at_border(bb, w, h)
             free = not (near & others).any() and not at_border and not leaky
             if free and (t.tmpl is None or (a >= self.SHAPE_MIN_AREA * t.ref_area
                                             and t.score >= self.SHAPE_MIN_SCORE * t.anchor_score)):

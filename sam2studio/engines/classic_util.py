@@ -96,6 +96,12 @@ def _bbox(m: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
 
 
+def _at_border(bb: tuple[int, int, int, int] | None, w: int, h: int) -> bool:
+    """Whether a box ``bb`` (:func:`_bbox`; None: an empty mask) touches the border of a
+    ``w`` x ``h`` frame."""
+    return bb is not None and (bb[0] == 0 or bb[1] == 0 or bb[2] == w or bb[3] == h)
+
+
 def _component_at(m: np.ndarray, points: Sequence[tuple[float, float]]) -> np.ndarray:
     """The connected components of ``m`` that contain any of ``points``."""
     n, lab = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)
