@@ -24,6 +24,8 @@ from sam2studio.engines.classic_click import MAX_DEFAULT_SHARE
 from sam2studio.engines.classic_util import _bins, _Frame
 from sam2studio.errors import PromptError
 
+from conftest import REAL_OBJECTS, annotated
+
 # its module fixtures are built once: its tests share one xdist worker
 pytestmark = pytest.mark.xdist_group("classic_semireal")
 
@@ -237,11 +239,6 @@ def test_click_offers_candidates_with_the_object_among_them(clips):
     assert np.mean(defaults) >= 0.75
 
 
-# (folder, annotated frame, object id) of the real annotated objects shipped in tests/data
-REAL = {"judo pair": ("judo", "00000", 1), "judoka A": ("judo", "00005", 2), "judoka B": ("judo", "00008", 3),
-        "judoka C": ("judo", "00013", 4), "bicycle": ("bike", "00000", 1), "rider": ("bike", "00000", 2)}
-
-
 def test_first_click_on_real_annotated_frames_offers_the_object():
     # judo's four objects and bike's two, on their annotated frames (tests/data, half size),
     # one click at the point deepest inside each. The engine before the candidates of
@@ -252,15 +249,9 @@ def test_first_click_on_real_annotated_frames_offers_the_object():
     # the lines joining the click, click6 branch; default 0.611 once that mask may replace a
     # default holding it, judoka C 0.54 -> 0.84, click7 branch); see benchmarks/README.md for
     # the full-size figures.
-    from PIL import Image
-
     defaults, bests = [], []
-    for seq, frame, obj in REAL.values():
-        folder = ROOT / "tests" / "data" / seq
-        frames = [np.array(Image.open(p).convert("RGB")) for p in sorted((folder / "frames").glob("*.jpg"))]
-        gt = np.array(Image.open(folder / "masks" / f"{frame}.png")) == obj
-        h, w = frames[0].shape[:2]
-        gt = np.pad(gt, ((0, h - gt.shape[0]), (0, w - gt.shape[1])))[:h, :w]
+    for seq, frame, obj in REAL_OBJECTS.values():
+        frames, gt = annotated(seq, frame, obj)
         eng = ClassicEngine()
         eng.open(ArrayVideo(frames))
         res = eng.add_prompt(int(frame), 1, points=[interior_point(gt)], labels=[1])
@@ -524,19 +515,14 @@ def test_a_prompts_mask_is_upscaled_along_the_frames_edges():
     # is at least as good and the mean better (0.698 -> 0.709 here; the same on main
     # 35635ec; on the full-size frames 0.747 -> 0.751, benchmarks/README.md, best14); the
     # annotation's own mask at the internal resolution comes back as well (0.963 -> 0.971)
-    from PIL import Image
-
-    folder = ROOT / "tests" / "data" / "judo"
-    frames = [np.array(Image.open(p).convert("RGB")) for p in sorted((folder / "frames").glob("*.jpg"))]
     eng = ClassicEngine(max_side=256)
-    eng.open(ArrayVideo(frames))
+    eng.open(ArrayVideo(annotated("judo", "00000", 1)[0]))
     plain, guided, exact_plain, exact_guided = [], [], [], []
-    for seq, frame, obj in REAL.values():
+    for seq, frame, obj in REAL_OBJECTS.values():
         if seq != "judo":
             continue
         f = int(frame)
-        gt = np.array(Image.open(folder / "masks" / f"{frame}.png")) == obj
-        gt = np.pad(gt, ((0, 240 - gt.shape[0]), (0, 428 - gt.shape[1])))[:240, :428]
+        gt = annotated(seq, frame, obj)[1]
         eng.reset()
         eng.add_prompt(f, 1, points=[interior_point(gt)], labels=[1])
         # (a thin mask's outline is decided at the video's size another way, _refine_full)
