@@ -21,7 +21,7 @@ from sam2studio.core.video import ArrayVideo, FileVideo
 from sam2studio.engines import classic_click, classic_thin
 from sam2studio.engines.classic import ClassicEngine, _unrle
 from sam2studio.engines.classic_click import MAX_DEFAULT_SHARE
-from sam2studio.engines.classic_util import _bins, _Frame
+from sam2studio.engines.classic_util import _bins, _dilate, _Frame
 from sam2studio.errors import PromptError
 
 from conftest import REAL_OBJECTS, annotated
@@ -740,6 +740,44 @@ def test_a_click_on_what_rides_a_thin_object_takes_the_body_moving_with_it_less_
     elsewhere = np.zeros((h, w), bool)
     elsewhere[5:8, 5:60] = True  # another thin object, not moving with the click
     assert classic_thin.prefer_rider(cands(), evidence, pos, [elsewhere])[0].kind == "moving with the click"
+
+
+def test_a_riders_click_leaves_out_the_background_seen_between_his_arm_his_body_and_the_bicycle():
+    # grass seen through the gap between the rider's arm, his body and the bicycle's top tube
+    # moves with him as far as the flow can tell (it smooths the body's motion over so small an
+    # enclosed patch); it was sure foreground for the rider's GrabCut, which could not give it
+    # up. Its colours are the surroundings', not the rider's: GrabCut decides it now
+    h, w = 120, 200
+    img = _textured(h, w, 3)
+    rider = np.zeros((h, w), bool)
+    rider[10:45, 80:121] = True  # shirt
+    rider[18:28, 121:150] = True  # arm
+    rider[28:58, 142:150] = True  # forearm down to the handlebar
+    rider[45:58, 82:118] = True  # shorts, above the top tube
+    img[10:45, 80:121] = img[18:28, 121:150] = (235, 235, 230)
+    img[28:58, 142:150] = (215, 170, 140)
+    img[45:58, 82:118] = (40, 50, 90)
+    bike = _tubes((h, w), (((60, 60), (160, 60)), ((150, 58), (150, 100)), ((60, 60), (60, 100))))
+    img[bike > 0] = (200, 30, 40)
+    gap = np.zeros((h, w), bool)
+    gap[28:58, 121:142] = True  # the grass between arm, body, forearm and tube
+    gap &= bike == 0
+    evidence = np.full((h, w), -20.0, np.float32)
+    evidence[rider | gap | (bike > 0)] = 40.0
+    moving = (rider | gap) & ~(bike > 0)
+
+    def share(m):
+        return {"share": float(m.mean()), "pixels": float(m.sum())}
+
+    cands = [classic_click.Candidate(rider & (np.arange(h)[:, None] < 45), 1.0, "moving with the click",
+                                     share(rider)),
+             classic_click.Candidate(moving, 0.3, classic_thin.MOVING_REGION, share(moving))]
+    fr = _Frame(img, cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), _bins(img))
+    got = classic_thin.prefer_rider(cands, evidence, [(100.0, 25.0)], [bike > 0], fr)[0]
+    assert got.kind == classic_thin.MOVING_REGION
+    kept = rider & ~_dilate(bike > 0, 3)
+    assert np.count_nonzero(got.mask & kept) >= 0.9 * np.count_nonzero(kept)
+    assert np.count_nonzero(got.mask & gap) <= 0.3 * np.count_nonzero(gap)
 
 
 def test_soft_box_finds_an_object_larger_than_its_box():

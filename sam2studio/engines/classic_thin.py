@@ -34,6 +34,7 @@ from .classic_util import (
     _Frame,
     _hist,
     _log_ratio,
+    _ring,
     _smooth_hist,
 )
 
@@ -60,6 +61,11 @@ RIDER_MARGIN = 2
 #: with the click, and may grow the region to at most this many times its size
 RIDER_ZONE = 4
 RIDER_GROWTH = 1.5
+#: outer radius (pixels) of the ring around that region whose colours are its surroundings',
+#: and the colour log-ratio (the region's against the ring's) under which a pixel of the region
+#: is left to GrabCut rather than sure foreground
+RIDER_RING = 12
+RIDER_SURE = 1.0
 #: a structure this much thinner than a click's default (mean widths) may be what it meant
 THINNER = 0.75
 #: the ring around the moving lines whose colours are their background's (pixels from the
@@ -279,9 +285,17 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
         # thin object's pixels stay open to him (its lines took his legs)
         still = (evidence < -MOTION_EVIDENCE) & ~m & ~thin_px
         zone = _dilate(body, RIDER_ZONE)
-        grown = crop_grabcut(fr, m, zone, pos=pos, sure_fg=_erode(m, 2), sure_bg=still)
+        # sure foreground: the moving region's inside, less what looks more like the body's
+        # surroundings than like the region itself: the grass seen through the gap between
+        # the rider's arm, body and the bicycle moves with him as far as the flow can tell
+        # (its smoothing carries the body's motion over so small an enclosed patch), and
+        # left sure, GrabCut could never give it up
+        ring = _ring(body, LINE_RING[0], RIDER_RING)
+        looks = _log_ratio(_smooth_hist(_hist(fr.bins, m)), _smooth_hist(_hist(fr.bins, ring)))[fr.bins]
+        sure = _erode(m, 2) & (looks >= RIDER_SURE)
+        grown = crop_grabcut(fr, m, zone, pos=pos, sure_fg=sure, sure_bg=still)
         chroma = crop_grabcut(_Frame(chroma_image(fr.rgb), fr.gray, fr.bins), m, zone, pos=pos,
-                              sure_fg=_erode(m, 2), sure_bg=still)
+                              sure_fg=sure, sure_bg=still)
         if grown is None or chroma is None:
             grown = chroma if grown is None else grown
         else:
