@@ -41,9 +41,9 @@ FULL_BOX = 0.92
 MIN_PART = 0.1
 #: candidates this alike (IoU) are one
 SAME = 0.9
-#: GrabCut iterations per variant: one cut from the box's colour models gave the same or
-#: better masks than three (benchmarks/classic_boxes.py, 54 boxes: default 0.571 -> 0.578,
-#: best 0.611 -> 0.631) at ~40% less CPU per box
+#: GrabCut iterations per variant: one cut from the box's colour models gave better masks on
+#: average than three (benchmarks/classic_boxes.py, 54 boxes: default 0.571 -> 0.578, best
+#: 0.611 -> 0.631; per object both ways) at about half the CPU per box
 BOX_ITERS = 1
 
 
