@@ -150,14 +150,13 @@ from .classic_tracker import Tracker
 from .classic_util import (
     _bbox,
     _bins,
+    _colour_lut,
     _Frame,
     _guided_filter,
     _hist,
-    _log_ratio,
     _ring,
     _rle,
     _sigmoid,
-    _smooth_hist,
     _unrle,
 )
 
@@ -368,7 +367,7 @@ class ClassicEngine(Tracker, Engine):
             out[Y0:Y1, X0:X1] = hard
             return out
         bins = _bins(img[Y0:Y1, X0:X1])
-        lut = _log_ratio(_smooth_hist(_hist(bins, inside)), _smooth_hist(_hist(bins, outside)), self.LR_CLIP)
+        lut = _colour_lut(bins, inside, outside, self.LR_CLIP)
         L = cv2.blur(lut[bins], (3, 3))
         pc = np.clip(p, 0.02, 0.98)
         prior = np.log(pc / (1.0 - pc))
@@ -756,7 +755,7 @@ class ClassicEngine(Tracker, Engine):
         ring = _ring(small, 3, 12)
         if not ring.any():
             return 1.0
-        lut = _log_ratio(_smooth_hist(_hist(fr.bins, small)), _smooth_hist(_hist(fr.bins, ring)))
+        lut = _colour_lut(fr.bins, small, ring)
         return float(np.clip(np.mean(_sigmoid(lut[fr.bins[small]])), 0.0, 1.0))
 
     # ---- single-frame segmentation -------------------------------------------------------

@@ -16,6 +16,7 @@ from . import classic_thin
 from .classic_util import (
     _bbox,
     _camera_homography,
+    _colour_lut,
     _component_at,
     _dilate,
     _disk,
@@ -457,7 +458,7 @@ def thin_region(fr: _Frame, pos, forbid: np.ndarray, box) -> np.ndarray:
         return inside
     inside[y0:y1, x0:x1] = True
     around = _dilate(inside, max(4, int(0.25 * max(x1 - x0, y1 - y0)))) & ~inside
-    lut = _log_ratio(_smooth_hist(_hist(fr.bins, inside)), _smooth_hist(_hist(fr.bins, around)))
+    lut = _colour_lut(fr.bins, inside, around)
     cand = (lut[fr.bins] > 0.5) & inside & ~forbid
     cand = (cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0) & ~forbid
     for x, y in pos:

@@ -26,16 +26,14 @@ import numpy as np
 
 from .classic_util import (
     _camera_homography,
+    _colour_lut,
     _component_at,
     _dilate,
     _disk,
     _erode,
     _fill_holes,
     _Frame,
-    _hist,
-    _log_ratio,
     _ring,
-    _smooth_hist,
 )
 
 #: pixels within this share of the frame's longest side of the click give the object's motion
@@ -190,7 +188,7 @@ def _colour_cut(m: np.ndarray, bins: np.ndarray, pos) -> np.ndarray:
     ring = _dilate(m, LINE_RING[1]) & ~_dilate(m, LINE_RING[0])
     if not ring.any():
         return m
-    lut = _log_ratio(_smooth_hist(_hist(bins, m)), _smooth_hist(_hist(bins, ring)))
+    lut = _colour_lut(bins, m, ring)
     keep = m & (lut[bins] > 0.0)
     for x, y in pos:
         keep |= m & _disk((h, w), x, y, 2)
@@ -291,7 +289,7 @@ def prefer_rider(cands: list, evidence: np.ndarray | None, pos, thin: Sequence[n
         # (its smoothing carries the body's motion over so small an enclosed patch), and
         # left sure, GrabCut could never give it up
         ring = _ring(body, LINE_RING[0], RIDER_RING)
-        looks = _log_ratio(_smooth_hist(_hist(fr.bins, m)), _smooth_hist(_hist(fr.bins, ring)))[fr.bins]
+        looks = _colour_lut(fr.bins, m, ring)[fr.bins]
         sure = _erode(m, 2) & (looks >= RIDER_SURE)
         grown = crop_grabcut(fr, m, zone, pos=pos, sure_fg=sure, sure_bg=still)
         chroma = crop_grabcut(_Frame(chroma_image(fr.rgb), fr.gray, fr.bins), m, zone, pos=pos,

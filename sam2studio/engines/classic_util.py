@@ -54,6 +54,12 @@ def _log_ratio(fg: np.ndarray, bg: np.ndarray, clip: float = 4.0) -> np.ndarray:
     return np.clip(lr, -clip, clip).astype(np.float32)
 
 
+def _colour_lut(bins: np.ndarray, inside: np.ndarray, outside: np.ndarray, clip: float = 4.0) -> np.ndarray:
+    """Per colour bin, how much more likely it is in ``inside`` than in ``outside``: the
+    log-ratio of their smoothed colour histograms (index it with ``bins``)."""
+    return _log_ratio(_smooth_hist(_hist(bins, inside)), _smooth_hist(_hist(bins, outside)), clip)
+
+
 def _disk(shape: tuple[int, int], x: float, y: float, r: int) -> np.ndarray:
     m = np.zeros(shape, np.uint8)
     cv2.circle(m, (int(round(x)), int(round(y))), int(r), 1, -1)
