@@ -5,6 +5,9 @@ from __future__ import annotations
 import http.server
 import threading
 
+#: how often a serving loop looks for shutdown() (seconds)
+POLL_S = 0.02
+
 
 class LoopbackServer:
     """Serves in a daemon thread once :meth:`start` is called. Subclasses answer each GET in
@@ -27,7 +30,9 @@ class LoopbackServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serving loop's next poll: 20 ms, not the default half second
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": POLL_S},
+                                       daemon=True)
         self.thread.start()
 
     @property

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from loopback import POLL_S
 from sam2studio.engines import models
 from sam2studio.errors import Cancelled, CheckpointError, UserError
 
@@ -118,7 +119,7 @@ def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
     httpd.state = _State()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True)
     thread.start()
     httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"  # type: ignore[attr-defined]
     httpd.url = f"{httpd.base}/files/{TINY_FILE}"  # type: ignore[attr-defined]
