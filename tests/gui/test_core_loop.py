@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 
 from sam2studio.core.objects import TrackedObject
@@ -431,6 +432,7 @@ def test_a_reopened_project_opens_on_the_frame_and_object_with_its_flags(make_wi
     assert again.quality.frames(2) == [7]
 
 
+@pytest.mark.loads_sam2
 def test_a_sam2_click_shows_1_of_3_and_tab_uses_the_next_candidate(make_window, qtbot, short_clip):
     import numpy as np
 

@@ -112,6 +112,7 @@ def test_download_progress_and_cancel(make_window, qtbot, serve):
     dlg.close()
 
 
+@pytest.mark.loads_sam2
 def test_download_installs_and_switches_to_sam2(make_window, qtbot, serve, tiny_checkpoint, short_clip):
     from sam2studio.engines import models
     from sam2studio.gui.settings import Settings

@@ -4,9 +4,12 @@ pipeline is real)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from .helpers import click_canvas, drag_canvas, open_clip, settle
+
+pytestmark = pytest.mark.loads_sam2
 
 SAM2 = dict(weights="random", seed=0, image_size=256, device="cpu")
 

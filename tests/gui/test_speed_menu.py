@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .helpers import open_clip, settle
+
+pytestmark = pytest.mark.loads_sam2
 
 SAM2 = dict(weights="random", seed=0, image_size=256, device="cpu")
 
