@@ -72,3 +72,27 @@ def test_a_box_filled_whole_ranks_after_an_object_inside_it(monkeypatch):
     cands = classic_box.box_candidates(fr, (20, 20, 80, 80))
     assert [np.array_equal(m, inner) for m, _fit, _kind in cands] == [True, False]
     assert cands[1][2] == "box" and cands[1][1] == 1.0  # fits the box exactly, and still comes last
+
+
+def test_specks_at_the_boxs_corners_rank_after_a_blob_that_covers_part_of_it(monkeypatch):
+    # the ranking alone, as on a merle dog on pale paving: most variants keep only the red
+    # ball in its mouth and the leash's handle, at opposite corners of the box (as one mask
+    # they reach every side: the best fit), one keeps a blob of the body; the specks are no object
+    from sam2studio.engines.classic_util import _bins, _Frame
+
+    rgb = np.zeros((100, 100, 3), np.uint8)
+    fr = _Frame(rgb=rgb, gray=rgb[..., 0].copy(), bins=_bins(rgb))
+    specks = np.zeros((100, 100), bool)
+    specks[20:24, 20:24] = True  # 16 + 16 px of a 60x60 box: under 1% of it
+    specks[76:80, 76:80] = True
+    blob = np.zeros((100, 100), bool)
+    blob[35:75, 40:75] = True  # 39% of the box, reaching none of its sides
+
+    def grabcut(f, box, image, ring, centre, band):
+        return blob.copy() if ring == 0.15 else specks.copy()  # "box, close ring": the blob
+
+    monkeypatch.setattr(classic_box, "box_grabcut", grabcut)
+    cands = classic_box.box_candidates(fr, (20, 20, 80, 80))
+    assert classic_box.box_fit(specks, (20, 20, 80, 80)) == 1.0 > classic_box.box_fit(blob, (20, 20, 80, 80))
+    assert [kind for _m, _fit, kind in cands] == ["box, close ring", "box"]
+    assert np.array_equal(cands[0][0], blob) and np.array_equal(cands[1][0], specks)  # Tab still offers them

@@ -10,8 +10,9 @@ box's edge a hard limit, or a band past it where the object may go on (a box dra
 too small). So a box gets them all (:data:`VARIANTS`, run at once on OpenCV's threads) and the
 candidates are ranked by how well they fill the box the user drew: a box is drawn around an
 object, so the object reaches (nearly) every side of it (:func:`box_fit`); a mask that fills
-nearly all the box is the box, not an object in it, and ranks after the others. The rest are
-offered with Tab like a click's candidates.
+nearly all the box is the box, not an object in it, and one that covers hardly any of it is a
+few specks; both rank after the others. The rest are offered with Tab like a click's
+candidates.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ VARIANTS: tuple[tuple[str, float, bool, bool, float], ...] = (
 )
 #: a candidate covering more than this share of its box is the box, not an object in it
 FULL_BOX = 0.92
+#: a candidate covering less than this share of its box is a few specks in it (the ball in a
+#: dog's mouth and the leash's handle at the box's far corner fit the box's sides well as one
+#: mask, with 1.4% of it), not the object the box was drawn around: it ranks after the others
+#: (the annotated objects of benchmarks/classic_boxes.py, the thin bicycle included, cover
+#: 15-65% of their tight boxes)
+MIN_FILL = 0.05
 #: a connected part of a candidate smaller than this share of its largest part is dropped
 MIN_PART = 0.1
 #: candidates this alike (IoU) are one
@@ -114,11 +121,18 @@ def box_fit(mask: np.ndarray, box: Sequence[float]) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def rank(fit: float, cover: float) -> tuple[bool, float]:
+    """Sort key of a box's candidate (smaller first) from its :func:`box_fit` and the share
+    ``cover`` of the box it covers: an object in the box before the box itself or specks in it
+    (:data:`FULL_BOX`, :data:`MIN_FILL`), then the better fit first."""
+    return (not MIN_FILL <= cover <= FULL_BOX, -fit)
+
+
 def box_candidates(fr: _Frame, box: Sequence[float]) -> list[tuple[np.ndarray, float, str]]:
     """Candidate masks ``(mask, fit, kind)`` for a box with no click on ``fr`` (internal
     resolution), the best first: the :data:`VARIANTS` ranked by :func:`box_fit`, those that
-    fill more than :data:`FULL_BOX` of the box after the rest; near-duplicates (IoU >
-    :data:`SAME`) and empty ones dropped."""
+    cover more than :data:`FULL_BOX` or less than :data:`MIN_FILL` of the box after the rest
+    (:func:`rank`); near-duplicates (IoU > :data:`SAME`) and empty ones dropped."""
     chroma = chroma_image(fr.rgb)
     calls = [(box_grabcut, (fr, box, chroma if c else fr.rgb, ring, centre, band), {})
              for _kind, ring, c, centre, band in VARIANTS]
@@ -130,10 +144,11 @@ def box_candidates(fr: _Frame, box: Sequence[float]) -> list[tuple[np.ndarray, f
     for (kind, *_), m in zip(VARIANTS, masks):
         if m.any():
             inside = np.count_nonzero(m[int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))])
-            found.append((m, box_fit(m, box), kind, inside / area > FULL_BOX))
-    found.sort(key=lambda c: (c[3], -c[1]))  # stable: equal fits keep the order of VARIANTS
+            fit = box_fit(m, box)
+            found.append((m, fit, kind, rank(fit, inside / area)))
+    found.sort(key=lambda c: c[3])  # stable: equal ranks keep the order of VARIANTS
     kept: list[tuple[np.ndarray, float, str]] = []
-    for m, fit, kind, _full in found:
+    for m, fit, kind, _rank in found:
         if all(_iou(m, k[0]) <= SAME for k in kept):
             kept.append((m, fit, kind))
     return kept
