@@ -3,7 +3,6 @@ variants of :mod:`sam2studio.engines.classic_box`, ranked by how well they fill 
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from conftest import REAL_OBJECTS, annotated
@@ -42,6 +41,33 @@ def test_a_box_around_each_real_object_gives_its_mask_and_the_other_variants_on_
     assert sum(v >= 0.7 for v in ious) >= 3
 
 
+def test_a_click_in_a_box_keeps_the_boxs_variants_and_offers_the_one_grabcut_of_both_last():
+    # a box around each real object and a positive click at its innermost point: before, one
+    # GrabCut of box and click together was the mask, 0.34 on average here (judoka B 0.14, the
+    # bicycle 0.01; on 01_dog.mp4 a click on the head of a dog boxed on pale paving left only
+    # the head, 412 of the 16,000 pixels the box alone gave); the variants with the click as
+    # sure foreground give 0.66, and that one GrabCut is still offered, last
+    import cv2
+
+    ious, first = [], []
+    for seq, frame, obj in REAL_OBJECTS.values():
+        frames, gt = annotated(seq, frame, obj)
+        dist = cv2.distanceTransform(gt.astype(np.uint8), cv2.DIST_L2, 5)
+        y, x = np.unravel_index(np.argmax(dist), dist.shape)
+        eng = ClassicEngine()
+        eng.open(ArrayVideo(frames))
+        res = eng.add_prompt(int(frame), 1, points=[(float(x), float(y))], labels=[1], box=_bounding_box(gt))
+        assert res[1].mask[y, x]  # the click is in the mask
+        kinds = eng.candidate_kinds(int(frame), 1)
+        assert kinds[0].startswith("box") and kinds[0] != classic_box.ONE_GRABCUT
+        ious.append(iou(res[1].mask, gt))
+        if kinds[-1] == classic_box.ONE_GRABCUT:  # unless a variant gave the same mask
+            first.append(iou(eng.candidates(int(frame), 1)[-1].mask, gt))
+        eng.close()
+    print(f"\nbox and click: {np.round(ious, 3)}, mean {np.mean(ious):.3f}; one GrabCut {np.round(first, 3)}")
+    assert np.mean(ious) >= 0.6 and len(first) >= 2  # (elsewhere a variant gave the same mask)
+
+
 def test_box_fit_is_one_for_a_mask_that_reaches_every_side_and_less_inside():
     m = np.zeros((50, 80), bool)
     m[10:40, 20:60] = True
@@ -63,7 +89,7 @@ def test_a_box_filled_whole_ranks_after_an_object_inside_it(monkeypatch):
     inner[25:80, 30:70] = True
     other = inner & ~np.eye(100, dtype=bool)  # like the inner one (IoU > 0.9): not offered twice
 
-    def grabcut(f, box, image, ring, centre, band):
+    def grabcut(f, box, image, ring, centre, band, pos=(), neg=()):
         if image is f.rgb and (ring, centre, band) == (0.3, False, 0.0):
             return whole.copy()  # the variant "box"
         return inner.copy() if image is f.rgb and ring == 0.15 else other.copy()
@@ -88,7 +114,7 @@ def test_specks_at_the_boxs_corners_rank_after_a_blob_that_covers_part_of_it(mon
     blob = np.zeros((100, 100), bool)
     blob[35:75, 40:75] = True  # 39% of the box, reaching none of its sides
 
-    def grabcut(f, box, image, ring, centre, band):
+    def grabcut(f, box, image, ring, centre, band, pos=(), neg=()):
         return blob.copy() if ring == 0.15 else specks.copy()  # "box, close ring": the blob
 
     monkeypatch.setattr(classic_box, "box_grabcut", grabcut)

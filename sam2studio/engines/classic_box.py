@@ -48,6 +48,8 @@ MIN_FILL = 0.05
 MIN_PART = 0.1
 #: candidates this alike (IoU) are one
 SAME = 0.9
+#: the kind of the one GrabCut of a box and its clicks together (offered after the variants)
+ONE_GRABCUT = "box and clicks, one GrabCut"
 #: GrabCut iterations per variant: one cut from the box's colour models gave better masks on
 #: average than three (benchmarks/classic_boxes.py, 54 boxes: default 0.571 -> 0.578, best
 #: 0.611 -> 0.631; per object both ways) at about half the CPU per box
@@ -55,14 +57,15 @@ BOX_ITERS = 1
 
 
 def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float, centre: bool,
-                band: float) -> np.ndarray:
+                band: float, pos: Sequence = (), neg: Sequence = ()) -> np.ndarray:
     """GrabCut for a box with no click: inside ``box`` probably the object (with ``centre``,
     only an ellipse of 80% of its width and height, the rest of the box probably background),
     a ``band`` x the box's longest side around it probably background, then a ring of
     ``ring`` x that side sure background; on a crop no longer than :data:`_GC_SIDE` pixels.
     Other objects' pixels are not kept out: a box says where the object is (as
-    :func:`.classic_click.segment` lets a box take them). The parts of the result at least
-    :data:`MIN_PART` of its largest, holes filled."""
+    :func:`.classic_click.segment` lets a box take them). Clicks with the box (``pos``,
+    ``neg``: internal pixels) are sure foreground / background. The parts of the result at
+    least :data:`MIN_PART` of its largest, and those under a positive click, holes filled."""
     h, w = fr.bins.shape
     x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
     x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
@@ -95,6 +98,8 @@ def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float
     fg0 = np.count_nonzero(gm == cv2.GC_PR_FGD)
     if fg0 < 10 or gm.size - fg0 < 10:
         return out
+    for (x, y), label in [(p, cv2.GC_FGD) for p in pos] + [(p, cv2.GC_BGD) for p in neg]:
+        cv2.circle(gm, (int((x - cx0) * s), int((y - cy0) * s)), 2, int(label), -1)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     fg = seeded_grabcut(img, gm, bgd, fgd, BOX_ITERS)
     if fg is None:
@@ -103,7 +108,8 @@ def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float
     n, lab, stats, _ = cv2.connectedComponentsWithStats(out.astype(np.uint8), connectivity=8)
     if n > 2:
         big = stats[1:, cv2.CC_STAT_AREA].max()
-        out = np.isin(lab, [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= MIN_PART * big])
+        clicked = {int(lab[min(h - 1, int(y)), min(w - 1, int(x))]) for x, y in pos}
+        out = np.isin(lab, [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= MIN_PART * big or i in clicked])
     return _fill_holes(out)
 
 
@@ -128,13 +134,15 @@ def rank(fit: float, cover: float) -> tuple[bool, float]:
     return (not MIN_FILL <= cover <= FULL_BOX, -fit)
 
 
-def box_candidates(fr: _Frame, box: Sequence[float]) -> list[tuple[np.ndarray, float, str]]:
-    """Candidate masks ``(mask, fit, kind)`` for a box with no click on ``fr`` (internal
-    resolution), the best first: the :data:`VARIANTS` ranked by :func:`box_fit`, those that
-    cover more than :data:`FULL_BOX` or less than :data:`MIN_FILL` of the box after the rest
-    (:func:`rank`); near-duplicates (IoU > :data:`SAME`) and empty ones dropped."""
+def box_candidates(fr: _Frame, box: Sequence[float], pos: Sequence = (),
+                   neg: Sequence = ()) -> list[tuple[np.ndarray, float, str]]:
+    """Candidate masks ``(mask, fit, kind)`` for a box on ``fr`` (internal resolution), with
+    clicks ``pos`` / ``neg`` in it or none, the best first: the :data:`VARIANTS` ranked by
+    :func:`box_fit`, those that cover more than :data:`FULL_BOX` or less than :data:`MIN_FILL`
+    of the box after the rest (:func:`rank`); near-duplicates (IoU > :data:`SAME`) and empty
+    ones dropped."""
     chroma = chroma_image(fr.rgb)
-    calls = [(box_grabcut, (fr, box, chroma if c else fr.rgb, ring, centre, band), {})
+    calls = [(box_grabcut, (fr, box, chroma if c else fr.rgb, ring, centre, band), {"pos": pos, "neg": neg})
              for _kind, ring, c, centre, band in VARIANTS]
     with _Parallel(calls) as run:
         masks = run.results()
