@@ -68,6 +68,33 @@ def test_a_click_in_a_box_keeps_the_boxs_variants_and_offers_the_one_grabcut_of_
     assert np.mean(ious) >= 0.6 and len(first) >= 2  # (elsewhere a variant gave the same mask)
 
 
+def test_a_negative_click_in_a_box_takes_the_part_around_it_out_of_the_mask():
+    # the judo pair boxed, a positive click on the right judoka's jacket and a negative one on
+    # the left one's: both wear white. Before, the one GrabCut of box and clicks lost
+    # everything (the colour cut out around the negative click took the positive one's too);
+    # the box's variants alone took no notice of it (the whole pair, 98% of the left judoka)
+    frames, gt = annotated("judo", "00000", 1)
+    pos, neg = (235, 85), (190, 90)
+    h, w = gt.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    near_neg = ((xx - neg[0]) ** 2 + (yy - neg[1]) ** 2 < 15 ** 2) & gt
+    near_pos = ((xx - pos[0]) ** 2 + (yy - pos[1]) ** 2 < 15 ** 2) & gt
+    masks = []
+    for points, labels in (([pos], [1]), ([pos, neg], [1, 0])):
+        eng = ClassicEngine()
+        eng.open(ArrayVideo(frames))
+        masks.append(eng.add_prompt(0, 1, points=points, labels=labels, box=_bounding_box(gt))[1].mask)
+        eng.close()
+    before, after = masks
+    assert after[pos[1], pos[0]] and not after[neg[1], neg[0]]
+    assert np.count_nonzero(before & near_neg) > 0.8 * near_neg.sum()
+    assert np.count_nonzero(after & near_neg) < 0.2 * near_neg.sum()  # the part around it went
+    assert np.count_nonzero(after & near_pos) > 0.8 * near_pos.sum()  # and not the clicked one
+    right = gt.copy()
+    right[:, :205] = False  # the right judoka, roughly: the pair's mask right of their middle
+    assert iou(after, right) > iou(before, right) + 0.05
+
+
 def test_box_fit_is_one_for_a_mask_that_reaches_every_side_and_less_inside():
     m = np.zeros((50, 80), bool)
     m[10:40, 20:60] = True
@@ -89,7 +116,7 @@ def test_a_box_filled_whole_ranks_after_an_object_inside_it(monkeypatch):
     inner[25:80, 30:70] = True
     other = inner & ~np.eye(100, dtype=bool)  # like the inner one (IoU > 0.9): not offered twice
 
-    def grabcut(f, box, image, ring, centre, band, pos=(), neg=()):
+    def grabcut(f, box, image, ring, centre, band, pos=(), neg=(), exclude=None):
         if image is f.rgb and (ring, centre, band) == (0.3, False, 0.0):
             return whole.copy()  # the variant "box"
         return inner.copy() if image is f.rgb and ring == 0.15 else other.copy()
@@ -114,7 +141,7 @@ def test_specks_at_the_boxs_corners_rank_after_a_blob_that_covers_part_of_it(mon
     blob = np.zeros((100, 100), bool)
     blob[35:75, 40:75] = True  # 39% of the box, reaching none of its sides
 
-    def grabcut(f, box, image, ring, centre, band, pos=(), neg=()):
+    def grabcut(f, box, image, ring, centre, band, pos=(), neg=(), exclude=None):
         return blob.copy() if ring == 0.15 else specks.copy()  # "box, close ring": the blob
 
     monkeypatch.setattr(classic_box, "box_grabcut", grabcut)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .classic_click import _GC_SIDE, _iou, _Parallel, chroma_image, seeded_grabcut
+from .classic_click import _GC_SIDE, _iou, _Parallel, chroma_image, negative_cut, seeded_grabcut
 from .classic_util import _bbox, _fill_holes, _Frame
 
 #: (kind, background ring as a share of the box's longest side, chroma, centre ellipse only,
@@ -59,15 +59,19 @@ BOX_ITERS = 1
 
 
 def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float, centre: bool,
-                band: float, pos: Sequence = (), neg: Sequence = ()) -> np.ndarray:
+                band: float, pos: Sequence = (), neg: Sequence = (),
+                exclude: np.ndarray | None = None) -> np.ndarray:
     """GrabCut for a box (and the clicks in it): inside ``box`` probably the object (with ``centre``,
     only an ellipse of 80% of its width and height, the rest of the box probably background),
     a ``band`` x the box's longest side around it probably background, then a ring of
     ``ring`` x that side sure background; on a crop no longer than :data:`_GC_SIDE` pixels.
     Other objects' pixels are not kept out: a box says where the object is (as
     :func:`.classic_click.segment` lets a box take them). Clicks with the box (``pos``,
-    ``neg``: internal pixels) are sure foreground / background. The parts of the result at
-    least :data:`MIN_PART` of its largest, and those under a positive click, holes filled."""
+    ``neg``: internal pixels) are sure foreground / background; ``exclude`` (what the
+    negative clicks cut out) is taken out of the result (as sure background, a white suit
+    next to the one clicked away would teach GrabCut that white is background). The parts of
+    the result at least :data:`MIN_PART` of its largest, and those under a positive click,
+    holes filled."""
     h, w = fr.bins.shape
     x0, y0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
     x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
@@ -107,6 +111,8 @@ def box_grabcut(fr: _Frame, box: Sequence[float], image: np.ndarray, ring: float
     if fg is None:
         return out
     out[cy0:cy1, cx0:cx1] = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_LINEAR) >= 0.5
+    if exclude is not None:
+        out &= ~exclude
     n, lab, stats, _ = cv2.connectedComponentsWithStats(out.astype(np.uint8), connectivity=8)
     if n > 2:
         big = stats[1:, cv2.CC_STAT_AREA].max()
@@ -142,10 +148,18 @@ def box_candidates(fr: _Frame, box: Sequence[float], pos: Sequence = (),
     clicks ``pos`` / ``neg`` in it or none, the best first: the :data:`VARIANTS` ranked by
     :func:`box_fit`, those that cover more than :data:`FULL_BOX` or less than :data:`MIN_FILL`
     of the box after the rest (:func:`rank`); near-duplicates (IoU > :data:`SAME`) and empty
-    ones dropped."""
+    ones dropped. Negative clicks cut out the region of their colour around them, on their side
+    of the positive clicks (:func:`.classic_click.negative_cut`), from every variant."""
     chroma = chroma_image(fr.rgb)
-    calls = [(box_grabcut, (fr, box, chroma if c else fr.rgb, ring, centre, band), {"pos": pos, "neg": neg})
-             for _kind, ring, c, centre, band in VARIANTS]
+    exclude = None
+    if neg:  # the region of a negative click's colour, on its side of the positive ones, goes
+        h, w = fr.bins.shape
+        inside = np.zeros((h, w), bool)
+        bx0, by0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+        inside[by0:int(np.ceil(box[3])), bx0:int(np.ceil(box[2]))] = True
+        exclude = negative_cut(fr, pos, neg, inside, split=True)
+    calls = [(box_grabcut, (fr, box, chroma if c else fr.rgb, ring, centre, band),
+              {"pos": pos, "neg": neg, "exclude": exclude}) for _kind, ring, c, centre, band in VARIANTS]
     with _Parallel(calls) as run:
         masks = run.results()
     x0, y0, x1, y1 = (float(v) for v in box)

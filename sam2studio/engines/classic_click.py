@@ -188,6 +188,28 @@ def grow_once(fr: _Frame, x: float, y: float, forbid: np.ndarray | None, local: 
             break
     return region
 
+def negative_cut(fr: _Frame, pos, neg, region: np.ndarray, split: bool = False) -> np.ndarray:
+    """What the negative clicks ``neg`` cut out of ``region`` (the object's probable extent):
+    the region of similar colour grown around each; when that would take (nearly) all of
+    ``region`` -- the negative click sits in the same colours as the positive ones ``pos`` --
+    or always with ``split``, only the part nearer to a negative click than to any positive one."""
+    h, w = fr.bins.shape
+    neg_cut = np.zeros((h, w), bool)
+    if not neg:
+        return neg_cut
+    keep_pos = np.zeros((h, w), bool)
+    for x, y in pos:
+        keep_pos |= _disk((h, w), x, y, 3)
+    for x, y in neg:
+        neg_cut |= grow(fr, x, y, keep_pos)
+    if pos and (split or np.count_nonzero(region & neg_cut) > 0.8 * max(1, np.count_nonzero(region))):
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        dn = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in neg], axis=0)
+        dp = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in pos], axis=0)
+        neg_cut &= dn < dp
+    return neg_cut
+
+
 def segment(fr: _Frame, pos, neg, box, base: np.ndarray | None, others: np.ndarray) -> np.ndarray:
     """One object's mask at the internal resolution from clicks, a box and/or a base mask."""
     h, w = fr.bins.shape
@@ -211,23 +233,8 @@ def segment(fr: _Frame, pos, neg, box, base: np.ndarray | None, others: np.ndarr
                 region |= g
         area = max(1, np.count_nonzero(region))
         allowed = _dilate(region, max(4, int(0.25 * np.sqrt(area))))
-    # the region of similar colour around a negative click is cut out; when that would
-    # take (nearly) everything -- the negative click sits in the same colours as the
-    # positive ones -- only the part nearer to the negative click than to any positive
-    # click goes
-    neg_cut = np.zeros((h, w), bool)
-    if neg:
-        keep_pos = np.zeros((h, w), bool)
-        for x, y in pos:
-            keep_pos |= _disk((h, w), x, y, 3)
-        for x, y in neg:
-            neg_cut |= grow(fr, x, y, keep_pos)
-        if pos and np.count_nonzero(region & neg_cut) > 0.8 * max(1, np.count_nonzero(region)):
-            yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-            dn = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in neg], axis=0)
-            dp = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in pos], axis=0)
-            neg_cut &= dn < dp
-        region &= ~neg_cut
+    neg_cut = negative_cut(fr, pos, neg, region)
+    region &= ~neg_cut
     if not region.any():
         for x, y in pos:
             region |= _disk((h, w), x, y, 2)
