@@ -39,15 +39,14 @@ scaled back to the video's size):
   thin object, it is clicked again once the thin object's mask is its lines.
   :meth:`ClassicEngine.candidates` lists them, :meth:`ClassicEngine.choose_candidate` picks
   another. A box gets GrabCut's variants ranked by how well each fills the box
-  (:mod:`.classic_box`), offered the same way; clicks with it are sure foreground /
+  (:mod:`.classic_box`), offered the same way. Clicks with it are sure foreground /
   background in each variant (a negative click also takes the region of its colour around
-  it, on its side of the positive clicks, out of each), and one GrabCut of box and clicks
-  together, in which the box starts as "probably foreground" and the region grown around a
-  negative click is cut out, is offered last (on the annotated objects, a box with a click in the object's middle:
-  0.49 from that one GrabCut, 0.64 from the variants' default). Negative clicks are sure
-  background and the region grown around one is cut out. Further clicks, and a click on a
-  frame where the object already has a mask (a propagated one, a mask prompt), edit the mask
-  in use, the default or a candidate picked
+  it, on its side of the positive clicks, out of each); one GrabCut of box and clicks
+  together, the box "probably foreground", is offered last (a box with a click in the
+  middle of each annotated object: 0.49 from that one GrabCut, 0.64 from the variants'
+  default). Negative clicks are sure background and the region grown around one is cut out.
+  Further clicks, and a click on a frame where the object already has a mask (a propagated
+  one, a mask prompt), edit the mask in use, the default or a candidate picked
   (:mod:`.classic_refine`): a positive click adds the part around it, a negative one removes
   the part of the mask around it, and nothing far from the click changes. GrabCut's random
   start is seeded: the same click gives the same masks.
