@@ -151,13 +151,8 @@ def box_candidates(fr: _Frame, box: Sequence[float], pos: Sequence = (),
     ones dropped. Negative clicks cut out the region of their colour around them, on their side
     of the positive clicks (:func:`.classic_click.negative_cut`), from every variant."""
     chroma = chroma_image(fr.rgb)
-    exclude = None
-    if neg:  # the region of a negative click's colour, on its side of the positive ones, goes
-        h, w = fr.bins.shape
-        inside = np.zeros((h, w), bool)
-        bx0, by0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
-        inside[by0:int(np.ceil(box[3])), bx0:int(np.ceil(box[2]))] = True
-        exclude = negative_cut(fr, pos, neg, inside, split=True)
+    # the region of a negative click's colour, on its side of the positive ones, goes
+    exclude = negative_cut(fr, pos, neg, split=True) if neg else None
     calls = [(box_grabcut, (fr, box, chroma if c else fr.rgb, ring, centre, band),
               {"pos": pos, "neg": neg, "exclude": exclude}) for _kind, ring, c, centre, band in VARIANTS]
     with _Parallel(calls) as run:

@@ -188,11 +188,13 @@ def grow_once(fr: _Frame, x: float, y: float, forbid: np.ndarray | None, local: 
             break
     return region
 
-def negative_cut(fr: _Frame, pos, neg, region: np.ndarray, split: bool = False) -> np.ndarray:
+
+def negative_cut(fr: _Frame, pos, neg, region: np.ndarray | None = None, split: bool = False) -> np.ndarray:
     """What the negative clicks ``neg`` cut out of ``region`` (the object's probable extent):
     the region of similar colour grown around each; when that would take (nearly) all of
     ``region`` -- the negative click sits in the same colours as the positive ones ``pos`` --
-    or always with ``split``, only the part nearer to a negative click than to any positive one."""
+    or always with ``split`` (then ``region`` is not needed), only the part nearer to a
+    negative click than to any positive one."""
     h, w = fr.bins.shape
     neg_cut = np.zeros((h, w), bool)
     if not neg:
@@ -202,7 +204,8 @@ def negative_cut(fr: _Frame, pos, neg, region: np.ndarray, split: bool = False) 
         keep_pos |= _disk((h, w), x, y, 3)
     for x, y in neg:
         neg_cut |= grow(fr, x, y, keep_pos)
-    if pos and (split or np.count_nonzero(region & neg_cut) > 0.8 * max(1, np.count_nonzero(region))):
+    if pos and (split or (region is not None
+                          and np.count_nonzero(region & neg_cut) > 0.8 * max(1, np.count_nonzero(region)))):
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         dn = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in neg], axis=0)
         dp = np.min([(xx - x) ** 2 + (yy - y) ** 2 for x, y in pos], axis=0)
